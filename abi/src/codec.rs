@@ -9,6 +9,7 @@
 //! Encoding goes through [`rmp`]; decoding borrows strings and byte strings straight
 //! from the input, so a decoder allocates only what the decoded value owns.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -54,13 +55,15 @@ pub fn from_slice<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
 }
 
 /// Why a value could not be encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EncodeError {
     /// A string, byte string, array or map is longer than MessagePack allows (2³² − 1).
     TooLong(usize),
     /// A value refused to encode, with its reason.
     Invalid(&'static str),
+    /// A value refused to encode, with a composed reason.
+    Custom(Box<str>),
 }
 
 impl fmt::Display for EncodeError {
@@ -70,6 +73,7 @@ impl fmt::Display for EncodeError {
                 write!(f, "a value of length {n} is too long for MessagePack")
             }
             EncodeError::Invalid(why) => write!(f, "cannot encode: {why}"),
+            EncodeError::Custom(why) => write!(f, "cannot encode: {why}"),
         }
     }
 }
@@ -77,7 +81,7 @@ impl fmt::Display for EncodeError {
 impl core::error::Error for EncodeError {}
 
 /// Why MessagePack input could not be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input ended inside a value, at this offset.
@@ -103,6 +107,8 @@ pub enum DecodeError {
     TrailingBytes(usize),
     /// A value decoded but is not acceptable, with the reason.
     Invalid(&'static str),
+    /// A value is not acceptable, with a composed reason.
+    Custom(Box<str>),
 }
 
 impl fmt::Display for DecodeError {
@@ -125,6 +131,7 @@ impl fmt::Display for DecodeError {
             DecodeError::TooDeep => write!(f, "values nest deeper than {MAX_DEPTH} levels"),
             DecodeError::TrailingBytes(n) => write!(f, "{n} bytes left over after the value"),
             DecodeError::Invalid(why) => write!(f, "invalid value: {why}"),
+            DecodeError::Custom(why) => write!(f, "invalid value: {why}"),
         }
     }
 }
@@ -215,6 +222,11 @@ impl<'a> Encoder<'a> {
     /// Writes raw bytes that already are MessagePack.
     pub fn raw(&mut self, msgpack: &[u8]) {
         self.out.extend_from_slice(msgpack);
+    }
+
+    /// The buffer being written, for encoders that write MessagePack themselves.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out
     }
 }
 
@@ -422,6 +434,13 @@ impl<'a> Decoder<'a> {
             Marker::Map32 => self.be_len(4),
             m => Err(Self::mismatch("map", m, at)),
         }
+    }
+
+    /// Skips one value and returns its raw MessagePack bytes.
+    pub fn raw(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        self.skip()?;
+        Ok(&self.input[start..self.pos])
     }
 
     /// Reads any [`Decode`] value.
