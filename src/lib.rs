@@ -1,1 +1,92 @@
+//! hookr runs WebAssembly plugins inside a host program.
+//!
+//! The host loads a plugin from bytes (or, with `std`, a file), checks its hash, and
+//! calls the plugin's functions by name with bytes or typed MessagePack values; the
+//! plugin calls back into host functions, logs, and (with WASI) writes to stdout and
+//! stderr. It runs on the [`wasmi`] interpreter with `alloc` only, so the same API
+//! serves firmware, deterministic tests and desktop programs.
+//!
+//! ```
+//! use hookr::{HostError, HostFn, Runtime, Sha256Hasher, Hasher};
+//!
+//! // A plugin that forwards every call to the host function "double" and returns
+//! // its answer. Real plugins are built with the guest kit; this one is hand-written.
+//! let wasm = wat::parse_str(r#"(module
+//!   (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+//!   (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+//!   (import "hookr" "__host_call" (func $call (param i32 i32 i32 i32) (result i32)))
+//!   (import "hookr" "__host_response_len" (func $rlen (result i32)))
+//!   (import "hookr" "__host_response" (func $rget (param i32)))
+//!   (memory (export "memory") 1)
+//!   (data (i32.const 0) "double")
+//!   (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+//!     (call $req (i32.const 100) (i32.const 200))
+//!     (if (i32.eqz (call $call (i32.const 0) (i32.const 6) (i32.const 200) (local.get $len)))
+//!       (then (return (i32.const 0))))
+//!     (call $rget (i32.const 1000))
+//!     (call $resp (i32.const 1000) (call $rlen))
+//!     (i32.const 1)))"#).unwrap();
+//!
+//! struct Calls(u32);
+//!
+//! fn double(calls: &mut Calls, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+//!     calls.0 += 1;
+//!     out.extend_from_slice(input);
+//!     out.extend_from_slice(input);
+//!     Ok(())
+//! }
+//! static HOST_FNS: &[HostFn<Calls>] = &[HostFn::bytes("double", double)];
+//!
+//! let hash = Sha256Hasher.hash(&wasm);
+//! let mut rt = Runtime::builder(Calls(0))
+//!     .bytes(&wasm)
+//!     .hash(&hash)
+//!     .hasher(Sha256Hasher)
+//!     .host_fns(HOST_FNS)
+//!     .build()?;
+//! assert_eq!(rt.invoke("anything", b"ab")?, b"abab");
+//! assert_eq!(rt.state().0, 1);
+//! assert_eq!(rt.memory_size(), 65536);
+//! # Ok::<(), hookr::Error>(())
+//! ```
+//!
+//! # Features
+//! - `std` (default): files, `std::io::Write` sinks, OS randomness and clocks.
+//! - `serde` (default): [`Serde`] makes any serde type a typed payload (needs `std`).
+//! - `defmt`: `defmt::Format` for [`Error`]; guest log lines go to defmt without `std`.
 #![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod abi;
+mod builder;
+mod error;
+mod host_fn;
+pub mod io;
+mod limits;
+mod module;
+mod plugin_fn;
+mod runtime;
+#[cfg(feature = "serde")]
+mod serde;
+
+pub use builder::Builder;
+pub use error::{Error, TrapCode};
+pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
+pub use limits::Limits;
+pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Sha256Hasher};
+pub use plugin_fn::{PluginFn, PluginFnBytes};
+pub use runtime::Runtime;
+#[cfg(feature = "serde")]
+pub use serde::Serde;
+
+/// The ABI names shared with the guest kit.
+pub use hookr_abi as abi_names;
+/// The MessagePack codec for typed payloads.
+pub use hookr_abi::codec;
+/// The interpreter hookr runs on.
+pub use wasmi;

@@ -115,15 +115,8 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecodeError::UnexpectedEof(at) => write!(f, "input ends inside a value at offset {at}"),
-            DecodeError::TypeMismatch {
-                expected,
-                marker,
-                offset,
-            } => {
-                write!(
-                    f,
-                    "expected {expected} at offset {offset}, found marker 0x{marker:02x}"
-                )
+            DecodeError::TypeMismatch { expected, marker, offset } => {
+                write!(f, "expected {expected} at offset {offset}, found marker 0x{marker:02x}")
             }
             DecodeError::InvalidUtf8(at) => write!(f, "string at offset {at} is not UTF-8"),
             DecodeError::OutOfRange(at) => write!(f, "number at offset {at} is out of range"),
@@ -150,8 +143,7 @@ fn len32(len: usize) -> Result<u32, EncodeError> {
 // Writing to a `Vec<u8>` cannot fail; rmp's error type still differs with and without
 // its `std` feature, so every result is folded here.
 fn wrote<T, E>(r: Result<T, E>) -> Result<(), EncodeError> {
-    r.map(|_| ())
-        .map_err(|_| EncodeError::Invalid("write failed"))
+    r.map(|_| ()).map_err(|_| EncodeError::Invalid("write failed"))
 }
 
 impl<'a> Encoder<'a> {
@@ -280,10 +272,7 @@ impl<'a> Decoder<'a> {
 
     /// The marker of the next value, without consuming it.
     pub fn peek_marker(&self) -> Result<Marker, DecodeError> {
-        self.input
-            .get(self.pos)
-            .map(|&b| Marker::from_u8(b))
-            .ok_or(DecodeError::UnexpectedEof(self.pos))
+        self.input.get(self.pos).map(|&b| Marker::from_u8(b)).ok_or(DecodeError::UnexpectedEof(self.pos))
     }
 
     fn marker(&mut self) -> Result<(Marker, usize), DecodeError> {
@@ -294,11 +283,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn mismatch(expected: &'static str, m: Marker, offset: usize) -> DecodeError {
-        DecodeError::TypeMismatch {
-            expected,
-            marker: m.to_u8(),
-            offset,
-        }
+        DecodeError::TypeMismatch { expected, marker: m.to_u8(), offset }
     }
 
     /// Whether the next value is `nil`.
@@ -464,11 +449,7 @@ impl<'a> Decoder<'a> {
             pending[depth] -= 1;
             let (m, _) = self.marker()?;
             let (data, children): (usize, u64) = match m {
-                Marker::FixPos(_)
-                | Marker::FixNeg(_)
-                | Marker::Null
-                | Marker::True
-                | Marker::False => (0, 0),
+                Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0),
                 Marker::U8 | Marker::I8 => (1, 0),
                 Marker::U16 | Marker::I16 => (2, 0),
                 Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
@@ -691,10 +672,7 @@ mod tests {
             assert_eq!(to_vec(&v).unwrap(), bytes, "{v}");
             assert_eq!(from_slice::<i64>(bytes).unwrap(), v);
         }
-        assert_eq!(
-            from_slice::<u8>(b"\xcd\x01\x00"),
-            Err(DecodeError::OutOfRange(0))
-        );
+        assert_eq!(from_slice::<u8>(b"\xcd\x01\x00"), Err(DecodeError::OutOfRange(0)));
         assert_eq!(from_slice::<u32>(b"\xff"), Err(DecodeError::OutOfRange(0)));
     }
 
@@ -703,38 +681,22 @@ mod tests {
         assert_eq!(to_vec(&vec![1u8, 2]).unwrap(), b"\xc4\x02\x01\x02");
         assert_eq!(to_vec("hi").unwrap(), b"\xa2hi");
         assert_eq!(from_slice::<Vec<u8>>(b"\xc4\x02\x01\x02").unwrap(), [1, 2]);
-        assert_eq!(
-            from_slice::<String>(b"\xa2\xff\xfe"),
-            Err(DecodeError::InvalidUtf8(0))
-        );
+        assert_eq!(from_slice::<String>(b"\xa2\xff\xfe"), Err(DecodeError::InvalidUtf8(0)));
     }
 
     #[test]
     fn truncated_and_trailing_input_are_errors() {
-        assert_eq!(
-            from_slice::<String>(b"\xa5ab"),
-            Err(DecodeError::UnexpectedEof(1))
-        );
-        assert_eq!(
-            from_slice::<u32>(b"\xce\x00"),
-            Err(DecodeError::UnexpectedEof(1))
-        );
-        assert_eq!(
-            from_slice::<u32>(b"\x01\x02"),
-            Err(DecodeError::TrailingBytes(1))
-        );
+        assert_eq!(from_slice::<String>(b"\xa5ab"), Err(DecodeError::UnexpectedEof(1)));
+        assert_eq!(from_slice::<u32>(b"\xce\x00"), Err(DecodeError::UnexpectedEof(1)));
+        assert_eq!(from_slice::<u32>(b"\x01\x02"), Err(DecodeError::TrailingBytes(1)));
         assert_eq!(from_slice::<u32>(b""), Err(DecodeError::UnexpectedEof(0)));
         // A length that claims 4 GiB is refused without allocating it.
-        assert_eq!(
-            from_slice::<Vec<u8>>(b"\xc6\xff\xff\xff\xff"),
-            Err(DecodeError::UnexpectedEof(5))
-        );
+        assert_eq!(from_slice::<Vec<u8>>(b"\xc6\xff\xff\xff\xff"), Err(DecodeError::UnexpectedEof(5)));
     }
 
     #[test]
     fn skip_walks_nested_values_and_refuses_deep_nesting() {
-        let nested =
-            b"\x82\xa1a\x92\x01\xc4\x01\x00\xa1b\x81\xa1c\xcb\x00\x00\x00\x00\x00\x00\x00\x00\x07";
+        let nested = b"\x82\xa1a\x92\x01\xc4\x01\x00\xa1b\x81\xa1c\xcb\x00\x00\x00\x00\x00\x00\x00\x00\x07";
         let mut d = Decoder::new(nested);
         d.skip().unwrap();
         assert_eq!(d.uint().unwrap(), 7);

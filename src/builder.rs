@@ -1,0 +1,290 @@
+//! The builder: every option a runtime takes, then `build()`.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hookr_abi::codec::{Decode, Encode};
+use wasmi::Linker;
+
+use crate::error::Error;
+use crate::host_fn::{self, CallHandler, DynFn, HostError, HostFn, HostTable};
+use crate::io::{self, Clock, RandomSource, Sink};
+use crate::limits::Limits;
+use crate::module::{BoxedHasher, EngineConfig, Hasher, Module, NoVerify, Source};
+use crate::runtime::{Ctx, Io, Runtime};
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// # fn main() -> Result<(), hookr::Error> {
+/// # let wasm = wat::parse_str(r#"(module
+/// #   (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+/// #   (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+/// #   (memory (export "memory") 1)
+/// #   (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+/// #     (call $req (i32.const 0) (local.get $op))
+/// #     (call $resp (local.get $op) (local.get $len))
+/// #     (i32.const 1)))"#).unwrap();
+/// // An echo plugin: it answers every call with the payload.
+/// use hookr::Hasher;
+/// let hash = hookr::Sha256Hasher.hash(&wasm);
+/// let mut rt = hookr::Runtime::builder(())
+///     .bytes(&wasm)
+///     .hash(&hash)
+///     .hasher(hookr::Sha256Hasher)
+///     .fuel(1_000_000)
+///     .build()?;
+/// assert_eq!(rt.invoke("echo", b"hi")?, b"hi");
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until `build()`"]
+pub struct Builder<'a, T: 'static> {
+    state: T,
+    source: Option<Source<'a>>,
+    hash: String,
+    hasher: Option<BoxedHasher>,
+    tables: Vec<&'static [HostFn<T>]>,
+    dyns: Vec<(Cow<'static, str>, DynFn<T>)>,
+    handler: Option<CallHandler<T>>,
+    logger: Option<io::Logger>,
+    stdout: Option<io::BoxedSink>,
+    stderr: Option<io::BoxedSink>,
+    random: Option<io::BoxedRandom>,
+    clock: Option<io::BoxedClock>,
+    deterministic: bool,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    limits: Limits,
+}
+
+impl<'a, T: 'static> Builder<'a, T> {
+    pub(crate) fn new(state: T) -> Self {
+        Builder {
+            state,
+            source: None,
+            hash: String::new(),
+            hasher: None,
+            tables: Vec::new(),
+            dyns: Vec::new(),
+            handler: None,
+            logger: None,
+            stdout: None,
+            stderr: None,
+            random: None,
+            clock: None,
+            deterministic: false,
+            args: Vec::new(),
+            env: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Loads the plugin from `wasm` (for firmware, `include_bytes!` from flash).
+    pub fn bytes(mut self, wasm: &'a [u8]) -> Self {
+        self.source = Some(Source::Bytes(wasm));
+        self
+    }
+
+    /// Loads the plugin from owned bytes.
+    pub fn owned_bytes(mut self, wasm: Vec<u8>) -> Self {
+        self.source = Some(Source::Owned(wasm));
+        self
+    }
+
+    /// Loads the plugin from the file at `path`.
+    #[cfg(feature = "std")]
+    pub fn file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.source = Some(Source::File(path.into()));
+        self
+    }
+
+    /// Uses an already compiled module: nothing is hashed or compiled again.
+    pub fn module(mut self, module: Module) -> Self {
+        self.source = Some(Source::Compiled(module));
+        self
+    }
+
+    /// The expected hash of the module, hex in either case. It needs a
+    /// [`hasher`](Self::hasher): with the default [`NoVerify`] a non-empty hash fails.
+    pub fn hash(mut self, expected: &str) -> Self {
+        self.hash = String::from(expected);
+        self
+    }
+
+    /// The hasher that checks [`hash`](Self::hash).
+    pub fn hasher(mut self, hasher: impl Hasher + Send + Sync + 'static) -> Self {
+        self.hasher = Some(Box::new(hasher));
+        self
+    }
+
+    /// A static table of host functions; may be given more than once. Names must be
+    /// unique across all tables and closures.
+    pub fn host_fns(mut self, table: &'static [HostFn<T>]) -> Self {
+        self.tables.push(table);
+        self
+    }
+
+    /// Registers a byte host function as a closure.
+    pub fn host_fn(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        f: impl FnMut(&mut T, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
+    ) -> Self {
+        self.dyns.push((name.into(), Box::new(f)));
+        self
+    }
+
+    /// Registers a typed (MessagePack) host function as a closure.
+    pub fn host_fn_typed<In: Decode + 'static, Out: Encode + 'static>(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        f: impl FnMut(&mut T, In) -> Result<Out, HostError> + Send + 'static,
+    ) -> Self {
+        self.dyns.push((name.into(), host_fn::typed_closure(f)));
+        self
+    }
+
+    /// A catch-all for host operations that no host function is registered for.
+    pub fn call_handler(
+        mut self,
+        f: impl FnMut(&mut T, &str, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
+    ) -> Self {
+        self.handler = Some(Box::new(f));
+        self
+    }
+
+    /// Where the plugin's `__log` lines go. Default: stderr under `std`, defmt under
+    /// `defmt`, else nowhere.
+    pub fn logger(mut self, f: impl FnMut(&str) + Send + 'static) -> Self {
+        self.logger = Some(Box::new(f));
+        self
+    }
+
+    /// Where the plugin's stdout (WASI fd 1) goes. Default: the process's stdout under
+    /// `std`, else nowhere.
+    pub fn stdout(mut self, sink: impl Sink + Send + 'static) -> Self {
+        self.stdout = Some(Box::new(sink));
+        self
+    }
+
+    /// Where the plugin's stderr (WASI fd 2) goes. Default: the process's stderr under
+    /// `std`, else nowhere.
+    pub fn stderr(mut self, sink: impl Sink + Send + 'static) -> Self {
+        self.stderr = Some(Box::new(sink));
+        self
+    }
+
+    /// Where the plugin's random bytes come from. Default: the operating system under
+    /// `std`, else a fixed-seed [`SeededRandom`](crate::io::SeededRandom).
+    pub fn rand_source(mut self, source: impl RandomSource + Send + 'static) -> Self {
+        self.random = Some(Box::new(source));
+        self
+    }
+
+    /// The plugin's clock. Default: the system clocks under `std`, else a
+    /// [`FixedClock`](crate::io::FixedClock).
+    pub fn clock(mut self, clock: impl Clock + Send + 'static) -> Self {
+        self.clock = Some(Box::new(clock));
+        self
+    }
+
+    /// Fixed-seed randomness and a fixed clock, also under `std`, unless a source or
+    /// clock is given explicitly: the same plugin gives the same results every run.
+    pub fn deterministic(mut self) -> Self {
+        self.deterministic = true;
+        self
+    }
+
+    /// The command-line arguments the plugin sees through WASI (default: none).
+    pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The environment variables the plugin sees through WASI (default: none).
+    pub fn env<K: Into<String>, V: Into<String>>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.env = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self
+    }
+
+    /// Fuel for each call and each initialiser; turns fuel metering on.
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.limits.fuel = Some(fuel);
+        self
+    }
+
+    /// The largest linear memory, in 64 KiB pages.
+    pub fn max_memory_pages(mut self, pages: u32) -> Self {
+        self.limits.max_memory_pages = pages;
+        self
+    }
+
+    /// Every limit at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The engine settings a module compiled by this builder gets.
+    fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            fuel: self.limits.fuel.is_some(),
+            max_recursion_depth: self.limits.max_recursion_depth,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// Verifies the hash, compiles, links, instantiates and runs the initialisers
+    /// (`_start`, `_initialize`, `hookr_init`, those exported, in that order).
+    pub fn build(mut self) -> Result<Runtime<T>, Error> {
+        let config = self.engine_config();
+        let source = self.source.take().ok_or(Error::Config("no module source: call `bytes`, `file` or `module`"))?;
+        let hasher: BoxedHasher = self.hasher.take().unwrap_or_else(|| Box::new(NoVerify));
+        let module = source.load(&self.hash, &*hasher, config)?;
+        if self.limits.fuel.is_some() && !module.config.fuel {
+            return Err(Error::Config("fuel was asked for, but the module was compiled without fuel metering"));
+        }
+        check_imports(&module)?;
+        let host = HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take())?;
+        let deterministic = self.deterministic;
+        let io = Io {
+            stdout: self.stdout.take().unwrap_or_else(io::default_stdout),
+            stderr: self.stderr.take().unwrap_or_else(io::default_stderr),
+            random: self.random.take().unwrap_or_else(|| io::default_random(deterministic)),
+            clock: self.clock.take().unwrap_or_else(|| io::default_clock(deterministic)),
+            args: core::mem::take(&mut self.args),
+            env: core::mem::take(&mut self.env),
+        };
+        let logger = self.logger.take().unwrap_or_else(io::default_logger);
+        let mut linker = Linker::new(&module.engine);
+        crate::abi::link(&mut linker).map_err(Error::from_wasmi)?;
+        let ctx = Ctx::new(self.state, host, logger, io, self.limits);
+        Runtime::new(module, linker, ctx)
+    }
+}
+
+/// Names the first import the host cannot satisfy, with its reason.
+fn check_imports(module: &Module) -> Result<(), Error> {
+    use wasmi::ExternType;
+    for import in module.module.imports() {
+        let (m, name) = (import.module(), import.name());
+        let link_err = |reason: &str| Error::Link { module: m.into(), name: name.into(), reason: reason.into() };
+        if m == hookr_abi::HOST_MODULE {
+            let Some((params, results)) = crate::abi::signature(name) else {
+                return Err(link_err("the `hookr` module has no such function"));
+            };
+            match import.ty() {
+                ExternType::Func(ty)
+                    if ty.params().len() == params
+                        && ty.results().len() == results
+                        && ty.params().iter().chain(ty.results()).all(|t| *t == wasmi::ValType::I32) => {}
+                _ => return Err(link_err("wrong type (every hookr import takes and returns i32 only)")),
+            }
+        } else {
+            return Err(link_err("the host provides no such import"));
+        }
+    }
+    Ok(())
+}

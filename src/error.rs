@@ -1,0 +1,246 @@
+//! The one error type of the runtime.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+pub use wasmi::TrapCode;
+
+use hookr_abi::codec::{DecodeError, EncodeError};
+
+/// What went wrong while loading a plugin or calling it.
+///
+/// Every variant says what failed and where; match on it to tell a bad module from a
+/// plugin's own error, a trap or an exhausted limit.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The module's hash differs from the expected one.
+    HashMismatch {
+        /// The hash that was expected (as given, lower-cased).
+        expected: Box<str>,
+        /// The hash the module has, or an empty string for a hasher that computes none.
+        actual: Box<str>,
+    },
+    /// The expected hash is not a hash: wrong length or not hex.
+    MalformedHash(Box<str>),
+    /// The bytes are not a valid WebAssembly module.
+    InvalidModule(Box<str>),
+    /// The module lacks a required export.
+    MissingExport(&'static str),
+    /// The module imports something the host does not provide, or with the wrong type.
+    Link {
+        /// The import's module.
+        module: Box<str>,
+        /// The import's name.
+        name: Box<str>,
+        /// What is wrong with it.
+        reason: Box<str>,
+    },
+    /// An initialiser (`_start`, `_initialize` or `hookr_init`) failed.
+    Init {
+        /// The initialiser's export name.
+        name: &'static str,
+        /// Why it failed.
+        source: Box<Error>,
+    },
+    /// The guest trapped.
+    Trap(TrapCode),
+    /// The guest ran out of fuel.
+    OutOfFuel,
+    /// The guest asked for more linear memory (or table elements, or instances) than
+    /// the runtime allows.
+    MemoryLimit(Box<str>),
+    /// The guest called WASI `proc_exit` with this status during a call (or with a
+    /// non-zero status during initialisation).
+    Exit(i32),
+    /// The plugin reported an error (through `__plugin_error`), or its call returned
+    /// failure without a message.
+    Plugin(Box<str>),
+    /// A host function failed while the host called it directly, or a host-side
+    /// problem ended the call.
+    Host(Box<str>),
+    /// A pointer/length pair the guest handed to a host import lies outside its memory.
+    BadGuestPointer {
+        /// The host import that received it.
+        import: &'static str,
+        /// The pointer, as the guest passed it.
+        ptr: u32,
+        /// The length.
+        len: u32,
+        /// The size of the guest's memory in bytes.
+        memory: usize,
+    },
+    /// A payload, response, error or log line is larger than the configured limit.
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A typed payload could not be encoded.
+    Encode(EncodeError),
+    /// A typed response could not be decoded.
+    Decode(DecodeError),
+    /// The module source could not be read.
+    #[cfg(feature = "std")]
+    Io {
+        /// The path that could not be read.
+        path: Box<str>,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The builder was given conflicting or missing options.
+    Config(&'static str),
+    /// Any other error reported by the interpreter.
+    Wasm(Box<str>),
+}
+
+impl Error {
+    pub(crate) fn plugin(msg: impl Into<String>) -> Self {
+        Error::Plugin(msg.into().into_boxed_str())
+    }
+
+    pub(crate) fn host(msg: impl Into<String>) -> Self {
+        Error::Host(msg.into().into_boxed_str())
+    }
+
+    /// The trap code if this error is a trap (running out of fuel counts as one).
+    pub fn trap_code(&self) -> Option<TrapCode> {
+        match self {
+            Error::Trap(code) => Some(*code),
+            Error::OutOfFuel => Some(TrapCode::OutOfFuel),
+            Error::Init { source, .. } => source.trap_code(),
+            _ => None,
+        }
+    }
+
+    /// Converts an interpreter error, recovering hookr errors raised inside host imports.
+    pub(crate) fn from_wasmi(err: wasmi::Error) -> Self {
+        if let Some(code) = err.as_trap_code() {
+            return match code {
+                TrapCode::OutOfFuel => Error::OutOfFuel,
+                TrapCode::GrowthOperationLimited => {
+                    Error::MemoryLimit("memory or table growth exceeds the limit".into())
+                }
+                code => Error::Trap(code),
+            };
+        }
+        if let Some(status) = err.i32_exit_status() {
+            return Error::Exit(status);
+        }
+        if err.downcast_ref::<Fault>().is_some() {
+            if let Some(Fault(e)) = err.downcast::<Fault>() {
+                return e;
+            }
+            unreachable!("downcast_ref succeeded");
+        }
+        match err.kind() {
+            wasmi::errors::ErrorKind::Memory(_)
+            | wasmi::errors::ErrorKind::Table(_)
+            | wasmi::errors::ErrorKind::UserLimits(_) => Error::MemoryLimit(alloc::format!("{err}").into()),
+            _ => Error::Wasm(alloc::format!("{err}").into()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::HashMismatch { expected, actual } if actual.is_empty() => {
+                write!(f, "hash mismatch: expected {expected}, but no hasher was given to compute one")
+            }
+            Error::HashMismatch { expected, actual } => {
+                write!(f, "hash mismatch: expected {expected}, module has {actual}")
+            }
+            Error::MalformedHash(why) => write!(f, "malformed hash: {why}"),
+            Error::InvalidModule(why) => write!(f, "invalid module: {why}"),
+            Error::MissingExport(name) => write!(f, "module does not export `{name}`"),
+            Error::Link { module, name, reason } => write!(f, "cannot link import `{module}::{name}`: {reason}"),
+            Error::Init { name, source } => write!(f, "initialiser `{name}` failed: {source}"),
+            Error::Trap(code) => write!(f, "plugin trapped: {code}"),
+            Error::OutOfFuel => f.write_str("plugin ran out of fuel"),
+            Error::MemoryLimit(why) => write!(f, "memory limit: {why}"),
+            Error::Exit(status) => write!(f, "plugin exited with status {status}"),
+            Error::Plugin(msg) => write!(f, "plugin error: {msg}"),
+            Error::Host(msg) => write!(f, "host error: {msg}"),
+            Error::BadGuestPointer { import, ptr, len, memory } => write!(
+                f,
+                "bad guest pointer in `{import}`: {len} bytes at 0x{ptr:08x} lie outside the {memory}-byte memory"
+            ),
+            Error::TooLarge { what, len, limit } => {
+                write!(f, "{what} of {len} bytes exceeds the limit of {limit} bytes")
+            }
+            Error::Encode(e) => write!(f, "cannot encode payload: {e}"),
+            Error::Decode(e) => write!(f, "cannot decode response: {e}"),
+            #[cfg(feature = "std")]
+            Error::Io { path, source } => write!(f, "cannot read `{path}`: {source}"),
+            Error::Config(why) => write!(f, "invalid configuration: {why}"),
+            Error::Wasm(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Init { source, .. } => Some(source.as_ref()),
+            Error::Encode(e) => Some(e),
+            Error::Decode(e) => Some(e),
+            #[cfg(feature = "std")]
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Self {
+        Error::Encode(e)
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(e)
+    }
+}
+
+/// Carries a hookr [`Error`] out of a host import through the interpreter, which
+/// unwinds the guest and hands it back unchanged.
+#[derive(Debug)]
+pub(crate) struct Fault(pub(crate) Error);
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl wasmi::errors::HostError for Fault {}
+
+impl From<Error> for wasmi::Error {
+    fn from(e: Error) -> Self {
+        wasmi::Error::host(Fault(e))
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Error {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", defmt::Display2Format(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        // Results of every call carry it; keep it to a few words.
+        assert!(core::mem::size_of::<Error>() <= 56, "{}", core::mem::size_of::<Error>());
+    }
+}

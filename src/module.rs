@@ -1,0 +1,294 @@
+//! Module sources, hash verification and compilation.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// Hashes module bytes and checks them against an expected hash.
+///
+/// Two implementations come with the crate: [`Sha256Hasher`], and [`NoVerify`], the
+/// default, which computes nothing and accepts only an empty expected hash.
+pub trait Hasher {
+    /// The lowercase hex hash of `data`, or an empty string for a hasher that computes none.
+    fn hash(&self, data: &[u8]) -> String;
+
+    /// Checks `data` against `expected`, a hex hash in either case.
+    ///
+    /// Returns [`Error::MalformedHash`] for an `expected` that is not a hash of this
+    /// kind and [`Error::HashMismatch`] for a hash that differs.
+    fn verify(&self, expected: &str, data: &[u8]) -> Result<(), Error>;
+}
+
+/// SHA-256, compared in constant time.
+///
+/// ```
+/// use hookr::{Hasher, Sha256Hasher};
+/// let hash = Sha256Hasher.hash(b"");
+/// assert_eq!(hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+/// assert!(Sha256Hasher.verify(&hash.to_uppercase(), b"").is_ok());
+/// assert!(Sha256Hasher.verify(&hash, b"x").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sha256Hasher;
+
+/// The default hasher: it verifies nothing, so it accepts only an empty expected hash.
+///
+/// A hash given without a hasher fails to load, as in the Go original: name a hasher
+/// such as [`Sha256Hasher`] to check one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoVerify;
+
+/// The SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// Lowercase hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Parses a 64-digit hex SHA-256 (either case).
+pub fn parse_sha256(hex: &str) -> Result<[u8; 32], Error> {
+    let hex = hex.as_bytes();
+    if hex.len() != 64 {
+        return Err(Error::MalformedHash(
+            alloc::format!("a SHA-256 hash has 64 hex digits, this one has {}", hex.len()).into(),
+        ));
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(Error::MalformedHash(
+                alloc::format!("{:?} at position {} is not a hex digit", c as char, 2 * i).into(),
+            )),
+        };
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Ok(out)
+}
+
+/// Compares two byte strings in time that depends only on their length.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // Keep the compiler from turning the fold into an early exit.
+    core::hint::black_box(diff) == 0
+}
+
+impl Hasher for Sha256Hasher {
+    fn hash(&self, data: &[u8]) -> String {
+        to_hex(&sha256(data))
+    }
+
+    fn verify(&self, expected: &str, data: &[u8]) -> Result<(), Error> {
+        let want = parse_sha256(expected)?;
+        let have = sha256(data);
+        if constant_time_eq(&want, &have) {
+            Ok(())
+        } else {
+            Err(Error::HashMismatch { expected: to_hex(&want).into(), actual: to_hex(&have).into() })
+        }
+    }
+}
+
+impl Hasher for NoVerify {
+    fn hash(&self, _data: &[u8]) -> String {
+        String::new()
+    }
+
+    fn verify(&self, expected: &str, _data: &[u8]) -> Result<(), Error> {
+        if expected.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::HashMismatch { expected: expected.to_ascii_lowercase().into(), actual: "".into() })
+        }
+    }
+}
+
+/// Engine settings fixed when a module is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Meter fuel, so that calls can be given a fuel budget. Off by default: metering
+    /// costs interpreter speed.
+    pub fuel: bool,
+    /// The deepest guest call stack, in frames, before a call traps with a stack overflow.
+    pub max_recursion_depth: usize,
+    /// The largest interpreter value stack, in bytes.
+    pub max_stack_height: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { fuel: false, max_recursion_depth: 1024, max_stack_height: 1024 * 1024 }
+    }
+}
+
+impl EngineConfig {
+    pub(crate) fn engine(&self) -> wasmi::Engine {
+        let mut config = wasmi::Config::default();
+        config
+            .consume_fuel(self.fuel)
+            .set_max_recursion_depth(self.max_recursion_depth)
+            .set_max_stack_height(self.max_stack_height);
+        if self.fuel {
+            // Translation on first use would charge its own fuel to that call; compile
+            // everything up front so a call costs the same fuel every time.
+            config.compilation_mode(wasmi::CompilationMode::Eager);
+        }
+        wasmi::Engine::new(&config)
+    }
+}
+
+/// A verified, compiled plugin module.
+///
+/// Compiling is the expensive step; a `Module` is cheap to clone and can be
+/// instantiated into many [`Runtime`](crate::Runtime)s with
+/// [`Builder::module`](crate::Builder::module) without compiling again. Under `std`
+/// it is `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Module {
+    pub(crate) engine: wasmi::Engine,
+    pub(crate) module: wasmi::Module,
+    pub(crate) config: EngineConfig,
+}
+
+impl Module {
+    /// Verifies `bytes` against `expected_hash` with `hasher`, then compiles them.
+    ///
+    /// Nothing is parsed before the hash is checked.
+    pub fn new(bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Self, Error> {
+        hasher.verify(expected_hash, bytes)?;
+        Self::compile_verified(bytes, config)
+    }
+
+    fn compile_verified(bytes: &[u8], config: EngineConfig) -> Result<Self, Error> {
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            return Err(Error::InvalidModule("not a WebAssembly module (no `\\0asm` header)".into()));
+        }
+        let engine = config.engine();
+        let module =
+            wasmi::Module::new(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
+        let this = Module { engine, module, config };
+        this.check_exports()?;
+        Ok(this)
+    }
+
+    /// Loads, verifies and compiles the file at `path`.
+    #[cfg(feature = "std")]
+    pub fn from_file(
+        path: impl AsRef<std::path::Path>,
+        expected_hash: &str,
+        hasher: &dyn Hasher,
+        config: EngineConfig,
+    ) -> Result<Self, Error> {
+        let bytes = read_file(path.as_ref())?;
+        Self::new(&bytes, expected_hash, hasher, config)
+    }
+
+    fn check_exports(&self) -> Result<(), Error> {
+        use wasmi::ExternType;
+        match self.module.get_export(hookr_abi::MEMORY) {
+            Some(ExternType::Memory(_)) => {}
+            _ => return Err(Error::MissingExport(hookr_abi::MEMORY)),
+        }
+        match self.module.get_export(hookr_abi::PLUGIN_CALL) {
+            Some(ExternType::Func(ty))
+                if ty.params() == [wasmi::ValType::I32; 2] && ty.results() == [wasmi::ValType::I32] => {}
+            Some(_) => return Err(Error::InvalidModule("`__plugin_call` must be a function (i32, i32) -> i32".into())),
+            None => return Err(Error::MissingExport(hookr_abi::PLUGIN_CALL)),
+        }
+        Ok(())
+    }
+
+    /// The module's imports as `(module, name)` pairs.
+    pub fn imports(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.module.imports().map(|i| (i.module(), i.name()))
+    }
+
+    /// The names of the module's exports.
+    pub fn exports(&self) -> impl Iterator<Item = &str> {
+        self.module.exports().map(|e| e.name())
+    }
+
+    /// Whether the module imports anything from WASI (`wasi_snapshot_preview1`).
+    pub fn uses_wasi(&self) -> bool {
+        self.module.imports().any(|i| i.module() == hookr_abi::WASI_MODULE)
+    }
+
+    /// The engine settings the module was compiled with.
+    pub fn engine_config(&self) -> EngineConfig {
+        self.config
+    }
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Io { path: alloc::format!("{}", path.display()).into(), source })
+}
+
+/// Where a module comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source<'a> {
+    Bytes(&'a [u8]),
+    Owned(Vec<u8>),
+    #[cfg(feature = "std")]
+    File(std::path::PathBuf),
+    Compiled(Module),
+}
+
+impl Source<'_> {
+    pub(crate) fn load(self, expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Module, Error> {
+        match self {
+            Source::Bytes(b) => Module::new(b, expected_hash, hasher, config),
+            Source::Owned(b) => Module::new(&b, expected_hash, hasher, config),
+            #[cfg(feature = "std")]
+            Source::File(p) => Module::from_file(&p, expected_hash, hasher, config),
+            Source::Compiled(m) => {
+                if !expected_hash.is_empty() {
+                    return Err(Error::Config("a hash is checked when a module is compiled, not when it is reused"));
+                }
+                Ok(m)
+            }
+        }
+    }
+}
+
+pub(crate) type BoxedHasher = Box<dyn Hasher + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_malformed_hashes() {
+        let h = sha256(b"abc");
+        assert_eq!(parse_sha256(&to_hex(&h)).unwrap(), h);
+        assert!(matches!(parse_sha256("abc"), Err(Error::MalformedHash(_))));
+        let bad = "g".repeat(64);
+        let err = alloc::format!("{}", parse_sha256(&bad).unwrap_err());
+        assert!(err.contains("'g' at position 0"), "{err}");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_everything() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
