@@ -1,0 +1,185 @@
+//! Loading a plugin: hash verification, module validation, exports, imports and files.
+
+mod common;
+
+use hookr::{Error, Hasher, NoVerify, Runtime, Sha256Hasher};
+
+fn load(wasm: &[u8], hash: &str, hasher: Option<Sha256Hasher>) -> Result<Runtime<()>, Error> {
+    let b = Runtime::builder(()).bytes(wasm).hash(hash);
+    match hasher {
+        Some(h) => b.hasher(h).build(),
+        None => b.build(),
+    }
+}
+
+#[test]
+fn good_hash_loads_in_either_case() {
+    let wasm = common::kitchen();
+    let hash = Sha256Hasher.hash(&wasm);
+    assert_eq!(hash.len(), 64);
+    assert!(load(&wasm, &hash, Some(Sha256Hasher)).is_ok());
+    assert!(load(&wasm, &hash.to_uppercase(), Some(Sha256Hasher)).is_ok());
+}
+
+#[test]
+fn wrong_hash_is_a_mismatch_naming_both() {
+    let wasm = common::kitchen();
+    let wrong = Sha256Hasher.hash(b"something else");
+    let err = load(&wasm, &wrong, Some(Sha256Hasher)).unwrap_err();
+    let Error::HashMismatch { expected, actual } = &err else { panic!("{err:?}") };
+    assert_eq!(&**expected, wrong);
+    assert_eq!(&**actual, Sha256Hasher.hash(&wasm));
+    assert!(err.to_string().starts_with("hash mismatch: expected "), "{err}");
+}
+
+#[test]
+fn malformed_hash_is_its_own_error() {
+    let wasm = common::kitchen();
+    for bad in ["abc", &"z".repeat(64), &"a".repeat(65)] {
+        let err = load(&wasm, bad, Some(Sha256Hasher)).unwrap_err();
+        assert!(matches!(err, Error::MalformedHash(_)), "{bad}: {err:?}");
+    }
+}
+
+#[test]
+fn hash_without_hasher_fails_and_no_hash_without_hasher_loads() {
+    let wasm = common::kitchen();
+    let hash = Sha256Hasher.hash(&wasm);
+    let err = load(&wasm, &hash, None).unwrap_err();
+    assert!(matches!(err, Error::HashMismatch { ref actual, .. } if actual.is_empty()), "{err:?}");
+    assert!(err.to_string().contains("no hasher"), "{err}");
+    assert!(load(&wasm, "", None).is_ok());
+    assert_eq!(NoVerify.hash(&wasm), "");
+}
+
+#[test]
+fn the_hash_is_checked_before_anything_is_parsed() {
+    // Garbage with a wrong hash reports the hash, not the garbage.
+    let err = load(b"garbage", &"0".repeat(64), Some(Sha256Hasher)).unwrap_err();
+    assert!(matches!(err, Error::HashMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn bad_bytes_are_invalid_modules() {
+    let wasm = common::kitchen();
+    for bytes in [&b""[..], b"\0asm", b"garbage!", b"\0asm\x02\0\0\0", &wasm[..wasm.len() / 2]] {
+        let err = load(bytes, "", None).unwrap_err();
+        assert!(matches!(err, Error::InvalidModule(_)), "{bytes:?}: {err:?}");
+        assert!(err.to_string().starts_with("invalid module: "), "{err}");
+    }
+}
+
+#[test]
+fn missing_exports_are_named() {
+    let no_memory =
+        common::wasm(r#"(module (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#);
+    let err = load(&no_memory, "", None).unwrap_err();
+    assert!(matches!(err, Error::MissingExport("memory")), "{err:?}");
+    let no_call = common::wasm(r#"(module (memory (export "memory") 1))"#);
+    let err = load(&no_call, "", None).unwrap_err();
+    assert!(matches!(err, Error::MissingExport("__plugin_call")), "{err:?}");
+    assert_eq!(err.to_string(), "module does not export `__plugin_call`");
+    let wrong_type = common::wasm(r#"(module (memory (export "memory") 1) (func (export "__plugin_call")))"#);
+    assert!(matches!(load(&wrong_type, "", None).unwrap_err(), Error::InvalidModule(_)));
+}
+
+#[test]
+fn unknown_imports_are_named() {
+    let wasm = common::wasm(
+        r#"(module (import "env" "foo" (func (param i32)))
+        (memory (export "memory") 1) (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let err = load(&wasm, "", None).unwrap_err();
+    assert_eq!(err.to_string(), "cannot link import `env::foo`: the host provides no such import");
+    let wrong_sig = common::wasm(
+        r#"(module (import "hookr" "__log" (func (param i64 i32)))
+        (memory (export "memory") 1) (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let err = load(&wrong_sig, "", None).unwrap_err();
+    assert!(matches!(&err, Error::Link { name, .. } if &**name == "__log"), "{err:?}");
+    let no_such = common::wasm(
+        r#"(module (import "hookr" "__nope" (func))
+        (memory (export "memory") 1) (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    assert!(matches!(load(&no_such, "", None).unwrap_err(), Error::Link { .. }));
+}
+
+#[test]
+fn initialisers_run_once_in_order_and_failures_name_them() {
+    let wat = |hookr_init_body: &str| {
+        format!(
+            r#"(module (import "hookr" "__log" (func $log (param i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "_start_initializehookr_init")
+            (func (export "_start") (call $log (i32.const 0) (i32.const 6)))
+            (func (export "_initialize") (call $log (i32.const 6) (i32.const 11)))
+            (func (export "hookr_init") (call $log (i32.const 17) (i32.const 10)) {hookr_init_body})
+            (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#
+        )
+    };
+    let (lines, logger) = common::log_lines();
+    let mut rt = Runtime::builder(()).bytes(&common::wasm(&wat(""))).logger(logger).build().unwrap();
+    rt.invoke("x", b"").unwrap();
+    assert_eq!(*lines.lock().unwrap(), ["_start", "_initialize", "hookr_init"]);
+
+    let err = Runtime::builder(()).bytes(&common::wasm(&wat("unreachable"))).logger(|_| {}).build().unwrap_err();
+    let Error::Init { name, source } = &err else { panic!("{err:?}") };
+    assert_eq!(*name, "hookr_init");
+    assert!(matches!(**source, Error::Trap(hookr::TrapCode::UnreachableCodeReached)), "{source:?}");
+    assert!(err.to_string().starts_with("initialiser `hookr_init` failed: plugin trapped"), "{err}");
+}
+
+#[test]
+fn an_endless_initialiser_runs_out_of_fuel() {
+    let wasm = common::wasm(
+        r#"(module (memory (export "memory") 1)
+        (func (export "_initialize") (loop $l (br $l)))
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let err = Runtime::builder(()).bytes(&wasm).fuel(100_000).build().unwrap_err();
+    assert!(
+        matches!(&err, Error::Init { name: "_initialize", source } if matches!(**source, Error::OutOfFuel)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn files_load_and_a_missing_file_names_its_path() {
+    let dir = std::env::temp_dir().join(format!("hookr-loading-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kitchen.wasm");
+    let wasm = common::kitchen();
+    std::fs::write(&path, &wasm).unwrap();
+    let mut rt = Runtime::builder(()).file(&path).hash(&Sha256Hasher.hash(&wasm)).hasher(Sha256Hasher).build().unwrap();
+    assert_eq!(rt.invoke("echo", b"file").unwrap(), b"file");
+    let missing = dir.join("missing.wasm");
+    let err = Runtime::builder(()).file(&missing).build().unwrap_err();
+    assert!(matches!(err, Error::Io { .. }));
+    assert!(err.to_string().contains(&*missing.to_string_lossy()), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_compiled_module_instantiates_many_times_and_is_shareable() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let wasm = common::kitchen();
+    let module = hookr::Module::new(&wasm, "", &NoVerify, hookr::EngineConfig::default()).unwrap();
+    send_sync(&module);
+    let mut a = Runtime::builder(()).module(module.clone()).build().unwrap();
+    let mut b = Runtime::builder(()).module(module.clone()).build().unwrap();
+    assert_eq!(a.invoke("count", b"").unwrap(), 1u32.to_le_bytes());
+    assert_eq!(a.invoke("count", b"").unwrap(), 2u32.to_le_bytes());
+    // Each runtime has its own instance.
+    assert_eq!(b.invoke("count", b"").unwrap(), 1u32.to_le_bytes());
+    // Runtimes move between threads when their state does.
+    let handle = std::thread::spawn(move || b.invoke("echo", b"thread").unwrap());
+    assert_eq!(handle.join().unwrap(), b"thread");
+    // A compiled module has had its hash checked already.
+    let err = Runtime::builder(()).module(module).hash("00").build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)));
+}
+
+#[test]
+fn no_source_is_a_configuration_error() {
+    assert!(matches!(Runtime::builder(()).build().unwrap_err(), Error::Config(_)));
+}
