@@ -132,15 +132,23 @@ impl Error {
             return Error::Exit(status);
         }
         if err.downcast_ref::<Fault>().is_some() {
-            if let Some(Fault(e)) = err.downcast::<Fault>() {
-                return e;
-            }
-            unreachable!("downcast_ref succeeded");
+            return match err.downcast::<Fault>() {
+                Some(Fault(e)) => e,
+                None => Error::Wasm("a host error was lost".into()),
+            };
         }
+        use wasmi::errors::{ErrorKind, InstantiationError as Inst};
         match err.kind() {
-            wasmi::errors::ErrorKind::Memory(_)
-            | wasmi::errors::ErrorKind::Table(_)
-            | wasmi::errors::ErrorKind::UserLimits(_) => Error::MemoryLimit(alloc::format!("{err}").into()),
+            ErrorKind::Memory(_)
+            | ErrorKind::Table(_)
+            | ErrorKind::UserLimits(_)
+            | ErrorKind::Instantiation(
+                Inst::FailedToInstantiateMemory(_)
+                | Inst::FailedToInstantiateTable(_)
+                | Inst::TooManyInstances
+                | Inst::TooManyTables
+                | Inst::TooManyMemories,
+            ) => Error::MemoryLimit(alloc::format!("{err}").into()),
             _ => Error::Wasm(alloc::format!("{err}").into()),
         }
     }

@@ -1,0 +1,160 @@
+//! Hostile plugins: wild pointers, endless loops, memory bombs, deep recursion and
+//! floods end in a clear error, and the next call on the same runtime works.
+
+mod common;
+
+use hookr::{Error, HostError, Limits, Runtime, TrapCode};
+
+fn runtime(limits: Limits) -> Runtime<()> {
+    Runtime::builder(())
+        .bytes(&common::kitchen())
+        .limits(limits)
+        .host_fn("big", |_, payload, out| {
+            let n = u32::from_le_bytes(payload.try_into().map_err(|_| HostError::new("want 4 bytes"))?);
+            out.resize(n as usize, 7);
+            Ok(())
+        })
+        .logger(|_| {})
+        .build()
+        .unwrap()
+}
+
+/// The runtime still answers normally, from a fresh instance.
+fn assert_recovered(rt: &mut Runtime<()>) {
+    assert_eq!(rt.invoke("count", b"").unwrap(), 1u32.to_le_bytes(), "the instance was not reset");
+    assert_eq!(rt.invoke("echo", b"still here").unwrap(), b"still here");
+}
+
+const IMPORTS: [&str; 7] = [
+    "__plugin_request",
+    "__plugin_response",
+    "__plugin_error",
+    "__host_call",
+    "__host_response",
+    "__host_error",
+    "__log",
+];
+
+#[test]
+fn wild_pointers_in_every_import_are_errors() {
+    let mut rt = runtime(Limits::default());
+    for (i, name) in IMPORTS.iter().enumerate() {
+        for (ptr, len) in [(0xFFFF_FFF0u32, 100u32), (0, 0x7FFF_FFFF), (0xFFFF_FFFF, 0xFFFF_FFFF)] {
+            // `__plugin_request`, `__host_response` and `__host_error` take no length:
+            // theirs is the host's, and only an out-of-range pointer is wild.
+            if matches!(i, 0 | 4 | 5) && ptr == 0 {
+                continue;
+            }
+            let err = rt.invoke("P", &common::wild(i as u8, ptr, len)).unwrap_err();
+            match err {
+                Error::BadGuestPointer { import, ptr: p, memory, .. } => {
+                    assert_eq!((import, p), (*name, ptr));
+                    assert!(memory >= 131072);
+                }
+                other => panic!("{name} {ptr:#x} {len:#x}: {other:?}"),
+            }
+            assert_recovered(&mut rt);
+        }
+    }
+    let msg = rt.invoke("P", &common::wild(1, 0xFFFF_FFF0, 100)).unwrap_err().to_string();
+    assert!(msg.starts_with("bad guest pointer in `__plugin_response`: 100 bytes at 0xfffffff0"), "{msg}");
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel() {
+    let mut rt = runtime(Limits { fuel: Some(1_000_000), ..Limits::default() });
+    let err = rt.invoke("Loop", b"").unwrap_err();
+    assert!(matches!(err, Error::OutOfFuel), "{err:?}");
+    assert_eq!(err.trap_code(), Some(TrapCode::OutOfFuel));
+    assert_recovered(&mut rt);
+    // Every call gets the full budget again.
+    assert!(matches!(rt.invoke("Loop", b"").unwrap_err(), Error::OutOfFuel));
+    assert_recovered(&mut rt);
+}
+
+#[test]
+fn fuel_is_the_same_for_the_same_call() {
+    let mut rt = runtime(Limits { fuel: Some(1_000_000), ..Limits::default() });
+    // The first call grows memory to fit the payload; later ones take the same path.
+    rt.invoke("echo", b"abc").unwrap();
+    rt.invoke("echo", b"abc").unwrap();
+    let first = rt.fuel_left().unwrap();
+    rt.invoke("echo", b"abc").unwrap();
+    assert_eq!(rt.fuel_left().unwrap(), first);
+    assert!(first < 1_000_000);
+}
+
+#[test]
+fn a_memory_bomb_stops_at_the_limit() {
+    let mut rt = runtime(Limits { max_memory_pages: 8, ..Limits::default() });
+    // `memory.grow` answers -1 at the limit, as the spec says; the plugin sees it.
+    assert_eq!(rt.invoke("grow", b"").unwrap(), 8u32.to_le_bytes());
+    // A payload that needs more memory than allowed makes this plugin trap.
+    let err = rt.invoke("echo", &[0; 8 * 65536]).unwrap_err();
+    assert!(matches!(err, Error::Trap(TrapCode::UnreachableCodeReached)), "{err:?}");
+    assert_eq!(rt.memory_size(), 2 * 65536, "memory was not reset");
+    assert_recovered(&mut rt);
+}
+
+#[test]
+fn initial_memory_over_the_limit_fails_to_load() {
+    let wasm = common::wasm(
+        r#"(module (memory (export "memory") 300)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let err = Runtime::builder(()).bytes(&wasm).max_memory_pages(256).build().unwrap_err();
+    assert!(matches!(err, Error::MemoryLimit(_)), "{err:?}");
+}
+
+#[test]
+fn unbounded_recursion_is_a_stack_overflow_trap() {
+    let mut rt = runtime(Limits::default());
+    let err = rt.invoke("Recurse", b"").unwrap_err();
+    assert!(matches!(err, Error::Trap(TrapCode::StackOverflow)), "{err:?}");
+    assert_recovered(&mut rt);
+}
+
+#[test]
+fn a_trap_resets_the_instance_but_keeps_host_state() {
+    let mut rt = Runtime::builder(7u32).bytes(&common::kitchen()).build().unwrap();
+    assert_eq!(rt.invoke("count", b"").unwrap(), 1u32.to_le_bytes());
+    assert_eq!(rt.invoke("count", b"").unwrap(), 2u32.to_le_bytes());
+    let err = rt.invoke("trap", b"").unwrap_err();
+    assert_eq!(err.to_string(), "plugin trapped: wasm `unreachable` instruction executed");
+    assert_eq!(rt.invoke("count", b"").unwrap(), 1u32.to_le_bytes());
+    assert_eq!(*rt.state(), 7);
+}
+
+#[test]
+fn a_million_responses_keep_only_the_last() {
+    let mut rt = runtime(Limits::default());
+    assert_eq!(rt.invoke("million", b"flood").unwrap(), b"flood");
+    let mut fueled = runtime(Limits { fuel: Some(100_000), ..Limits::default() });
+    assert!(matches!(fueled.invoke("million", b"flood").unwrap_err(), Error::OutOfFuel));
+    assert_recovered(&mut fueled);
+}
+
+#[test]
+fn an_oversized_host_response_is_refused() {
+    let limits = Limits { max_host_response: 1 << 20, ..Limits::default() };
+    let mut rt = runtime(limits);
+    let ok = rt.invoke("h", &common::host_call("big", &(1u32 << 20).to_le_bytes())).unwrap();
+    assert_eq!(ok.len(), 1 << 20);
+    let err = rt.invoke("h", &common::host_call("big", &(100u32 << 20).to_le_bytes())).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { what: "host response", len, limit } if len == 100 << 20 && limit == 1 << 20),
+        "{err:?}"
+    );
+    assert_recovered(&mut rt);
+}
+
+#[test]
+fn oversized_responses_errors_and_log_lines_are_refused() {
+    let limits = Limits { max_response: 1000, max_log: 10, ..Limits::default() };
+    let mut rt = runtime(limits);
+    let err = rt.invoke("echo", &[1; 1001]).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { what: "plugin response", len: 1001, limit: 1000 }), "{err:?}");
+    let err = rt.invoke("log", &[b'a'; 11]).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { what: "log line", .. }), "{err:?}");
+    assert_recovered(&mut rt);
+}

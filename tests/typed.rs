@@ -1,0 +1,106 @@
+//! Typed calls: MessagePack laid out the msgp way, both struct forms, serde types, and
+//! typed plugin-function handles.
+
+mod common;
+
+use hookr::codec::{self, Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr::{Error, Runtime, Serde};
+
+/// Go: `type Reading struct { Sensor string `msg:"sensor"`; Celsius float64 `msg:"celsius"`;
+/// Raw []byte `msg:"raw"`; Count uint32 `msg:"count"` }`
+#[derive(Debug, PartialEq, Clone)]
+struct Reading {
+    sensor: String,
+    celsius: f64,
+    raw: Vec<u8>,
+    count: u32,
+}
+
+impl Encode for Reading {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.map_len(4)?;
+        e.str("sensor")?;
+        e.str(&self.sensor)?;
+        e.str("celsius")?;
+        e.f64(self.celsius)?;
+        e.str("raw")?;
+        e.bin(&self.raw)?;
+        e.str("count")?;
+        e.uint(self.count.into())
+    }
+}
+
+impl Decode for Reading {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        let mut r = Reading { sensor: String::new(), celsius: 0.0, raw: Vec::new(), count: 0 };
+        d.fields(&["sensor", "celsius", "raw", "count"], |d, f| {
+            match f {
+                Some(0) => r.sensor = d.string()?,
+                Some(1) => r.celsius = d.f64()?,
+                Some(2) => r.raw = d.bin()?.to_vec(),
+                Some(3) => r.count = d.value()?,
+                _ => d.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(r)
+    }
+}
+
+fn reading() -> Reading {
+    Reading { sensor: "t1".into(), celsius: 21.5, raw: vec![1, 2], count: 300 }
+}
+
+/// What tinylib/msgp writes for `reading()`: fixmap(4), then each key as fixstr and
+/// each value in its smallest form, `[]byte` as bin 8.
+const MSGP: &[u8] =
+    b"\x84\xa6sensor\xa2t1\xa7celsius\xcb\x40\x35\x80\x00\x00\x00\x00\x00\xa3raw\xc4\x02\x01\x02\xa5count\xcd\x01\x2c";
+
+#[test]
+fn structs_encode_as_msgp_maps() {
+    assert_eq!(codec::to_vec(&reading()).unwrap(), MSGP);
+    assert_eq!(codec::from_slice::<Reading>(MSGP).unwrap(), reading());
+}
+
+#[test]
+fn the_array_form_decodes_too() {
+    let array = b"\x94\xa2t1\xcb\x40\x35\x80\x00\x00\x00\x00\x00\xc4\x02\x01\x02\xcd\x01\x2c";
+    assert_eq!(codec::from_slice::<Reading>(array).unwrap(), reading());
+}
+
+#[test]
+fn serde_types_write_the_same_bytes() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct SerdeReading {
+        sensor: String,
+        celsius: f64,
+        #[serde(with = "serde_bytes")]
+        raw: Vec<u8>,
+        count: u32,
+    }
+    let r = SerdeReading { sensor: "t1".into(), celsius: 21.5, raw: vec![1, 2], count: 300 };
+    assert_eq!(codec::to_vec(&Serde(&r)).unwrap(), MSGP);
+    let Serde(back): Serde<SerdeReading> = codec::from_slice(MSGP).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
+fn typed_calls_round_trip_through_a_plugin() {
+    let mut rt = Runtime::builder(()).bytes(&common::kitchen()).build().unwrap();
+    // The kitchen plugin echoes, so what goes in comes back.
+    let echo = rt.plugin_fn::<Reading, Reading>("echo");
+    assert_eq!(echo.call(&mut rt, &reading()).unwrap(), reading());
+    assert_eq!(rt.call::<_, Reading>("echo", &reading()).unwrap(), reading());
+    let serde_echo = rt.plugin_fn::<Serde<Vec<u32>>, Serde<Vec<u32>>>("echo");
+    assert_eq!(serde_echo.call(&mut rt, &Serde(vec![1, 2, 3])).unwrap().0, [1, 2, 3]);
+}
+
+#[test]
+fn a_response_that_does_not_decode_is_a_decode_error() {
+    let mut rt = Runtime::builder(()).bytes(&common::kitchen()).build().unwrap();
+    let err = rt.call::<str, Reading>("echo", "not a map").unwrap_err();
+    assert!(matches!(err, Error::Decode(DecodeError::TypeMismatch { expected: "map", .. })), "{err:?}");
+    assert!(err.to_string().starts_with("cannot decode response: expected map"), "{err}");
+    let err = rt.call::<str, u8>("echo", "x").unwrap_err();
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+}
