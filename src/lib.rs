@@ -53,7 +53,12 @@
 //! # Features
 //! - `std` (default): files, `std::io::Write` sinks, OS randomness and clocks.
 //! - `serde` (default): [`Serde`] makes any serde type a typed payload (needs `std`).
+//! - `validate` (default): modules are validated before they are compiled. Without it
+//!   (about 100 KB less flash) only modules whose SHA-256 is pinned load: validate them
+//!   at build time with `validate_and_pin`.
 //! - `defmt`: `defmt::Format` for [`Error`]; guest log lines go to defmt without `std`.
+//! - `portable-dispatch`: the interpreter dispatches by loop, not tail calls; the
+//!   native stack stays flat whatever the optimisation settings.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -78,6 +83,8 @@ pub use builder::Builder;
 pub use error::{Error, TrapCode};
 pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
 pub use limits::Limits;
+#[cfg(feature = "validate")]
+pub use module::validate_and_pin;
 pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Sha256Hasher};
 pub use plugin_fn::{PluginFn, PluginFnBytes};
 pub use runtime::Runtime;

@@ -172,8 +172,22 @@ impl Module {
     /// Verifies `bytes` against `expected_hash` with `hasher`, then compiles them.
     ///
     /// Nothing is parsed before the hash is checked.
+    ///
+    /// Without the `validate` feature the module is not validated, so it must be the
+    /// one validated at build time by `validate_and_pin`: `expected_hash` must be its
+    /// SHA-256, which is checked whatever `hasher` is, and a module without a pinned
+    /// hash is refused.
     pub fn new(bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Self, Error> {
         hasher.verify(expected_hash, bytes)?;
+        #[cfg(not(feature = "validate"))]
+        {
+            if expected_hash.is_empty() {
+                return Err(Error::Config(
+                    "this build does not validate modules: pin the module's SHA-256 (see `validate_and_pin`)",
+                ));
+            }
+            Sha256Hasher.verify(expected_hash, bytes)?;
+        }
         Self::compile_verified(bytes, config)
     }
 
@@ -182,8 +196,7 @@ impl Module {
             return Err(Error::InvalidModule("not a WebAssembly module (no `\\0asm` header)".into()));
         }
         let engine = config.engine();
-        let module =
-            wasmi::Module::new(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
+        let module = compile(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
         let this = Module { engine, module, config };
         this.check_exports()?;
         Ok(this)
@@ -235,6 +248,41 @@ impl Module {
     pub fn engine_config(&self) -> EngineConfig {
         self.config
     }
+}
+
+#[cfg(feature = "validate")]
+fn compile(engine: &wasmi::Engine, bytes: &[u8]) -> Result<wasmi::Module, wasmi::Error> {
+    wasmi::Module::new(engine, bytes)
+}
+
+#[cfg(not(feature = "validate"))]
+fn compile(engine: &wasmi::Engine, bytes: &[u8]) -> Result<wasmi::Module, wasmi::Error> {
+    // SAFETY: `Module::new`, the only caller, has checked the bytes against their pinned
+    // SHA-256, and a hash is pinned only after `validate_and_pin` validated those bytes
+    // with the same Wasm features (`EngineConfig` changes only fuel metering and stack
+    // limits, which do not change what is valid).
+    unsafe { wasmi::Module::new_unchecked(engine, bytes) }
+}
+
+/// Validates `wasm` as a hookr plugin and returns its SHA-256 in hex, to pin in a
+/// build without the `validate` feature.
+///
+/// Run it where validation is affordable, typically in a firmware's `build.rs` with
+/// hookr as a build-dependency; the device then loads the module with
+/// [`Builder::hash`](crate::Builder::hash) set to the returned hash and skips
+/// validation, which the hash check makes sound.
+///
+/// ```
+/// let wasm = wat::parse_str(r#"(module (memory (export "memory") 1)
+///     (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#).unwrap();
+/// let hash = hookr::validate_and_pin(&wasm).unwrap();
+/// assert_eq!(hash, hookr::to_hex(&hookr::sha256(&wasm)));
+/// assert!(hookr::validate_and_pin(b"\0asm\x01\0\0\0garbage").is_err());
+/// ```
+#[cfg(feature = "validate")]
+pub fn validate_and_pin(wasm: &[u8]) -> Result<String, Error> {
+    Module::compile_verified(wasm, EngineConfig::default())?;
+    Ok(to_hex(&sha256(wasm)))
 }
 
 #[cfg(feature = "std")]
