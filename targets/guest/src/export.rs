@@ -121,7 +121,13 @@ fn serve(
 
 #[cold]
 fn not_found(op: &[u8]) -> String {
-    format!("Could not find function {:?}", String::from_utf8_lossy(op))
+    // Plain concatenation: `{:?}` would pull Unicode escaping tables into every plugin.
+    let op = String::from_utf8_lossy(op);
+    let mut message = String::with_capacity(op.len() + 27);
+    message.push_str("Could not find function \"");
+    message.push_str(&op);
+    message.push('"');
+    message
 }
 
 /// Declares the functions a plugin exports and defines its `__plugin_call` export.
