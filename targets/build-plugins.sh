@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Rebuilds every plugin under targets/plugins/ from source and copies each
+# NAME.wasm next to its sources (targets/plugins/NAME/NAME.wasm).
+#
+#   targets/build-plugins.sh           rebuild and update the committed .wasm files
+#   targets/build-plugins.sh --check   rebuild and fail if a committed .wasm differs
+#
+# The output depends only on the sources, Cargo.lock files and the Rust toolchain:
+# paths of the checkout and of the cargo home are remapped, so another clone on
+# another machine with the same toolchain gives byte-identical modules.
+#
+# Environment: JOBS (default 2) parallel rustc jobs; CARGO_TARGET_DIR (default
+# targets/target, gitignored) where cargo builds.
+set -euo pipefail
+
+mode=build
+case "${1-}" in
+    "") ;;
+    --check) mode=check ;;
+    -h | --help)
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "build-plugins.sh: unknown argument '$1' (expected --check)" >&2
+        exit 2
+        ;;
+esac
+
+targets_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+repo_root=$(cd "$targets_dir/.." && pwd -P)
+cargo_home=$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)
+target=wasm32-unknown-unknown
+
+rustup target add "$target"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$targets_dir/target}"
+# One page of linear memory (16 KiB of it stack), and no machine-specific paths in
+# the output. CARGO_ENCODED_RUSTFLAGS (fields split by 0x1f) keeps paths with
+# spaces whole; it overrides RUSTFLAGS and the crates' .cargo/config.toml flags.
+sep=$'\x1f'
+flags="-Clink-arg=-zstack-size=16384"
+flags+="$sep--remap-path-prefix=$repo_root=/hookr"
+flags+="$sep--remap-path-prefix=$cargo_home=/cargo"
+export CARGO_ENCODED_RUSTFLAGS="$flags"
+unset RUSTFLAGS
+
+echo "build-plugins.sh: $(rustc --version), target $target, mode $mode"
+
+status=0
+found=0
+for manifest in "$targets_dir"/plugins/*/Cargo.toml; do
+    [ -e "$manifest" ] || continue
+    found=$((found + 1))
+    dir=$(dirname "$manifest")
+    name=$(basename "$dir")
+    cargo build --manifest-path "$manifest" --release --locked \
+        --target "$target" -j "${JOBS:-2}"
+    built="$CARGO_TARGET_DIR/$target/release/${name//-/_}.wasm"
+    committed="$dir/$name.wasm"
+    if [ ! -f "$built" ]; then
+        echo "build-plugins.sh: $built is missing: is the package named '$name' with crate-type cdylib?" >&2
+        exit 1
+    fi
+    if [ "$mode" = check ]; then
+        if cmp -s "$built" "$committed"; then
+            echo "ok       plugins/$name/$name.wasm ($(wc -c <"$built") bytes)"
+        else
+            echo "DIFFERS  plugins/$name/$name.wasm: rebuilt from source it is not the committed file" >&2
+            status=1
+        fi
+    else
+        cp "$built" "$committed"
+        echo "wrote    plugins/$name/$name.wasm ($(wc -c <"$committed") bytes)"
+    fi
+done
+
+if [ "$found" -eq 0 ]; then
+    echo "build-plugins.sh: no plugins found under $targets_dir/plugins" >&2
+    exit 1
+fi
+if [ "$status" -ne 0 ]; then
+    echo "build-plugins.sh: committed plugins are out of date; run targets/build-plugins.sh and commit the result (same Rust toolchain: $(rustc --version))" >&2
+fi
+exit "$status"
