@@ -5,9 +5,15 @@
 #   targets/build-plugins.sh           rebuild and update the committed .wasm files
 #   targets/build-plugins.sh --check   rebuild and fail if a committed .wasm differs
 #
-# The output depends only on the sources, Cargo.lock files and the Rust toolchain:
-# paths of the checkout and of the cargo home are remapped, so another clone on
-# another machine with the same toolchain gives byte-identical modules.
+# The output depends only on the sources, Cargo.lock files and the Rust toolchain,
+# so another clone on another machine with the same toolchain gives byte-identical
+# modules. Two things make that so:
+# - cargo hashes the absolute path of a path dependency outside the plugin's own
+#   workspace (the kit, hookr-abi) into symbol names, and symbol names decide the
+#   order of code in the module. So the build goes through a fixed path,
+#   /tmp/hookr-plugins-src, a symlink to this checkout, held under a lock
+#   (/tmp/hookr-plugins-src.lock) while the build runs.
+# - that path and the cargo home are remapped in any path compiled into the code.
 #
 # Environment: JOBS (default 2) parallel rustc jobs; CARGO_TARGET_DIR (default
 # targets/target, gitignored) where cargo builds.
@@ -18,7 +24,7 @@ case "${1-}" in
     "") ;;
     --check) mode=check ;;
     -h | --help)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -31,16 +37,26 @@ targets_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo_root=$(cd "$targets_dir/.." && pwd -P)
 cargo_home=$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)
 target=wasm32-unknown-unknown
+fixed_root=/tmp/hookr-plugins-src
 
 rustup target add "$target"
 
+exec 9>"$fixed_root.lock"
+flock 9
+trap 'rm -f "$fixed_root"' EXIT
+if [ -e "$fixed_root" ] && [ ! -L "$fixed_root" ]; then
+    echo "build-plugins.sh: $fixed_root exists and is not a symlink; move it away" >&2
+    exit 1
+fi
+ln -sfn "$repo_root" "$fixed_root"
+
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$targets_dir/target}"
 # One page of linear memory (16 KiB of it stack), and no machine-specific paths in
-# the output. CARGO_ENCODED_RUSTFLAGS (fields split by 0x1f) keeps paths with
-# spaces whole; it overrides RUSTFLAGS and the crates' .cargo/config.toml flags.
+# the output. CARGO_ENCODED_RUSTFLAGS (fields split by 0x1f) overrides RUSTFLAGS and
+# the crates' .cargo/config.toml flags.
 sep=$'\x1f'
 flags="-Clink-arg=-zstack-size=16384"
-flags+="$sep--remap-path-prefix=$repo_root=/hookr"
+flags+="$sep--remap-path-prefix=$fixed_root=/hookr"
 flags+="$sep--remap-path-prefix=$cargo_home=/cargo"
 export CARGO_ENCODED_RUSTFLAGS="$flags"
 unset RUSTFLAGS
@@ -54,8 +70,8 @@ for manifest in "$targets_dir"/plugins/*/Cargo.toml; do
     found=$((found + 1))
     dir=$(dirname "$manifest")
     name=$(basename "$dir")
-    cargo build --manifest-path "$manifest" --release --locked \
-        --target "$target" -j "${JOBS:-2}"
+    cargo build --manifest-path "$fixed_root/targets/plugins/$name/Cargo.toml" \
+        --release --locked --target "$target" -j "${JOBS:-2}"
     built="$CARGO_TARGET_DIR/$target/release/${name//-/_}.wasm"
     committed="$dir/$name.wasm"
     if [ ! -f "$built" ]; then
