@@ -49,9 +49,13 @@ fn echo_byte(payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
 }
 
 fn vowel(payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-    let count = payload.iter().filter(|b| b"aeiouAEIOU".contains(b)).count();
+    let count = payload.iter().filter(|&&b| is_vowel(b)).count();
     write_decimal(count, out);
     Ok(())
+}
+
+fn is_vowel(b: u8) -> bool {
+    matches!(b.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u')
 }
 
 /// Appends `n` in decimal, without going through `core::fmt`.
