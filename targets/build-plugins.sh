@@ -35,7 +35,10 @@ esac
 
 targets_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo_root=$(cd "$targets_dir/.." && pwd -P)
-cargo_home=$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+case "$cargo_home" in /*) ;; *) cargo_home=$PWD/$cargo_home ;; esac
+mkdir -p "$cargo_home"
+cargo_home_real=$(cd "$cargo_home" && pwd -P)
 target=wasm32-unknown-unknown
 fixed_root=/tmp/hookr-plugins-src
 
@@ -43,11 +46,11 @@ rustup target add "$target"
 
 exec 9>"$fixed_root.lock"
 flock 9
-trap 'rm -f "$fixed_root"' EXIT
 if [ -e "$fixed_root" ] && [ ! -L "$fixed_root" ]; then
     echo "build-plugins.sh: $fixed_root exists and is not a symlink; move it away" >&2
     exit 1
 fi
+trap 'rm -f "$fixed_root"' EXIT
 ln -sfn "$repo_root" "$fixed_root"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$targets_dir/target}"
@@ -58,6 +61,9 @@ sep=$'\x1f'
 flags="-Clink-arg=-zstack-size=16384"
 flags+="$sep--remap-path-prefix=$fixed_root=/hookr"
 flags+="$sep--remap-path-prefix=$cargo_home=/cargo"
+if [ "$cargo_home_real" != "$cargo_home" ]; then
+    flags+="$sep--remap-path-prefix=$cargo_home_real=/cargo"
+fi
 export CARGO_ENCODED_RUSTFLAGS="$flags"
 unset RUSTFLAGS
 
