@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Rebuilds every plugin under targets/plugins/ from source and copies each
+# NAME.wasm next to its sources (targets/plugins/NAME/NAME.wasm).
+#
+#   targets/build-plugins.sh           rebuild and update the committed .wasm files
+#   targets/build-plugins.sh --check   rebuild and fail if a committed .wasm differs
+#
+# The output depends only on the sources, Cargo.lock files and the Rust toolchain,
+# so another clone on another machine with the same toolchain gives byte-identical
+# modules. Two things make that so:
+# - cargo hashes the absolute path of a path dependency outside the plugin's own
+#   workspace (the kit, hookr-abi) into symbol names, and symbol names decide the
+#   order of code in the module. So the build goes through a fixed path,
+#   /tmp/hookr-plugins-src, a symlink to this checkout, held under a lock
+#   (/tmp/hookr-plugins-src.lock) while the build runs.
+# - that path and the cargo home are remapped in any path compiled into the code.
+#
+# Environment: JOBS (default 2) parallel rustc jobs; CARGO_TARGET_DIR (default
+# targets/target, gitignored) where cargo builds.
+set -euo pipefail
+
+mode=build
+case "${1-}" in
+    "") ;;
+    --check) mode=check ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "build-plugins.sh: unknown argument '$1' (expected --check)" >&2
+        exit 2
+        ;;
+esac
+
+targets_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+repo_root=$(cd "$targets_dir/.." && pwd -P)
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+case "$cargo_home" in /*) ;; *) cargo_home=$PWD/$cargo_home ;; esac
+mkdir -p "$cargo_home"
+cargo_home_real=$(cd "$cargo_home" && pwd -P)
+target=wasm32-unknown-unknown
+fixed_root=/tmp/hookr-plugins-src
+
+rustup target add "$target"
+
+exec 9>"$fixed_root.lock"
+flock 9
+if [ -e "$fixed_root" ] && [ ! -L "$fixed_root" ]; then
+    echo "build-plugins.sh: $fixed_root exists and is not a symlink; move it away" >&2
+    exit 1
+fi
+trap 'rm -f "$fixed_root"' EXIT
+ln -sfn "$repo_root" "$fixed_root"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$targets_dir/target}"
+# One page of linear memory (16 KiB of it stack), and no machine-specific paths in
+# the output. CARGO_ENCODED_RUSTFLAGS (fields split by 0x1f) overrides RUSTFLAGS and
+# the crates' .cargo/config.toml flags.
+sep=$'\x1f'
+flags="-Clink-arg=-zstack-size=16384"
+flags+="$sep--remap-path-prefix=$fixed_root=/hookr"
+flags+="$sep--remap-path-prefix=$cargo_home=/cargo"
+if [ "$cargo_home_real" != "$cargo_home" ]; then
+    flags+="$sep--remap-path-prefix=$cargo_home_real=/cargo"
+fi
+export CARGO_ENCODED_RUSTFLAGS="$flags"
+unset RUSTFLAGS
+
+echo "build-plugins.sh: $(rustc --version), target $target, mode $mode"
+
+status=0
+found=0
+for manifest in "$targets_dir"/plugins/*/Cargo.toml; do
+    [ -e "$manifest" ] || continue
+    found=$((found + 1))
+    dir=$(dirname "$manifest")
+    name=$(basename "$dir")
+    cargo build --manifest-path "$fixed_root/targets/plugins/$name/Cargo.toml" \
+        --release --locked --target "$target" -j "${JOBS:-2}"
+    built="$CARGO_TARGET_DIR/$target/release/${name//-/_}.wasm"
+    committed="$dir/$name.wasm"
+    if [ ! -f "$built" ]; then
+        echo "build-plugins.sh: $built is missing: is the package named '$name' with crate-type cdylib?" >&2
+        exit 1
+    fi
+    if [ "$mode" = check ]; then
+        if cmp -s "$built" "$committed"; then
+            echo "ok       plugins/$name/$name.wasm ($(wc -c <"$built") bytes)"
+        else
+            echo "DIFFERS  plugins/$name/$name.wasm: rebuilt from source it is not the committed file" >&2
+            status=1
+        fi
+    else
+        cp "$built" "$committed"
+        echo "wrote    plugins/$name/$name.wasm ($(wc -c <"$committed") bytes)"
+    fi
+done
+
+if [ "$found" -eq 0 ]; then
+    echo "build-plugins.sh: no plugins found under $targets_dir/plugins" >&2
+    exit 1
+fi
+if [ "$status" -ne 0 ]; then
+    echo "build-plugins.sh: committed plugins are out of date; run targets/build-plugins.sh and commit the result (same Rust toolchain: $(rustc --version))" >&2
+fi
+exit "$status"

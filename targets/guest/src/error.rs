@@ -1,0 +1,122 @@
+//! Errors a plugin function returns to the host, and errors of host calls.
+
+use alloc::borrow::Cow;
+use alloc::string::{String, ToString};
+use core::fmt;
+
+use hookr_abi::codec::{DecodeError, EncodeError};
+
+/// The error a plugin function returns; its message reaches the host through
+/// `__plugin_error` and becomes the error of the host's invoke.
+///
+/// A fixed message costs no allocation: `Error::new("planned Failure")`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    message: Cow<'static, str>,
+}
+
+impl Error {
+    /// An error with a fixed message.
+    pub const fn new(message: &'static str) -> Self {
+        Error {
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    /// The message the host will see.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Error").field(&self.message).finish()
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl From<&'static str> for Error {
+    fn from(message: &'static str) -> Self {
+        Error::new(message)
+    }
+}
+
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error {
+            message: Cow::Owned(message),
+        }
+    }
+}
+
+impl From<HostError> for Error {
+    fn from(e: HostError) -> Self {
+        match e {
+            // The host's own words, unchanged, as a Go plugin passes them on.
+            HostError::Failed(message) => Error::from(message),
+            e => Error::from(e.to_string()),
+        }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::from(e.to_string())
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Self {
+        Error::from(e.to_string())
+    }
+}
+
+/// Why a call to a host function failed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The host function reported an error, with its message (an unknown host
+    /// operation is reported this way too).
+    Failed(String),
+    /// The host's response of this many bytes does not fit in the plugin's memory.
+    OutOfMemory(usize),
+    /// A typed request could not be encoded.
+    Encode(EncodeError),
+    /// A typed response could not be decoded.
+    Decode(DecodeError),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Failed(message) => f.write_str(message),
+            HostError::OutOfMemory(len) => {
+                write!(f, "a host response of {len} bytes does not fit in memory")
+            }
+            HostError::Encode(e) => write!(f, "cannot encode the host request: {e}"),
+            HostError::Decode(e) => write!(f, "cannot decode the host response: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for HostError {}
+
+impl From<EncodeError> for HostError {
+    fn from(e: EncodeError) -> Self {
+        HostError::Encode(e)
+    }
+}
+
+impl From<DecodeError> for HostError {
+    fn from(e: DecodeError) -> Self {
+        HostError::Decode(e)
+    }
+}

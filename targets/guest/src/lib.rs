@@ -1,0 +1,124 @@
+//! The guest kit for hookr plugins written in Rust.
+//!
+//! A plugin is a `#![no_std]` `cdylib` built for `wasm32-unknown-unknown`. It lists
+//! the functions it exports with [`plugin!`]: byte functions take the payload as
+//! `&[u8]` and append their response to a reused buffer; typed functions take and
+//! return MessagePack values through [`Decode`] and [`Encode`] from
+//! [`hookr_abi::codec`], laid out the way Go's `tinylib/msgp` lays out structs. The kit
+//! provides the rest of the hookr ABI: the `__plugin_call` export, calls into host
+//! functions ([`host_call`], [`host_call_into`], [`host_call_typed`]), logging
+//! ([`log()`], [`log!`]), a global allocator (`dlmalloc`) and a panic handler.
+//!
+//! ```no_run
+//! #![no_std]
+//! #![no_main]
+//!
+//! use hookr_guest::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+//! use hookr_guest::{host_call_into, Error};
+//!
+//! hookr_guest::plugin! {
+//!     bytes "shout" => shout,
+//!     bytes "ask" => ask,
+//!     typed "greet" => greet,
+//! }
+//!
+//! // Byte function: the payload is borrowed, the response is appended to `out`.
+//! fn shout(payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+//!     out.extend(payload.iter().map(u8::to_ascii_uppercase));
+//!     Ok(())
+//! }
+//!
+//! // Calls the host function "answer" and returns its reply as is.
+//! fn ask(payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+//!     host_call_into("answer", payload, out)?;
+//!     Ok(())
+//! }
+//!
+//! struct Name(String);
+//!
+//! impl Decode for Name {
+//!     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+//!         let mut name = None;
+//!         d.fields(&["name"], |d, field| {
+//!             match field {
+//!                 Some(0) => name = Some(d.string()?),
+//!                 _ => d.skip()?,
+//!             }
+//!             Ok(())
+//!         })?;
+//!         Ok(Name(name.ok_or(DecodeError::MissingField("name"))?))
+//!     }
+//! }
+//!
+//! struct Greeting(String);
+//!
+//! impl Encode for Greeting {
+//!     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+//!         e.map_len(1)?;
+//!         e.str("greeting")?;
+//!         e.str(&self.0)
+//!     }
+//! }
+//!
+//! // Typed function: {"name": "Ada"} in, {"greeting": "hi Ada"} out.
+//! fn greet(name: Name) -> Result<Greeting, Error> {
+//!     if name.0.is_empty() {
+//!         return Err(Error::new("no name given"));
+//!     }
+//!     hookr_guest::log!("greeting {}", name.0);
+//!     Ok(Greeting(format!("hi {}", name.0)))
+//! }
+//! # extern crate alloc;
+//! # use alloc::{format, string::String, vec::Vec};
+//! ```
+//!
+//! # Building
+//!
+//! The kit builds for `wasm32-unknown-unknown` only (any other target is a compile
+//! error), and so do its docs: `cargo doc --target wasm32-unknown-unknown`, which is the
+//! default target set in this crate's `.cargo/config.toml`. A plugin crate sets
+//! `crate-type = ["cdylib"]` and, to ask the host for a single 64 KiB page of memory
+//! instead of sixteen, links with `-C link-arg=-zstack-size=16384`.
+//!
+//! # Cost of a call
+//!
+//! `__plugin_call` keeps its request and response buffers between calls, so a byte
+//! function that answers within the capacity of earlier calls allocates nothing. The
+//! operation is looked up by comparing names in table order. Typed host calls reuse
+//! their own pair of buffers too; only what the decoded response owns is allocated.
+//!
+//! # Features
+//!
+//! - `dlmalloc` (default): the global allocator is [`dlmalloc`](https://docs.rs/dlmalloc),
+//!   the allocator Rust's own standard library uses on `wasm32`. Turn it off to install
+//!   your own `#[global_allocator]`.
+//! - `panic-handler` (default): a panic logs its message through `__log` and traps.
+#![no_std]
+#![deny(missing_docs)]
+
+#[cfg(not(target_arch = "wasm32"))]
+compile_error!(
+    "hookr-guest builds plugins for wasm32 only: build with --target wasm32-unknown-unknown"
+);
+
+// The buffers kept between calls rely on a plugin instance running on one thread.
+#[cfg(target_feature = "atomics")]
+compile_error!("hookr-guest supports single-threaded wasm32 only (no `atomics` feature)");
+
+extern crate alloc;
+
+mod cell;
+mod error;
+mod export;
+mod host;
+mod rt;
+mod sys;
+
+pub use cell::GuestCell;
+pub use error::{Error, HostError};
+pub use export::{call_typed, dispatch, ByteFn, Export};
+pub use hookr_abi::codec::{self, Decode, Encode};
+pub use host::{host_call, host_call_into, host_call_typed, log};
+
+#[doc(hidden)]
+pub use alloc::format as __format;
