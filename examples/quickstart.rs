@@ -1,0 +1,122 @@
+//! The quick start: load the `simple` plugin from bytes with its SHA-256 verified,
+//! register the host functions it calls, and call each of its functions.
+//!
+//! Run with `cargo run --release --example quickstart`.
+
+use hookr::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr::{Hasher, HostError, HostFn, Runtime, Sha256Hasher};
+
+/// The plugin, built from `targets/plugins/simple` by `targets/build-plugins.sh`.
+static SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
+
+/// `{"data": s}`, what the plugin's `echo` takes and returns.
+#[derive(Debug)]
+struct Echo {
+    data: String,
+}
+
+/// `{"msg": s}`, what the host's `hello` takes and returns.
+struct Hello {
+    msg: String,
+}
+
+fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
+    let mut value = None;
+    d.fields(&[key], |d, field| {
+        match field {
+            Some(0) => value = Some(d.string()?),
+            _ => d.skip()?,
+        }
+        Ok(())
+    })?;
+    value.ok_or(DecodeError::MissingField(key))
+}
+
+impl Encode for Echo {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.map_len(1)?;
+        e.str("data")?;
+        e.str(&self.data)
+    }
+}
+
+impl Decode for Echo {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        Ok(Echo { data: one_string(d, "data")? })
+    }
+}
+
+impl Encode for Hello {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.map_len(1)?;
+        e.str("msg")?;
+        e.str(&self.msg)
+    }
+}
+
+impl Decode for Hello {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        Ok(Hello { msg: one_string(d, "msg")? })
+    }
+}
+
+/// Host state: how many times the plugin called back.
+#[derive(Default)]
+struct Host {
+    host_calls: u32,
+}
+
+fn hello(host: &mut Host, req: Hello) -> Result<Hello, HostError> {
+    host.host_calls += 1;
+    Ok(Hello { msg: format!("Hello, {}!", req.msg) })
+}
+
+fn hello_byte(host: &mut Host, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    host.host_calls += 1;
+    out.extend_from_slice(b"Hello, ");
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+static HOST_FNS: &[HostFn<Host>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
+
+fn main() -> Result<(), hookr::Error> {
+    // In a real deployment the hash is pinned when the plugin is released; here it is
+    // computed, printed, and then checked like a pinned one.
+    let hash = Sha256Hasher.hash(SIMPLE);
+    println!("plugin: targets/plugins/simple/simple.wasm ({} bytes)", SIMPLE.len());
+    println!("sha256: {hash}");
+
+    let mut rt = Runtime::builder(Host::default())
+        .bytes(SIMPLE)
+        .hash(&hash)
+        .hasher(Sha256Hasher)
+        .host_fns(HOST_FNS)
+        .logger(|line| println!("  [plugin log] {line}"))
+        .fuel(10_000_000)
+        .build()?;
+    println!("memory: {} bytes\n", rt.memory_size());
+
+    let echo = rt.plugin_fn::<Echo, Echo>("echo");
+    let reply = echo.call(&mut rt, &Echo { data: "Steve".into() })?;
+    println!("echo {{data: \"Steve\"}}  -> {{data: {:?}}}", reply.data);
+
+    let reply = rt.invoke("echoByte", b"Steve")?;
+    println!("echoByte \"Steve\"       -> {:?}", String::from_utf8_lossy(&reply));
+
+    let reply = rt.invoke("vowel", b"the quick brown fox jumps over the lazy dog")?;
+    println!("vowel \"the quick …\"    -> {}", String::from_utf8_lossy(&reply));
+
+    match rt.invoke("nope", b"") {
+        Ok(_) => println!("nope                   -> unexpectedly succeeded"),
+        Err(e) => println!("nope                   -> error: {e}"),
+    }
+
+    match rt.invoke("missing", b"") {
+        Ok(_) => println!("missing                -> unexpectedly succeeded"),
+        Err(e) => println!("missing                -> error: {e}"),
+    }
+
+    println!("\nhost functions called: {}", rt.state().host_calls);
+    Ok(())
+}
