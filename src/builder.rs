@@ -260,6 +260,9 @@ impl<'a, T: 'static> Builder<'a, T> {
         let logger = self.logger.take().unwrap_or_else(io::default_logger);
         let mut linker = Linker::new(&module.engine);
         crate::abi::link(&mut linker).map_err(Error::from_wasmi)?;
+        if module.uses_wasi() {
+            crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
+        }
         let ctx = Ctx::new(self.state, host, logger, io, self.limits);
         Runtime::new(module, linker, ctx)
     }
@@ -281,6 +284,18 @@ fn check_imports(module: &Module) -> Result<(), Error> {
                         && ty.results().len() == results
                         && ty.params().iter().chain(ty.results()).all(|t| *t == wasmi::ValType::I32) => {}
                 _ => return Err(link_err("wrong type (every hookr import takes and returns i32 only)")),
+            }
+        } else if m == hookr_abi::WASI_MODULE {
+            let Some((params, results)) = crate::wasi::signature(name) else {
+                return Err(link_err("`wasi_snapshot_preview1` has no such function"));
+            };
+            match import.ty() {
+                ExternType::Func(ty) if ty.params() == params && ty.results() == results => {}
+                _ => {
+                    return Err(link_err(&alloc::format!(
+                        "wrong type (preview1 declares it as {params:?} -> {results:?})"
+                    )))
+                }
             }
         } else {
             return Err(link_err("the host provides no such import"));

@@ -78,6 +78,7 @@ mod plugin_fn;
 mod runtime;
 #[cfg(feature = "serde")]
 mod serde;
+pub mod wasi;
 
 pub use builder::Builder;
 pub use error::{Error, TrapCode};

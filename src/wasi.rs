@@ -1,0 +1,449 @@
+//! The sandboxed WASI subset: what `wasi_snapshot_preview1` gives a plugin.
+//!
+//! TinyGo plugins and Rust `wasm32-wasip1` plugins import WASI preview 1 for their
+//! standard library. hookr links the module only when a plugin imports from it, and
+//! then links **every** preview 1 function with its preview 1 signature, so any such
+//! plugin instantiates. Only these do something:
+//!
+//! | call | answer |
+//! |---|---|
+//! | `fd_write` | fd 1 writes to the [stdout sink](crate::Builder::stdout), fd 2 to the [stderr sink](crate::Builder::stderr); `EIO` when the sink refuses |
+//! | `fd_read` | fd 0 is always at end of file (0 bytes read), so a plugin that reads stdin sees no input rather than an error |
+//! | `fd_fdstat_get` | fds 0–2: a character device; fd 0 has the `fd_read` right, fds 1 and 2 `fd_write` |
+//! | `random_get` | bytes from the [random source](crate::Builder::rand_source) |
+//! | `clock_time_get`, `clock_res_get` | realtime and monotonic from the [clock](crate::Builder::clock); the process and thread CPU-time clocks answer the monotonic clock (while a plugin runs, it is all its thread does); other clock ids `EINVAL` |
+//! | `args_sizes_get`, `args_get` | the [arguments](crate::Builder::args), NUL-terminated; none by default |
+//! | `environ_sizes_get`, `environ_get` | the [environment](crate::Builder::env) as `KEY=VALUE`, NUL-terminated; empty by default |
+//! | `proc_exit` | ends the running call with [`Error::Exit`](crate::Error::Exit), and the runtime starts the plugin afresh as after a trap; `proc_exit(0)` from `_start` is a normal end of initialisation, any other exit from an initialiser fails it |
+//! | `sched_yield` | success |
+//!
+//! Every other function links too and answers an errno without touching memory. The
+//! other `fd_*` calls answer [`errno::BADF`] whatever the fd: `fd_prestat_get` so
+//! tells wasi-libc's scan for preopened directories that there are none, and
+//! `fd_close(1)` leaves stdout open. The calls above answer `EBADF` as well for fds they
+//! do not name. `path_*`, `poll_oneoff`, `proc_raise` and `sock_*` answer
+//! [`errno::NOSYS`]. There is no filesystem, no socket and no other ambient authority.
+//!
+//! Every pointer a plugin hands over is checked against its memory before anything is
+//! read, written or output. A bad one (an iovec at `0xFFFF_FFF0`, a length past the end
+//! of memory, a result pointer that does not fit) answers [`errno::FAULT`], as
+//! wasi-libc expects of a kernel, instead of trapping; the call then has had no effect
+//! (no bytes reach a sink, the clock and random source are not read).
+
+use wasmi::{Caller, FuncType, Linker, Val, ValType};
+
+use crate::abi::{guest_range, memory};
+use crate::runtime::Ctx;
+
+/// The preview 1 error numbers this subset answers (`0` is success).
+pub mod errno {
+    /// No error.
+    pub const SUCCESS: i32 = 0;
+    /// Bad file descriptor.
+    pub const BADF: i32 = 8;
+    /// A pointer or length lies outside the plugin's memory.
+    pub const FAULT: i32 = 21;
+    /// Invalid argument, such as an unknown clock id.
+    pub const INVAL: i32 = 28;
+    /// The output sink refused the bytes.
+    pub const IO: i32 = 29;
+    /// The call is not provided.
+    pub const NOSYS: i32 = 52;
+    /// A result does not fit its 32-bit field.
+    pub const OVERFLOW: i32 = 61;
+}
+
+const I32: ValType = ValType::I32;
+const I64: ValType = ValType::I64;
+
+/// Every preview 1 function: name, parameter types, result types.
+const FUNCTIONS: &[(&str, &[ValType], &[ValType])] = &[
+    ("args_get", &[I32, I32], &[I32]),
+    ("args_sizes_get", &[I32, I32], &[I32]),
+    ("environ_get", &[I32, I32], &[I32]),
+    ("environ_sizes_get", &[I32, I32], &[I32]),
+    ("clock_res_get", &[I32, I32], &[I32]),
+    ("clock_time_get", &[I32, I64, I32], &[I32]),
+    ("fd_advise", &[I32, I64, I64, I32], &[I32]),
+    ("fd_allocate", &[I32, I64, I64], &[I32]),
+    ("fd_close", &[I32], &[I32]),
+    ("fd_datasync", &[I32], &[I32]),
+    ("fd_fdstat_get", &[I32, I32], &[I32]),
+    ("fd_fdstat_set_flags", &[I32, I32], &[I32]),
+    ("fd_fdstat_set_rights", &[I32, I64, I64], &[I32]),
+    ("fd_filestat_get", &[I32, I32], &[I32]),
+    ("fd_filestat_set_size", &[I32, I64], &[I32]),
+    ("fd_filestat_set_times", &[I32, I64, I64, I32], &[I32]),
+    ("fd_pread", &[I32, I32, I32, I64, I32], &[I32]),
+    ("fd_prestat_get", &[I32, I32], &[I32]),
+    ("fd_prestat_dir_name", &[I32, I32, I32], &[I32]),
+    ("fd_pwrite", &[I32, I32, I32, I64, I32], &[I32]),
+    ("fd_read", &[I32, I32, I32, I32], &[I32]),
+    ("fd_readdir", &[I32, I32, I32, I64, I32], &[I32]),
+    ("fd_renumber", &[I32, I32], &[I32]),
+    ("fd_seek", &[I32, I64, I32, I32], &[I32]),
+    ("fd_sync", &[I32], &[I32]),
+    ("fd_tell", &[I32, I32], &[I32]),
+    ("fd_write", &[I32, I32, I32, I32], &[I32]),
+    ("path_create_directory", &[I32, I32, I32], &[I32]),
+    ("path_filestat_get", &[I32, I32, I32, I32, I32], &[I32]),
+    ("path_filestat_set_times", &[I32, I32, I32, I32, I64, I64, I32], &[I32]),
+    ("path_link", &[I32, I32, I32, I32, I32, I32, I32], &[I32]),
+    ("path_open", &[I32, I32, I32, I32, I32, I64, I64, I32, I32], &[I32]),
+    ("path_readlink", &[I32, I32, I32, I32, I32, I32], &[I32]),
+    ("path_remove_directory", &[I32, I32, I32], &[I32]),
+    ("path_rename", &[I32, I32, I32, I32, I32, I32], &[I32]),
+    ("path_symlink", &[I32, I32, I32, I32, I32], &[I32]),
+    ("path_unlink_file", &[I32, I32, I32], &[I32]),
+    ("poll_oneoff", &[I32, I32, I32, I32], &[I32]),
+    ("proc_exit", &[I32], &[]),
+    ("proc_raise", &[I32], &[I32]),
+    ("sched_yield", &[], &[I32]),
+    ("random_get", &[I32, I32], &[I32]),
+    ("sock_accept", &[I32, I32, I32], &[I32]),
+    ("sock_recv", &[I32, I32, I32, I32, I32, I32], &[I32]),
+    ("sock_send", &[I32, I32, I32, I32, I32], &[I32]),
+    ("sock_shutdown", &[I32, I32], &[I32]),
+];
+
+/// The functions that do more than answer an errno; `link` defines each with its own
+/// host function, and every other entry of `FUNCTIONS` with a stub.
+const IMPLEMENTED: &[&str] = &[
+    "args_get",
+    "args_sizes_get",
+    "environ_get",
+    "environ_sizes_get",
+    "clock_res_get",
+    "clock_time_get",
+    "fd_fdstat_get",
+    "fd_read",
+    "fd_write",
+    "proc_exit",
+    "random_get",
+    "sched_yield",
+];
+
+/// The parameter and result types of the preview 1 function `name`, or `None` when
+/// `wasi_snapshot_preview1` has no function of that name.
+///
+/// ```
+/// use hookr::wasi::signature;
+/// use hookr::wasmi::ValType::{I32, I64};
+/// assert_eq!(signature("clock_time_get"), Some((&[I32, I64, I32][..], &[I32][..])));
+/// assert_eq!(signature("proc_exit"), Some((&[I32][..], &[][..])));
+/// assert_eq!(signature("fd_mmap"), None);
+/// ```
+pub fn signature(name: &str) -> Option<(&'static [ValType], &'static [ValType])> {
+    FUNCTIONS.iter().find(|(n, ..)| *n == name).map(|&(_, params, results)| (params, results))
+}
+
+/// What a stubbed function answers: `EBADF` for any fd call, `ENOSYS` for the rest.
+fn stub_errno(name: &str) -> i32 {
+    if name.starts_with("fd_") {
+        errno::BADF
+    } else {
+        errno::NOSYS
+    }
+}
+
+const STDIN: i32 = 0;
+const STDOUT: i32 = 1;
+const STDERR: i32 = 2;
+
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_PROCESS_CPUTIME: i32 = 2;
+const CLOCK_THREAD_CPUTIME: i32 = 3;
+
+const FILETYPE_CHARACTER_DEVICE: u8 = 2;
+const RIGHT_FD_READ: u64 = 1 << 1;
+const RIGHT_FD_WRITE: u64 = 1 << 6;
+/// `fdstat`: filetype u8, flags u16 at 2, rights u64 at 8, inheriting rights u64 at 16.
+const FDSTAT_SIZE: i32 = 24;
+/// `ciovec`: buffer pointer u32, length u32.
+const IOVEC_SIZE: u32 = 8;
+
+/// Runs `f` on the guest's memory and the store data.
+#[inline]
+fn with_memory<T, R>(
+    caller: &mut Caller<'_, Ctx<T>>,
+    f: impl FnOnce(&mut [u8], &mut Ctx<T>) -> R,
+) -> Result<R, wasmi::Error> {
+    let mem = memory(caller)?;
+    let (data, ctx) = mem.data_and_store_mut(caller);
+    Ok(f(data, ctx))
+}
+
+fn read_u32(data: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
+}
+
+/// Writes `bytes` at `ptr`, or answers `EFAULT` when they do not fit.
+fn put(data: &mut [u8], ptr: i32, bytes: &[u8]) -> i32 {
+    match guest_range(data.len(), ptr, bytes.len() as i32) {
+        Some(range) => {
+            data[range].copy_from_slice(bytes);
+            errno::SUCCESS
+        }
+        None => errno::FAULT,
+    }
+}
+
+/// Checks that the iovec array at `iovs` and every buffer it names lie in memory, and
+/// returns the total length of the buffers.
+fn check_iovecs(data: &[u8], iovs: i32, iovs_len: i32) -> Result<u32, i32> {
+    let bytes = (iovs_len as u32).checked_mul(IOVEC_SIZE).ok_or(errno::FAULT)?;
+    let array = guest_range(data.len(), iovs, bytes as i32).ok_or(errno::FAULT)?;
+    let mut total = 0u32;
+    for at in array.step_by(IOVEC_SIZE as usize) {
+        let (ptr, len) = (read_u32(data, at), read_u32(data, at + 4));
+        guest_range(data.len(), ptr as i32, len as i32).ok_or(errno::FAULT)?;
+        total = total.checked_add(len).ok_or(errno::INVAL)?;
+    }
+    Ok(total)
+}
+
+/// The buffers an iovec array names, already checked by [`check_iovecs`].
+fn iovec_buffers(data: &[u8], iovs: i32, iovs_len: i32) -> impl Iterator<Item = &[u8]> {
+    let start = iovs as u32 as usize;
+    let end = start + iovs_len as u32 as usize * IOVEC_SIZE as usize;
+    (start..end).step_by(IOVEC_SIZE as usize).map(move |at| {
+        let (ptr, len) = (read_u32(data, at) as usize, read_u32(data, at + 4) as usize);
+        &data[ptr..ptr + len]
+    })
+}
+
+fn fd_write<T>(data: &mut [u8], ctx: &mut Ctx<T>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> i32 {
+    let sink = match fd {
+        STDOUT => &mut ctx.io.stdout,
+        STDERR => &mut ctx.io.stderr,
+        _ => return errno::BADF,
+    };
+    if guest_range(data.len(), nwritten, 4).is_none() {
+        return errno::FAULT;
+    }
+    let total = match check_iovecs(data, iovs, iovs_len) {
+        Ok(total) => total,
+        Err(e) => return e,
+    };
+    for buf in iovec_buffers(data, iovs, iovs_len).filter(|b| !b.is_empty()) {
+        if sink.write_all(buf).is_err() {
+            return errno::IO;
+        }
+    }
+    put(data, nwritten, &total.to_le_bytes())
+}
+
+fn fd_read(data: &mut [u8], fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> i32 {
+    if fd != STDIN {
+        return errno::BADF;
+    }
+    if let Err(e) = check_iovecs(data, iovs, iovs_len) {
+        return e;
+    }
+    // Standard input is always at its end.
+    put(data, nread, &0u32.to_le_bytes())
+}
+
+fn fd_fdstat_get(data: &mut [u8], fd: i32, ptr: i32) -> i32 {
+    let rights = match fd {
+        STDIN => RIGHT_FD_READ,
+        STDOUT | STDERR => RIGHT_FD_WRITE,
+        _ => return errno::BADF,
+    };
+    let mut stat = [0u8; FDSTAT_SIZE as usize];
+    stat[0] = FILETYPE_CHARACTER_DEVICE;
+    stat[8..16].copy_from_slice(&rights.to_le_bytes());
+    put(data, ptr, &stat)
+}
+
+/// Reads the clock `id` (after the result pointer was found good, so that a failed
+/// call does not advance a deterministic clock).
+fn clock_read<T>(data: &mut [u8], ctx: &mut Ctx<T>, id: i32, ptr: i32, resolution: bool) -> i32 {
+    if !matches!(id, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_PROCESS_CPUTIME | CLOCK_THREAD_CPUTIME) {
+        return errno::INVAL;
+    }
+    if guest_range(data.len(), ptr, 8).is_none() {
+        return errno::FAULT;
+    }
+    let clock = &mut ctx.io.clock;
+    let ns = match (resolution, id) {
+        (true, _) => clock.resolution_ns(),
+        (false, CLOCK_REALTIME) => clock.realtime_ns(),
+        (false, _) => clock.monotonic_ns(),
+    };
+    put(data, ptr, &ns.to_le_bytes())
+}
+
+/// A list of NUL-terminated strings (`args` or `environ`), each made of up to three
+/// pieces so that `KEY`, `=` and `VALUE` need not be joined first.
+trait Strings<'a>: Iterator<Item = [&'a [u8]; 3]> + Clone {}
+impl<'a, I: Iterator<Item = [&'a [u8]; 3]> + Clone> Strings<'a> for I {}
+
+fn args<T>(ctx: &Ctx<T>) -> impl Strings<'_> {
+    ctx.io.args.iter().map(|a| [a.as_bytes(), &[][..], &[][..]])
+}
+
+fn environ<T>(ctx: &Ctx<T>) -> impl Strings<'_> {
+    ctx.io.env.iter().map(|(k, v)| [k.as_bytes(), &b"="[..], v.as_bytes()])
+}
+
+/// The number of strings and the bytes they take with their NUL terminators.
+fn string_sizes<'a>(strings: impl Strings<'a>) -> Option<(u32, u32)> {
+    let mut count = 0u32;
+    let mut bytes = 0u32;
+    for pieces in strings {
+        count = count.checked_add(1)?;
+        let len = pieces.iter().map(|p| p.len()).sum::<usize>() + 1;
+        bytes = bytes.checked_add(u32::try_from(len).ok()?)?;
+    }
+    Some((count, bytes))
+}
+
+fn sizes_get<'a>(data: &mut [u8], strings: impl Strings<'a>, count_ptr: i32, bytes_ptr: i32) -> i32 {
+    let Some((count, bytes)) = string_sizes(strings) else {
+        return errno::OVERFLOW;
+    };
+    if guest_range(data.len(), count_ptr, 4).is_none() || guest_range(data.len(), bytes_ptr, 4).is_none() {
+        return errno::FAULT;
+    }
+    put(data, count_ptr, &count.to_le_bytes());
+    put(data, bytes_ptr, &bytes.to_le_bytes())
+}
+
+/// Writes the pointer array at `ptrs` and the strings themselves at `buf`.
+fn strings_get<'a>(data: &mut [u8], strings: impl Strings<'a>, ptrs: i32, buf: i32) -> i32 {
+    let Some((count, bytes)) = string_sizes(strings.clone()) else {
+        return errno::OVERFLOW;
+    };
+    let Some(ptr_bytes) = count.checked_mul(4) else {
+        return errno::FAULT;
+    };
+    let (Some(ptr_range), Some(buf_range)) =
+        (guest_range(data.len(), ptrs, ptr_bytes as i32), guest_range(data.len(), buf, bytes as i32))
+    else {
+        return errno::FAULT;
+    };
+    let mut at = buf_range.start;
+    for (slot, pieces) in ptr_range.step_by(4).zip(strings) {
+        // `at` lies inside memory, whose size fits a 32-bit guest address.
+        data[slot..slot + 4].copy_from_slice(&(at as u32).to_le_bytes());
+        for piece in pieces {
+            data[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+        data[at] = 0;
+        at += 1;
+    }
+    errno::SUCCESS
+}
+
+/// Defines all of `wasi_snapshot_preview1` in `linker`.
+pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi::Error> {
+    let m = hookr_abi::WASI_MODULE;
+    type C<'a, T> = Caller<'a, Ctx<T>>;
+
+    linker.func_wrap(m, "fd_write", |mut c: C<'_, T>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| {
+        with_memory(&mut c, |data, ctx| fd_write(data, ctx, fd, iovs, iovs_len, nwritten))
+    })?;
+    linker.func_wrap(m, "fd_read", |mut c: C<'_, T>, fd: i32, iovs: i32, iovs_len: i32, nread: i32| {
+        with_memory(&mut c, |data, _| fd_read(data, fd, iovs, iovs_len, nread))
+    })?;
+    linker.func_wrap(m, "fd_fdstat_get", |mut c: C<'_, T>, fd: i32, ptr: i32| {
+        with_memory(&mut c, |data, _| fd_fdstat_get(data, fd, ptr))
+    })?;
+    linker.func_wrap(m, "random_get", |mut c: C<'_, T>, ptr: i32, len: i32| {
+        with_memory(&mut c, |data, ctx| match guest_range(data.len(), ptr, len) {
+            Some(range) => {
+                ctx.io.random.fill(&mut data[range]);
+                errno::SUCCESS
+            }
+            None => errno::FAULT,
+        })
+    })?;
+    linker.func_wrap(m, "clock_time_get", |mut c: C<'_, T>, id: i32, _precision: i64, ptr: i32| {
+        with_memory(&mut c, |data, ctx| clock_read(data, ctx, id, ptr, false))
+    })?;
+    linker.func_wrap(m, "clock_res_get", |mut c: C<'_, T>, id: i32, ptr: i32| {
+        with_memory(&mut c, |data, ctx| clock_read(data, ctx, id, ptr, true))
+    })?;
+    linker.func_wrap(m, "args_sizes_get", |mut c: C<'_, T>, count: i32, bytes: i32| {
+        with_memory(&mut c, |data, ctx| sizes_get(data, args(ctx), count, bytes))
+    })?;
+    linker.func_wrap(m, "args_get", |mut c: C<'_, T>, ptrs: i32, buf: i32| {
+        with_memory(&mut c, |data, ctx| strings_get(data, args(ctx), ptrs, buf))
+    })?;
+    linker.func_wrap(m, "environ_sizes_get", |mut c: C<'_, T>, count: i32, bytes: i32| {
+        with_memory(&mut c, |data, ctx| sizes_get(data, environ(ctx), count, bytes))
+    })?;
+    linker.func_wrap(m, "environ_get", |mut c: C<'_, T>, ptrs: i32, buf: i32| {
+        with_memory(&mut c, |data, ctx| strings_get(data, environ(ctx), ptrs, buf))
+    })?;
+    linker.func_wrap(m, "proc_exit", |_: C<'_, T>, status: i32| -> Result<(), wasmi::Error> {
+        Err(wasmi::Error::i32_exit(status))
+    })?;
+    linker.func_wrap(m, "sched_yield", |_: C<'_, T>| errno::SUCCESS)?;
+
+    for &(name, params, results) in FUNCTIONS.iter().filter(|(n, ..)| !IMPLEMENTED.contains(n)) {
+        let answer = stub_errno(name);
+        let ty = FuncType::new(params.iter().copied(), results.iter().copied());
+        linker.func_new(m, name, ty, move |_, _, out: &mut [Val]| {
+            out[0] = Val::I32(answer);
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for (i, (name, ..)) in FUNCTIONS.iter().enumerate() {
+            assert!(FUNCTIONS[..i].iter().all(|(n, ..)| n != name), "{name} twice");
+        }
+        for name in IMPLEMENTED {
+            assert!(signature(name).is_some(), "{name}");
+        }
+        // Every stub returns its errno as an i32.
+        for (name, _, results) in FUNCTIONS.iter().filter(|(n, ..)| !IMPLEMENTED.contains(n)) {
+            assert_eq!(*results, &[I32][..], "{name}");
+        }
+        assert_eq!(FUNCTIONS.len(), 46);
+        assert_eq!(stub_errno("fd_prestat_get"), errno::BADF);
+        assert_eq!(stub_errno("path_open"), errno::NOSYS);
+    }
+
+    #[test]
+    fn iovecs_are_checked_before_use() {
+        let mut mem = [0u8; 64];
+        // Two iovecs at 0: (32, 4) and (40, 2).
+        mem[0..4].copy_from_slice(&32u32.to_le_bytes());
+        mem[4..8].copy_from_slice(&4u32.to_le_bytes());
+        mem[8..12].copy_from_slice(&40u32.to_le_bytes());
+        mem[12..16].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(check_iovecs(&mem, 0, 2), Ok(6));
+        assert_eq!(iovec_buffers(&mem, 0, 2).map(<[u8]>::len).collect::<alloc::vec::Vec<_>>(), [4, 2]);
+        assert_eq!(check_iovecs(&mem, 60, 1), Err(errno::FAULT));
+        assert_eq!(check_iovecs(&mem, 0, i32::MAX), Err(errno::FAULT));
+        assert_eq!(check_iovecs(&mem, -16, 1), Err(errno::FAULT));
+        mem[12..16].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+        assert_eq!(check_iovecs(&mem, 0, 2), Err(errno::FAULT));
+    }
+
+    #[test]
+    fn strings_are_nul_terminated_with_pointers() {
+        let env = [("A", "1"), ("BC", "")];
+        let strings = || env.iter().map(|(k, v)| [k.as_bytes(), &b"="[..], v.as_bytes()]);
+        assert_eq!(string_sizes(strings()), Some((2, 8)));
+        let mut mem = [0xAAu8; 32];
+        assert_eq!(strings_get(&mut mem, strings(), 0, 16), errno::SUCCESS);
+        assert_eq!(read_u32(&mem, 0), 16);
+        assert_eq!(read_u32(&mem, 4), 20);
+        assert_eq!(&mem[16..24], b"A=1\0BC=\0");
+        assert_eq!(strings_get(&mut mem, strings(), 0, 28), errno::FAULT);
+        assert_eq!(strings_get(&mut mem, strings(), 30, 16), errno::FAULT);
+    }
+}
