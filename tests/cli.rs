@@ -253,7 +253,9 @@ fn every_command_has_help() {
         assert!(run.stdout_str().contains("Usage: hookr"), "{cmd:?}");
     }
     let help = hookr(&["invoke", "--help"]);
-    for word in ["--input-file", "--hash", "--fuel", "--max-memory-pages", "--msgpack", "--deterministic", "Exit status"] {
+    for word in
+        ["--input-file", "--hash", "--fuel", "--max-memory-pages", "--msgpack", "--deterministic", "Exit status"]
+    {
         assert!(help.stdout_str().contains(word), "{word} missing from invoke --help");
     }
 }

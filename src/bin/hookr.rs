@@ -177,6 +177,15 @@ fn one_line(s: &str) -> String {
     out
 }
 
+/// `s`, cut to at most 80 characters, for messages that repeat user input.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_string(),
+    }
+}
+
 /// Reads a module file, failing with [`EXIT_LOAD`].
 fn read_module(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::new(EXIT_LOAD, format!("cannot read `{}`: {e}", path.display())))
@@ -237,11 +246,8 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
         payload = json::json_to_msgpack(&payload).map_err(|e| Failure::new(EXIT_USAGE, e))?;
     }
 
-    let mut builder = Runtime::builder(())
-        .file(&args.file)
-        .stdout(std::io::stderr())
-        .stderr(std::io::stderr())
-        .logger(|line| {
+    let mut builder =
+        Runtime::builder(()).file(&args.file).stdout(std::io::stderr()).stderr(std::io::stderr()).logger(|line| {
             let _ = writeln!(std::io::stderr(), "[plugin log] {}", one_line(line));
         });
     if let Some(hash) = &args.hash {
@@ -267,7 +273,7 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     let op = &args.operation;
     let response = rt
         .invoke(op, &payload)
-        .map_err(|e| Failure::new(status_of(&e), format!("call to `{op}` failed: {e}")))?;
+        .map_err(|e| Failure::new(status_of(&e), format!("call to `{}` failed: {e}", shorten(op))))?;
     if args.msgpack {
         let mut text = json::msgpack_to_json(&response).map_err(|e| Failure::new(EXIT_CALL, e))?;
         text.push('\n');
@@ -286,5 +292,12 @@ mod tests {
         assert_eq!(one_line("expected=[\n    0x0,\n    0x61,\n] actual"), "expected=[ 0x0, 0x61, ] actual");
         assert_eq!(one_line("a\r\nb\tc\u{1b}[31m"), "a b\\tc\\u{1b}[31m");
         assert_eq!(one_line("\n\nplain"), "plain");
+    }
+
+    #[test]
+    fn long_names_are_cut() {
+        assert_eq!(super::shorten("short"), "short");
+        let long = "é".repeat(100);
+        assert_eq!(super::shorten(&long), format!("{}…", "é".repeat(80)));
     }
 }

@@ -90,7 +90,11 @@ fn abi_problems(module: &wasmi::Module) -> Vec<String> {
                 problems.push(format!("imports `{m}::{name}`, which the hookr ABI does not define"));
             }
         } else if m != abi::WASI_MODULE {
-            problems.push(format!("imports `{m}::{name}` (only `{}` and `{}` are provided)", abi::HOST_MODULE, abi::WASI_MODULE));
+            problems.push(format!(
+                "imports `{m}::{name}` (only `{}` and `{}` are provided)",
+                abi::HOST_MODULE,
+                abi::WASI_MODULE
+            ));
         }
     }
     problems

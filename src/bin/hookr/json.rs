@@ -59,10 +59,7 @@ pub fn msgpack_to_json(bytes: &[u8]) -> Result<String, String> {
         return Err("the response is empty, not MessagePack (run without --msgpack to see raw responses)".into());
     }
     let not_msgpack = |why: String| {
-        format!(
-            "the {}-byte response is not MessagePack: {why} (run without --msgpack to see it raw)",
-            bytes.len()
-        )
+        format!("the {}-byte response is not MessagePack: {why} (run without --msgpack to see it raw)", bytes.len())
     };
     let mut d = Decoder::new(bytes);
     let value = decode(&mut d, 0).map_err(not_msgpack)?;
@@ -84,9 +81,7 @@ fn decode(d: &mut Decoder<'_>, depth: usize) -> Result<Value, String> {
         Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
             Value::from(d.uint().map_err(text)?)
         }
-        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
-            Value::from(d.int().map_err(text)?)
-        }
+        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => Value::from(d.int().map_err(text)?),
         Marker::F32 | Marker::F64 => float(d.f64().map_err(text)?),
         Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
             Value::String(d.str().map_err(text)?.to_owned())
@@ -199,12 +194,12 @@ mod tests {
     fn hostile_responses_are_errors() {
         for bad in [
             &b""[..],
-            b"hello",                     // 'h' is a fixint, then trailing bytes
-            b"\xc1",                      // reserved marker
-            b"\xd4\x01\x00",              // fixext1
-            b"\xdd\xff\xff\xff\xff",      // array of 4 billion values, no data
-            b"\xdb\xff\xff\xff\xff",      // str32 longer than the input
-            b"\xa2\xff\xfe",              // not UTF-8
+            b"hello",                // 'h' is a fixint, then trailing bytes
+            b"\xc1",                 // reserved marker
+            b"\xd4\x01\x00",         // fixext1
+            b"\xdd\xff\xff\xff\xff", // array of 4 billion values, no data
+            b"\xdb\xff\xff\xff\xff", // str32 longer than the input
+            b"\xa2\xff\xfe",         // not UTF-8
         ] {
             assert!(msgpack_to_json(bad).is_err(), "{bad:?}");
         }
