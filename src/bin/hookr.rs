@@ -1,0 +1,303 @@
+//! `hookr`: hash, inspect and invoke hookr plugins from the command line.
+//!
+//! ```text
+//! hookr hash FILE                       lowercase hex SHA-256 of FILE
+//! hookr inspect FILE                    ABI, imports, exports, memory, validity
+//! hookr invoke FILE OPERATION [INPUT]   call OPERATION with INPUT (UTF-8) as payload
+//! ```
+//!
+//! `invoke` writes the plugin's response bytes to stdout unchanged; everything the
+//! plugin prints (WASI stdout and stderr) and logs goes to stderr, so stdout holds the
+//! response alone. The CLI registers no host functions: a plugin's host call fails with
+//! `no handler registered for operation '…'`.
+//!
+//! A failure is one line on stderr, `hookr: …`, naming what went wrong, and one of
+//! these exit statuses:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | the call failed: plugin error, host error, `proc_exit` during the call, a response `--msgpack` cannot read, or output that cannot be written |
+//! | 2 | usage: bad arguments, unreadable `--input-file`, `--msgpack` input that is not JSON |
+//! | 3 | the plugin could not be loaded: unreadable file, malformed or mismatched hash, invalid module, missing export, missing import, failed initialiser |
+//! | 4 | the plugin was stopped: trap, out of fuel, memory limit, oversized data, a bad guest pointer |
+//!
+//! Run it with `cargo run --release --features cli -- ARGS`.
+
+#[path = "hookr/inspect.rs"]
+mod inspect;
+#[path = "hookr/json.rs"]
+mod json;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use hookr::{Error, Runtime, Sha256Hasher};
+
+/// The call failed: plugin error, host error, unusable response, unwritable output.
+const EXIT_CALL: u8 = 1;
+/// Bad arguments or input (clap uses the same status for its usage errors).
+const EXIT_USAGE: u8 = 2;
+/// The plugin could not be loaded.
+const EXIT_LOAD: u8 = 3;
+/// The plugin was stopped: trap or exhausted limit.
+const EXIT_STOPPED: u8 = 4;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  the call failed: plugin error, host error, proc_exit during the call,
+     a response --msgpack cannot read, or output that cannot be written
+  2  usage: bad arguments, unreadable --input-file, --msgpack input that is not JSON
+  3  the plugin could not be loaded: unreadable file, malformed or mismatched hash,
+     invalid module, missing export, missing import, failed initialiser
+  4  the plugin was stopped: trap, out of fuel, memory limit, oversized data,
+     bad guest pointer";
+
+/// Hash, inspect and invoke hookr WebAssembly plugins.
+#[derive(Parser, Debug)]
+#[command(name = "hookr", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the lowercase hex SHA-256 of a file (the value `--hash` expects).
+    Hash {
+        /// The file to hash.
+        file: PathBuf,
+    },
+    /// Show a module's ABI, imports, exports and memory, and whether it validates.
+    #[command(after_help = EXIT_CODES)]
+    Inspect {
+        /// The WebAssembly module.
+        file: PathBuf,
+    },
+    /// Call a plugin function; its response goes to stdout unchanged.
+    ///
+    /// The plugin's own output (WASI stdout and stderr) and its log lines go to
+    /// stderr. No host functions are registered: a plugin's host call fails with
+    /// "no handler registered for operation '…'".
+    #[command(after_help = EXIT_CODES)]
+    Invoke(InvokeArgs),
+}
+
+#[derive(Args, Debug)]
+struct InvokeArgs {
+    /// The plugin module.
+    file: PathBuf,
+    /// The plugin function to call.
+    operation: String,
+    /// The payload, as a UTF-8 argument (empty when left out).
+    #[arg(conflicts_with = "input_file")]
+    input: Option<String>,
+    /// Read the payload as raw bytes from PATH (`-` for stdin).
+    #[arg(long, value_name = "PATH")]
+    input_file: Option<PathBuf>,
+    /// Check the module's SHA-256 (hex, either case) before loading it.
+    #[arg(long, value_name = "HEX")]
+    hash: Option<String>,
+    /// Fuel for the call (and for each initialiser); turns fuel metering on.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// The largest linear memory the plugin may have, in 64 KiB pages (default 256).
+    #[arg(long, value_name = "N")]
+    max_memory_pages: Option<u32>,
+    /// The payload is JSON, sent as MessagePack (objects as maps); the MessagePack
+    /// response is printed as one line of JSON.
+    ///
+    /// MessagePack bin values are printed as base64 strings; map keys that are not
+    /// strings become their JSON text ("1"); NaN and infinities become the strings
+    /// "NaN", "Infinity" and "-Infinity". Extension values are refused.
+    #[arg(long)]
+    msgpack: bool,
+    /// Fixed-seed randomness and a fixed clock: the same result every run.
+    #[arg(long)]
+    deterministic: bool,
+}
+
+/// A failure: what to print and the status to exit with.
+struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    fn new(status: u8, message: impl Into<String>) -> Self {
+        Failure { message: message.into(), status }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hash { file } => hash(&file),
+        Command::Inspect { file } => inspect::run(&file),
+        Command::Invoke(args) => invoke(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // If even stderr is gone there is nobody left to tell.
+            let _ = writeln!(std::io::stderr(), "hookr: {}", one_line(&failure.message));
+            ExitCode::from(failure.status)
+        }
+    }
+}
+
+/// `s` on one line: line breaks, with the indentation after them, become one space;
+/// other control characters are escaped.
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut after_break = false;
+    for c in s.chars() {
+        if c == '\n' || c == '\r' {
+            after_break = true;
+            continue;
+        }
+        if after_break {
+            if c.is_whitespace() {
+                continue;
+            }
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+            after_break = false;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s`, cut to at most 80 characters, for messages that repeat user input.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_string(),
+    }
+}
+
+/// Reads a module file, failing with [`EXIT_LOAD`].
+fn read_module(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::new(EXIT_LOAD, format!("cannot read `{}`: {e}", path.display())))
+}
+
+/// Writes `bytes` to stdout and flushes it.
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(EXIT_CALL, format!("cannot write to stdout: {e}")))
+}
+
+fn hash(path: &Path) -> Result<(), Failure> {
+    let bytes = read_module(path)?;
+    let hex = hookr::to_hex(&hookr::sha256(&bytes));
+    write_stdout(format!("{hex}\n").as_bytes())
+}
+
+/// The exit status for a hookr error.
+fn status_of(err: &Error) -> u8 {
+    match err {
+        Error::HashMismatch { .. }
+        | Error::MalformedHash(_)
+        | Error::InvalidModule(_)
+        | Error::MissingExport(_)
+        | Error::Link { .. }
+        | Error::Init { .. }
+        | Error::Io { .. }
+        | Error::Config(_) => EXIT_LOAD,
+        Error::Trap(_)
+        | Error::OutOfFuel
+        | Error::MemoryLimit(_)
+        | Error::TooLarge { .. }
+        | Error::BadGuestPointer { .. }
+        | Error::Wasm(_) => EXIT_STOPPED,
+        _ => EXIT_CALL,
+    }
+}
+
+fn read_input(args: &InvokeArgs) -> Result<Vec<u8>, Failure> {
+    let Some(path) = &args.input_file else {
+        return Ok(args.input.clone().unwrap_or_default().into_bytes());
+    };
+    let mut bytes = Vec::new();
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| ())
+    };
+    result.map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read input `{}`: {e}", path.display())))?;
+    Ok(bytes)
+}
+
+fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
+    let mut payload = read_input(args)?;
+    if args.msgpack {
+        payload = json::json_to_msgpack(&payload).map_err(|e| Failure::new(EXIT_USAGE, e))?;
+    }
+
+    let mut builder =
+        Runtime::builder(()).file(&args.file).stdout(std::io::stderr()).stderr(std::io::stderr()).logger(|line| {
+            let _ = writeln!(std::io::stderr(), "[plugin log] {}", one_line(line));
+        });
+    if let Some(hash) = &args.hash {
+        builder = builder.hash(hash).hasher(Sha256Hasher);
+    }
+    if let Some(fuel) = args.fuel {
+        builder = builder.fuel(fuel);
+    }
+    if let Some(pages) = args.max_memory_pages {
+        builder = builder.max_memory_pages(pages);
+    }
+    if args.deterministic {
+        builder = builder.deterministic();
+    }
+    let mut rt = builder.build().map_err(|e| {
+        let message = match e {
+            Error::Io { .. } => e.to_string(),
+            _ => format!("cannot load `{}`: {e}", args.file.display()),
+        };
+        Failure::new(status_of(&e), message)
+    })?;
+
+    let op = &args.operation;
+    let response = rt
+        .invoke(op, &payload)
+        .map_err(|e| Failure::new(status_of(&e), format!("call to `{}` failed: {e}", shorten(op))))?;
+    if args.msgpack {
+        let mut text = json::msgpack_to_json(&response).map_err(|e| Failure::new(EXIT_CALL, e))?;
+        text.push('\n');
+        write_stdout(text.as_bytes())
+    } else {
+        write_stdout(&response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn messages_fold_to_one_line() {
+        assert_eq!(one_line("expected=[\n    0x0,\n    0x61,\n] actual"), "expected=[ 0x0, 0x61, ] actual");
+        assert_eq!(one_line("a\r\nb\tc\u{1b}[31m"), "a b\\tc\\u{1b}[31m");
+        assert_eq!(one_line("\n\nplain"), "plain");
+    }
+
+    #[test]
+    fn long_names_are_cut() {
+        assert_eq!(super::shorten("short"), "short");
+        let long = "é".repeat(100);
+        assert_eq!(super::shorten(&long), format!("{}…", "é".repeat(80)));
+    }
+}

@@ -1,0 +1,139 @@
+//! `hookr inspect`: what a module imports and exports, and whether it is a hookr plugin.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hookr::abi_names as abi;
+use hookr::wasmi::{self, ExternType, FuncType, ValType};
+
+use crate::{read_module, write_stdout, Failure, EXIT_LOAD};
+
+pub fn run(path: &Path) -> Result<(), Failure> {
+    let bytes = read_module(path)?;
+    let engine = wasmi::Engine::default();
+    // Validates every function body, not only the module's structure.
+    let module = wasmi::Module::new(&engine, &bytes)
+        .map_err(|e| Failure::new(EXIT_LOAD, format!("invalid module `{}`: {e}", path.display())))?;
+    write_stdout(report(path, &bytes, &module).as_bytes())
+}
+
+fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "file:     {}", path.display());
+    let _ = writeln!(out, "size:     {} bytes", bytes.len());
+    let _ = writeln!(out, "sha256:   {}", hookr::to_hex(&hookr::sha256(bytes)));
+    let _ = writeln!(out, "valid:    yes");
+    let problems = abi_problems(module);
+    if problems.is_empty() {
+        let wasi = module.imports().any(|i| i.module() == abi::WASI_MODULE);
+        let _ = writeln!(out, "abi:      hookr{}", if wasi { " (with WASI)" } else { "" });
+    } else {
+        let _ = writeln!(out, "abi:      not hookr");
+        for p in &problems {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+
+    let mut memories = Vec::new();
+    let mut by_module: BTreeMap<&str, Vec<(&str, String)>> = BTreeMap::new();
+    for import in module.imports() {
+        by_module.entry(import.module()).or_default().push((import.name(), describe(import.ty())));
+        if let ExternType::Memory(ty) = import.ty() {
+            memories.push((format!("imported `{}::{}`", import.module(), import.name()), *ty));
+        }
+    }
+    let count = module.imports().len();
+    let _ = writeln!(out, "imports:  {count}");
+    for (name, items) in &by_module {
+        let _ = writeln!(out, "  {name}");
+        for (item, ty) in items {
+            let _ = writeln!(out, "    {item}: {ty}");
+        }
+    }
+
+    let _ = writeln!(out, "exports:  {}", module.exports().count());
+    for export in module.exports() {
+        let _ = writeln!(out, "  {}: {}", export.name(), describe(export.ty()));
+        if let ExternType::Memory(ty) = export.ty() {
+            memories.push((format!("exported `{}`", export.name()), *ty));
+        }
+    }
+
+    if memories.is_empty() {
+        let _ = writeln!(out, "memory:   none imported or exported");
+    }
+    for (what, ty) in memories {
+        let max = ty.maximum().map_or_else(|| "none".to_string(), |m| m.to_string());
+        let _ = writeln!(out, "memory:   {what}: {} pages min, max {max}", ty.minimum());
+    }
+    out
+}
+
+/// Why the module is not a hookr plugin; empty when it is one.
+fn abi_problems(module: &wasmi::Module) -> Vec<String> {
+    let mut problems = Vec::new();
+    match module.get_export(abi::MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        Some(_) => problems.push(format!("`{}` is exported but is not a memory", abi::MEMORY)),
+        None => problems.push(format!("does not export `{}`", abi::MEMORY)),
+    }
+    match module.get_export(abi::PLUGIN_CALL) {
+        Some(ExternType::Func(ty)) if ty.params() == [ValType::I32; 2] && ty.results() == [ValType::I32] => {}
+        Some(_) => problems.push(format!("`{}` is not a function (i32, i32) -> i32", abi::PLUGIN_CALL)),
+        None => problems.push(format!("does not export `{}`", abi::PLUGIN_CALL)),
+    }
+    for import in module.imports() {
+        let (m, name) = (import.module(), import.name());
+        if m == abi::HOST_MODULE {
+            if !abi::HOST_IMPORTS.contains(&name) {
+                problems.push(format!("imports `{m}::{name}`, which the hookr ABI does not define"));
+            }
+        } else if m != abi::WASI_MODULE {
+            problems.push(format!(
+                "imports `{m}::{name}` (only `{}` and `{}` are provided)",
+                abi::HOST_MODULE,
+                abi::WASI_MODULE
+            ));
+        }
+    }
+    problems
+}
+
+fn describe(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(f) => format!("func {}", signature(f)),
+        ExternType::Memory(m) => {
+            let max = m.maximum().map_or_else(String::new, |m| m.to_string());
+            format!("memory {}..{max} pages{}", m.minimum(), if m.is_64() { " (64-bit)" } else { "" })
+        }
+        ExternType::Table(t) => {
+            let max = t.maximum().map_or_else(String::new, |m| m.to_string());
+            format!("table {} {}..{max}", val_type(&t.element().into()), t.minimum())
+        }
+        ExternType::Global(g) => {
+            let mutable = matches!(g.mutability(), wasmi::Mutability::Var);
+            format!("global {}{}", if mutable { "mut " } else { "" }, val_type(&g.content()))
+        }
+    }
+}
+
+fn signature(f: &FuncType) -> String {
+    let list = |tys: &[ValType]| tys.iter().map(val_type).collect::<Vec<_>>().join(", ");
+    match f.results() {
+        [] => format!("({})", list(f.params())),
+        results => format!("({}) -> {}", list(f.params()), list(results)),
+    }
+}
+
+fn val_type(t: &ValType) -> String {
+    match t {
+        ValType::I32 => "i32".into(),
+        ValType::I64 => "i64".into(),
+        ValType::F32 => "f32".into(),
+        ValType::F64 => "f64".into(),
+        ValType::V128 => "v128".into(),
+        ValType::FuncRef => "funcref".into(),
+        ValType::ExternRef => "externref".into(),
+    }
+}
