@@ -166,6 +166,7 @@ fn check() -> Result<(), Failure> {
     // The stack must not grow with iterations or calls: the long run may use no
     // more than the short one.
     let (long, long_stack) = checked_run(&mut probe, LONG_RUN)?;
+    let in_use_after_long = HEAP.in_use();
     ensure_eq(
         "fuel for the long run",
         long.fuel_used,
@@ -200,8 +201,14 @@ fn check() -> Result<(), Failure> {
     }
     hprintln!("out of fuel after {} host calls, as budgeted", calls);
 
-    // The store stays usable after the trap.
+    // The store stays usable after the trap, and neither the trap nor the runs leave
+    // allocations behind: the heap holds as much now as after the long run.
     checked_run(&mut probe, SHORT_RUN)?;
+    ensure_eq(
+        "heap in use, after a later run vs after the long run",
+        HEAP.in_use() as u64,
+        in_use_after_long as u64,
+    )?;
 
     hprintln!(
         "heap: peak {} B over all runs, {} B in use at the end",
