@@ -80,7 +80,16 @@ fn hello_byte(host: &mut Host, payload: &[u8], out: &mut Vec<u8>) -> Result<(), 
 
 static HOST_FNS: &[HostFn<Host>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
 
-fn main() -> Result<(), hookr::Error> {
+/// Fails the example when a result is not what the plugin should give.
+fn expect(ok: bool, what: &str) -> Result<(), Box<dyn std::error::Error>> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("unexpected result from {what}").into())
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     // In a real deployment the hash is pinned when the plugin is released; here it is
     // computed, printed, and then checked like a pinned one.
     let hash = Sha256Hasher.hash(SIMPLE);
@@ -100,23 +109,26 @@ fn main() -> Result<(), hookr::Error> {
     let echo = rt.plugin_fn::<Echo, Echo>("echo");
     let reply = echo.call(&mut rt, &Echo { data: "Steve".into() })?;
     println!("echo {{data: \"Steve\"}}  -> {{data: {:?}}}", reply.data);
+    expect(reply.data == "Hello, Steve!", "echo")?;
 
     let reply = rt.invoke("echoByte", b"Steve")?;
     println!("echoByte \"Steve\"       -> {:?}", String::from_utf8_lossy(&reply));
+    expect(reply == b"Hello, Steve", "echoByte")?;
 
     let reply = rt.invoke("vowel", b"the quick brown fox jumps over the lazy dog")?;
     println!("vowel \"the quick …\"    -> {}", String::from_utf8_lossy(&reply));
+    expect(reply == b"11", "vowel")?;
 
-    match rt.invoke("nope", b"") {
-        Ok(_) => println!("nope                   -> unexpectedly succeeded"),
-        Err(e) => println!("nope                   -> error: {e}"),
-    }
+    let err = rt.invoke("nope", b"").err().ok_or("nope succeeded")?;
+    println!("nope                   -> error: {err}");
+    expect(matches!(&err, hookr::Error::Plugin(m) if &**m == "planned Failure"), "nope")?;
 
-    match rt.invoke("missing", b"") {
-        Ok(_) => println!("missing                -> unexpectedly succeeded"),
-        Err(e) => println!("missing                -> error: {e}"),
-    }
+    let err = rt.invoke("missing", b"").err().ok_or("a missing function succeeded")?;
+    println!("missing                -> error: {err}");
+    expect(matches!(err, hookr::Error::Plugin(_)), "missing")?;
 
     println!("\nhost functions called: {}", rt.state().host_calls);
+    expect(rt.state().host_calls == 2, "the host-call count")?;
+    println!("all results as expected");
     Ok(())
 }

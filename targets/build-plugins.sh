@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds every plugin under targets/plugins/ from source and copies each
-# NAME.wasm next to its sources (targets/plugins/NAME/NAME.wasm).
+# NAME.wasm next to its sources (targets/plugins/NAME/NAME.wasm). A plugin with its
+# own build.sh (one for another target) is built by that script.
 #
 #   targets/build-plugins.sh           rebuild and update the committed .wasm files
 #   targets/build-plugins.sh --check   rebuild and fail if a committed .wasm differs
@@ -76,6 +77,11 @@ for manifest in "$targets_dir"/plugins/*/Cargo.toml; do
     found=$((found + 1))
     dir=$(dirname "$manifest")
     name=$(basename "$dir")
+    # A plugin for another target (wasi-demo: wasm32-wasip1) has its own build script.
+    if [ -x "$dir/build.sh" ]; then
+        if [ "$mode" = check ]; then "$dir/build.sh" --check || status=1; else "$dir/build.sh"; fi
+        continue
+    fi
     cargo build --manifest-path "$fixed_root/targets/plugins/$name/Cargo.toml" \
         --release --locked --target "$target" -j "${JOBS:-2}"
     built="$CARGO_TARGET_DIR/$target/release/${name//-/_}.wasm"

@@ -22,9 +22,17 @@ esac
 rustup target add wasm32-wasip1 >/dev/null
 
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-export RUSTFLAGS="--remap-path-prefix=$here=/hookr/wasi-demo --remap-path-prefix=$cargo_home=/cargo"
+# Cargo hashes a path package's absolute path into its symbol names, and those decide
+# the order of code in the module: build through a fixed path (a symlink to this
+# folder, held under a lock) so every checkout gives the same bytes.
+fixed=/tmp/hookr-wasi-demo-src
+exec 9>"$fixed.lock"
+flock 9
+ln -sfn "$here" "$fixed"
+unset CARGO_ENCODED_RUSTFLAGS
+export RUSTFLAGS="--remap-path-prefix=$fixed=/hookr/wasi-demo --remap-path-prefix=$cargo_home=/cargo"
 export CARGO_TARGET_DIR="$here/target"
-cargo build --release --locked --target wasm32-wasip1 -j 1
+cargo build --manifest-path "$fixed/Cargo.toml" --release --locked --target wasm32-wasip1 -j 1
 
 built="$CARGO_TARGET_DIR/wasm32-wasip1/release/wasi_demo.wasm"
 if $check; then
