@@ -163,14 +163,14 @@ impl<'a, T: 'static> Builder<'a, T> {
     }
 
     /// Where the plugin's stdout (WASI fd 1) goes. Default: the process's stdout under
-    /// `std`, else nowhere.
+    /// `std`, defmt under `defmt`, else nowhere.
     pub fn stdout(mut self, sink: impl Sink + Send + 'static) -> Self {
         self.stdout = Some(Box::new(sink));
         self
     }
 
     /// Where the plugin's stderr (WASI fd 2) goes. Default: the process's stderr under
-    /// `std`, else nowhere.
+    /// `std`, defmt under `defmt`, else nowhere.
     pub fn stderr(mut self, sink: impl Sink + Send + 'static) -> Self {
         self.stderr = Some(Box::new(sink));
         self

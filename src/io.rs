@@ -208,18 +208,54 @@ pub(crate) type BoxedRandom = Box<dyn RandomSource + Send>;
 pub(crate) type BoxedClock = Box<dyn Clock + Send>;
 pub(crate) type Logger = Box<dyn FnMut(&str) + Send>;
 
-pub(crate) fn default_stdout() -> BoxedSink {
+/// A sink that logs what it gets through defmt, one entry per write, tagged with the
+/// stream's name.
+#[cfg(feature = "defmt")]
+#[derive(Debug, Clone, Copy)]
+pub struct DefmtSink(pub &'static str);
+
+#[cfg(all(feature = "defmt", not(feature = "std")))]
+impl Sink for DefmtSink {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        defmt::info!("[plugin {=str}] {=[u8]:a}", self.0, bytes);
+        Ok(())
+    }
+}
+
+#[cfg(all(feature = "defmt", feature = "std"))]
+impl std::io::Write for DefmtSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        defmt::info!("[plugin {=str}] {=[u8]:a}", self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The default sink for a stream: the process's own under `std`, defmt under `defmt`,
+/// else nowhere.
+fn default_sink(name: &'static str) -> BoxedSink {
     #[cfg(feature = "std")]
-    return Box::new(std::io::stdout());
-    #[cfg(not(feature = "std"))]
-    Box::new(Discard)
+    return match name {
+        "stdout" => Box::new(std::io::stdout()),
+        _ => Box::new(std::io::stderr()),
+    };
+    #[cfg(all(feature = "defmt", not(feature = "std")))]
+    return Box::new(DefmtSink(name));
+    #[cfg(not(any(feature = "std", feature = "defmt")))]
+    {
+        let _ = name;
+        Box::new(Discard)
+    }
+}
+
+pub(crate) fn default_stdout() -> BoxedSink {
+    default_sink("stdout")
 }
 
 pub(crate) fn default_stderr() -> BoxedSink {
-    #[cfg(feature = "std")]
-    return Box::new(std::io::stderr());
-    #[cfg(not(feature = "std"))]
-    Box::new(Discard)
+    default_sink("stderr")
 }
 
 pub(crate) fn default_random(deterministic: bool) -> BoxedRandom {

@@ -56,7 +56,8 @@
 //! - `validate` (default): modules are validated before they are compiled. Without it
 //!   (about 100 KB less flash) only modules whose SHA-256 is pinned load: validate them
 //!   at build time with `validate_and_pin`.
-//! - `defmt`: `defmt::Format` for [`Error`]; guest log lines go to defmt without `std`.
+//! - `defmt`: `defmt::Format` for [`Error`]; without `std`, guest log lines and
+//!   stdout/stderr go to defmt.
 //! - `portable-dispatch`: the interpreter dispatches by loop, not tail calls; the
 //!   native stack stays flat whatever the optimisation settings.
 #![no_std]
