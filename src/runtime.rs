@@ -138,7 +138,10 @@ struct Live {
 /// A loaded, instantiated plugin and the host state its host functions see.
 ///
 /// Built with [`Runtime::builder`]. Calls take `&mut self`: a host function receives
-/// only the host state, never the runtime, so a plugin cannot re-enter itself.
+/// only the host state, never the runtime, so a plugin cannot re-enter itself. A host
+/// that shares its runtime behind a lock on purpose should take that lock with
+/// `try_lock` inside host functions and answer a [`HostError`](crate::HostError) when
+/// it is held: the call under way holds it.
 ///
 /// After a call fails with a trap or an exhausted limit, the runtime puts the plugin
 /// back into its state right after initialisation (it instantiates the compiled module

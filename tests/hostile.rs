@@ -158,3 +158,38 @@ fn oversized_responses_errors_and_log_lines_are_refused() {
     assert!(matches!(err, Error::TooLarge { what: "log line", .. }), "{err:?}");
     assert_recovered(&mut rt);
 }
+
+#[test]
+fn table_elements_over_the_limit_fail_to_load() {
+    let wasm = common::wasm(
+        r#"(module (memory (export "memory") 1) (table 20000 funcref)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let err = Runtime::builder(()).bytes(&wasm).build().unwrap_err();
+    assert!(matches!(err, Error::MemoryLimit(_)), "{err:?}");
+}
+
+#[test]
+fn a_host_function_cannot_reenter_its_runtime() {
+    use std::sync::{Arc, Mutex};
+    // The only way back to the runtime from a host function is through something the
+    // host shares on purpose; `try_lock` turns the attempt into a clear host error.
+    let slot: Arc<Mutex<Option<Runtime<()>>>> = Arc::new(Mutex::new(None));
+    let inner = slot.clone();
+    let rt = Runtime::builder(())
+        .bytes(&common::kitchen())
+        .host_fn("reenter", move |_, payload, out| {
+            let mut guard = inner.try_lock().map_err(|_| HostError::new("the runtime is busy with this call"))?;
+            let rt = guard.as_mut().ok_or(HostError::new("no runtime"))?;
+            *out = rt.invoke("echo", payload).map_err(|e| HostError::from(e.to_string()))?;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    *slot.lock().unwrap() = Some(rt);
+    let mut guard = slot.lock().unwrap();
+    let rt = guard.as_mut().unwrap();
+    let err = rt.invoke("h", &common::host_call("reenter", b"x")).unwrap_err();
+    assert_eq!(err.to_string(), "plugin error: the runtime is busy with this call");
+    assert_eq!(rt.invoke("echo", b"fine").unwrap(), b"fine");
+}
