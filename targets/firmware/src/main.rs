@@ -1,5 +1,9 @@
-//! hookr firmware example, phase 1: runs a Wasm plugin with wasmi on a Cortex-M4F
-//! (QEMU `mps2-an386`), checks its results, and measures stack and heap use.
+//! hookr firmware example, phase 2: runs the `simple` and `sensor` plugins through
+//! `hookr::Runtime` on a Cortex-M4F (QEMU `mps2-an386`), checks every result, and
+//! measures stack and heap use.
+//!
+//! The plugins are embedded with `include_bytes!`; `build.rs` validated them and pinned
+//! their SHA-256, and this build (without `hookr/validate`) loads nothing else.
 //!
 //! Exits through semihosting: status 0 only when every check passed.
 
@@ -9,40 +13,94 @@
 extern crate alloc;
 
 mod meter;
-mod probe;
+mod payloads;
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln};
+use hookr::{Error, HostError, HostFn, Runtime, Sha256Hasher};
 use panic_semihosting as _;
 
 use meter::MeteredHeap;
-use probe::{Probe, Run};
+use payloads::{Echo, Hello, Now, NowRequest, Reading, Report};
+
+/// The SHA-256 of each embedded plugin, from build.rs.
+mod pins {
+    include!(concat!(env!("OUT_DIR"), "/pins.rs"));
+}
+
+static SIMPLE: &[u8] = include_bytes!("../../plugins/simple/simple.wasm");
+static SENSOR: &[u8] = include_bytes!("../../plugins/sensor/sensor.wasm");
 
 #[global_allocator]
 static HEAP: MeteredHeap = MeteredHeap::empty();
 
-/// Heap for wasmi: engine, module, store, and the guest's linear memory (64 KiB a page).
-const HEAP_SIZE: usize = 1024 * 1024;
+/// Heap for the runtimes: each holds wasmi's engine, compiled code, store and the
+/// plugin's linear memory (64 KiB a page). Both runtimes live at once, plus the payloads.
+const HEAP_SIZE: usize = 2 * 1024 * 1024;
 
-/// Iterations of the long run: enough that a stack that grows per iteration or per
-/// call overflows its 64 KiB long before the end.
-const LONG_RUN: u32 = 1_000_000;
-/// Iterations of the short run the long run's stack use is compared against.
-const SHORT_RUN: u32 = 100;
-/// Fuel for runs meant to finish; far more than `LONG_RUN` iterations need.
-const FUEL: u64 = 1 << 40;
+/// Fuel per call for the runtimes meant to finish every call.
+const FUEL: u64 = 10_000_000;
+/// Largest linear memory of a plugin, in 64 KiB pages.
+const MAX_PAGES: u32 = 4;
+/// Fuel per call for the runtime meant to run out.
+const SMALL_FUEL: u64 = 50_000;
+/// Payload for the out-of-fuel call: far more bytes than `SMALL_FUEL` can count.
+const BIG_PAYLOAD: usize = 16 * 1024;
 
-/// The host function the guest imports as `env.tick`.
-fn tick(i: u32) -> u32 {
-    i.wrapping_mul(3).wrapping_add(1)
+/// The fake clock's start, milliseconds since the Unix epoch; each `now_ms` call moves it
+/// on by `TICK_MS`.
+const CLOCK_START_MS: u64 = 1_700_000_000_000;
+const TICK_MS: u64 = 1_000;
+
+/// Host state of the `simple` plugin: how often each host function ran.
+#[derive(Default)]
+struct SimpleHost {
+    hello: u32,
+    hello_byte: u32,
 }
 
-/// What the guest's `run(n)` must return, computed natively.
-fn expected(n: u32) -> u32 {
-    (0..n).fold(0u32, |acc, i| acc.wrapping_mul(31).wrapping_add(tick(i)))
+fn hello(host: &mut SimpleHost, req: Hello) -> Result<Hello, HostError> {
+    host.hello += 1;
+    let mut msg = String::from("Hello, ");
+    msg.push_str(&req.msg);
+    msg.push('!');
+    Ok(Hello { msg })
+}
+
+fn hello_byte(host: &mut SimpleHost, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    host.hello_byte += 1;
+    out.extend_from_slice(b"Hello, ");
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+static HOST_FNS: &[HostFn<SimpleHost>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
+
+/// Host state of the `sensor` plugin: a fake millisecond clock.
+struct SensorHost {
+    now_ms: u64,
+}
+
+fn now_ms(host: &mut SensorHost, _: NowRequest) -> Result<Now, HostError> {
+    host.now_ms += TICK_MS;
+    Ok(Now { now_ms: host.now_ms })
+}
+
+static SENSOR_FNS: &[HostFn<SensorHost>] = &[HostFn::typed("now_ms", now_ms)];
+
+/// Plugin `__log` lines seen so far, across all runtimes.
+static LOG_LINES: AtomicU32 = AtomicU32::new(0);
+
+/// Where the plugins' `__log` lines go: the semihosting console.
+fn log_line(line: &str) {
+    LOG_LINES.fetch_add(1, Ordering::Relaxed);
+    hprintln!("  [plugin] {}", line);
 }
 
 #[entry]
@@ -56,17 +114,8 @@ fn main() -> ! {
     }
 
     hprintln!(
-        "hookr firmware probe: wasmi 2.0, {} dispatch, validate {}",
-        if cfg!(feature = "portable-dispatch") {
-            "portable"
-        } else {
-            "auto (tail-call)"
-        },
-        if cfg!(feature = "validate") {
-            "on"
-        } else {
-            "off"
-        },
+        "hookr firmware: hookr runtime on wasmi 2.0, portable dispatch, {}",
+        if cfg!(feature = "validate") { "validate on" } else { "hash-pinned (validate off)" },
     );
     match check() {
         Ok(()) => {
@@ -86,51 +135,85 @@ fn main() -> ! {
 
 /// A failed check.
 enum Failure {
-    Probe(probe::Error),
-    Mismatch(&'static str, u64, u64),
-}
-
-impl From<probe::Error> for Failure {
-    fn from(e: probe::Error) -> Self {
-        Failure::Probe(e)
-    }
+    /// A call failed that should have succeeded.
+    Call(&'static str, Error),
+    /// A result differs from what was expected.
+    Mismatch(&'static str, String, String),
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Probe(e) => write!(f, "{e}"),
+            Failure::Call(what, e) => write!(f, "{what}: {e}"),
             Failure::Mismatch(what, got, want) => write!(f, "{what}: got {got}, want {want}"),
         }
     }
 }
 
-fn ensure_eq(what: &'static str, got: impl Into<u64>, want: impl Into<u64>) -> Result<(), Failure> {
-    let (got, want) = (got.into(), want.into());
+fn ensure_eq<V: PartialEq + fmt::Debug>(what: &'static str, got: V, want: V) -> Result<(), Failure> {
     if got == want {
         Ok(())
     } else {
-        Err(Failure::Mismatch(what, got, want))
+        Err(Failure::Mismatch(what, alloc::format!("{got:?}"), alloc::format!("{want:?}")))
     }
 }
 
-/// Runs `run(n)` and checks the result against [`expected`], returning the run and the
-/// stack it used.
-fn checked_run(probe: &mut Probe, n: u32) -> Result<(Run, usize), Failure> {
+/// Attaches what was being done to a runtime error.
+trait Context<V> {
+    fn context(self, what: &'static str) -> Result<V, Failure>;
+}
+
+impl<V> Context<V> for Result<V, Error> {
+    fn context(self, what: &'static str) -> Result<V, Failure> {
+        self.map_err(|e| Failure::Call(what, e))
+    }
+}
+
+/// Shows bytes as text when they are UTF-8.
+struct Text<'a>(&'a [u8]);
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match core::str::from_utf8(self.0) {
+            Ok(s) => write!(f, "{s:?}"),
+            Err(_) => write!(f, "{:02x?}", self.0),
+        }
+    }
+}
+
+fn simple_runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
+    Runtime::builder(SimpleHost::default())
+        .bytes(SIMPLE)
+        .hash(pins::SIMPLE_SHA256)
+        .hasher(Sha256Hasher)
+        .host_fns(HOST_FNS)
+        .fuel(fuel)
+        .max_memory_pages(MAX_PAGES)
+        .logger(log_line)
+        .build()
+}
+
+fn sensor_runtime() -> Result<Runtime<SensorHost>, Error> {
+    Runtime::builder(SensorHost { now_ms: CLOCK_START_MS })
+        .bytes(SENSOR)
+        .hash(pins::SENSOR_SHA256)
+        .hasher(Sha256Hasher)
+        .host_fns(SENSOR_FNS)
+        .fuel(FUEL)
+        .max_memory_pages(MAX_PAGES)
+        .logger(log_line)
+        .build()
+}
+
+/// Runs `vowel` `n` times on a fixed text and returns the stack high-water of the run.
+fn vowel_calls(rt: &mut Runtime<SimpleHost>, n: u32) -> Result<usize, Failure> {
     meter::repaint_stack();
-    let run = probe.run(n, FUEL)?;
-    let stack = meter::stack_high_water();
-    ensure_eq("result", run.result, expected(n))?;
-    ensure_eq("acc in guest memory", run.acc_in_memory, run.result)?;
-    ensure_eq("host calls", run.host_calls, n)?;
-    hprintln!(
-        "run({:>7}) = {:#010x}  fuel {:>8}  stack high-water {} B",
-        n,
-        run.result,
-        run.fuel_used,
-        stack
-    );
-    Ok((run, stack))
+    let mut out = Vec::new();
+    for _ in 0..n {
+        rt.invoke_into("vowel", b"the quick brown fox jumps over the lazy dog", &mut out).context("vowel, repeated")?;
+        ensure_eq("vowel, repeated", out.as_slice(), b"11".as_slice())?;
+    }
+    Ok(meter::stack_high_water())
 }
 
 fn check() -> Result<(), Failure> {
@@ -141,80 +224,128 @@ fn check() -> Result<(), Failure> {
         meter::stack_high_water()
     );
 
+    // --- simple ---------------------------------------------------------------------
     HEAP.reset_peak();
     meter::repaint_stack();
-    let mut probe = Probe::new(tick)?;
+    let mut simple = simple_runtime(FUEL).context("load simple")?;
     hprintln!(
-        "loaded probe ({} B wasm): heap in use {} B, peak {} B, stack high-water {} B",
-        probe::PROBE_WASM.len(),
+        "loaded simple ({} B wasm, {} B memory): heap in use {} B, peak {} B, stack high-water {} B",
+        SIMPLE.len(),
+        simple.memory_size(),
         HEAP.in_use(),
         HEAP.peak(),
         meter::stack_high_water()
     );
+    meter::repaint_stack();
 
-    // Fuel is exact and linear: run(n) costs base + n * per_iteration.
-    let (r0, _) = checked_run(&mut probe, 0)?;
-    let (r1, _) = checked_run(&mut probe, 1)?;
-    let per_iteration = r1.fuel_used - r0.fuel_used;
-    let (short, short_stack) = checked_run(&mut probe, SHORT_RUN)?;
-    ensure_eq(
-        "fuel for the short run",
-        short.fuel_used,
-        r0.fuel_used + u64::from(SHORT_RUN) * per_iteration,
-    )?;
+    let echo: Echo = simple.call("echo", &Echo { data: String::from("Steve") }).context("echo")?;
+    hprintln!("echo {{data: \"Steve\"}} -> {{data: {:?}}}", echo.data);
+    ensure_eq("echo", echo.data.as_str(), "Hello, Steve!")?;
+    ensure_eq("hello calls", simple.state().hello, 1)?;
 
-    // The stack must not grow with iterations or calls: the long run may use no
-    // more than the short one.
-    let (long, long_stack) = checked_run(&mut probe, LONG_RUN)?;
-    let in_use_after_long = HEAP.in_use();
-    ensure_eq(
-        "fuel for the long run",
-        long.fuel_used,
-        r0.fuel_used + u64::from(LONG_RUN) * per_iteration,
-    )?;
-    ensure_eq(
-        "stack high-water, long run vs short run",
-        long_stack as u64,
-        short_stack as u64,
-    )?;
-
-    // Out of fuel: stops with an out-of-fuel trap part-way, not at the end.
-    let budget = r0.fuel_used + 10 * per_iteration - 1;
-    match probe.run(LONG_RUN, budget) {
-        Err(e) if e.is_out_of_fuel() => {}
-        Err(e) => return Err(e.into()),
-        Ok(run) => {
+    match simple.invoke("nope", b"") {
+        Err(Error::Plugin(m)) if &*m == "planned Failure" => {
+            hprintln!("nope -> plugin error {:?}", &*m);
+        }
+        Err(e) => return Err(Failure::Call("nope", e)),
+        Ok(out) => {
             return Err(Failure::Mismatch(
-                "run past its fuel",
-                run.fuel_used,
-                budget,
+                "nope",
+                alloc::format!("Ok({})", Text(&out)),
+                String::from("Err(Plugin(\"planned Failure\"))"),
             ))
         }
     }
-    let calls = probe.last_host_calls();
-    if calls == 0 || calls > 10 {
-        return Err(Failure::Mismatch(
-            "host calls before running out of fuel",
-            calls.into(),
-            10,
-        ));
+
+    let reply = simple.invoke("echoByte", b"Steve").context("echoByte")?;
+    hprintln!("echoByte \"Steve\" -> {}", Text(&reply));
+    ensure_eq("echoByte", reply.as_slice(), b"Hello, Steve".as_slice())?;
+    ensure_eq("helloByte calls", simple.state().hello_byte, 1)?;
+
+    for (text, want) in [(b"hello".as_slice(), b"2".as_slice()), (b"AEIOU aeiou xyz", b"10"), (b"", b"0")] {
+        let got = simple.invoke("vowel", text).context("vowel")?;
+        hprintln!("vowel {} -> {}", Text(text), Text(&got));
+        ensure_eq("vowel", got.as_slice(), want)?;
     }
-    hprintln!("out of fuel after {} host calls, as budgeted", calls);
+    hprintln!("simple calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
 
-    // The store stays usable after the trap, and neither the trap nor the runs leave
-    // allocations behind: the heap holds as much now as after the long run.
-    checked_run(&mut probe, SHORT_RUN)?;
-    ensure_eq(
-        "heap in use, after a later run vs after the long run",
-        HEAP.in_use() as u64,
-        in_use_after_long as u64,
-    )?;
-
+    // --- sensor ---------------------------------------------------------------------
+    meter::repaint_stack();
+    let in_use_before = HEAP.in_use();
+    let mut sensor = sensor_runtime().context("load sensor")?;
     hprintln!(
-        "heap: peak {} B over all runs, {} B in use at the end",
-        HEAP.peak(),
+        "loaded sensor ({} B wasm, {} B memory): heap +{} B, stack high-water {} B",
+        SENSOR.len(),
+        sensor.memory_size(),
+        HEAP.in_use() - in_use_before,
+        meter::stack_high_water()
+    );
+    meter::repaint_stack();
+
+    let logged = LOG_LINES.load(Ordering::Relaxed);
+    let good = Reading { sensor: "greenhouse", celsius: 21.5, humidity: 40.0, timestamp_ms: CLOCK_START_MS };
+    let report: Report = sensor.call("validate", &good).context("validate, good")?;
+    hprintln!("validate {} -> {}", good, report);
+    ensure_eq("good reading: ok", report.ok, true)?;
+    ensure_eq("good reading: checked", report.checked, 1)?;
+    ensure_eq("good reading: alerts", report.alerts.len(), 0)?;
+    ensure_eq("good reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged)?;
+
+    let bad = Reading { sensor: "attic", celsius: 120.0, humidity: f64::NAN, timestamp_ms: CLOCK_START_MS - 120_000 };
+    let report: Report = sensor.call("validate", &bad).context("validate, bad")?;
+    hprintln!("validate {} -> {}", bad, report);
+    ensure_eq("bad reading: ok", report.ok, false)?;
+    ensure_eq("bad reading: checked", report.checked, 1)?;
+    let kinds: Vec<&str> = report.alerts.iter().map(|a| a.kind.as_str()).collect();
+    ensure_eq("bad reading: alert kinds", kinds.as_slice(), ["celsius_high", "humidity_invalid", "stale"].as_slice())?;
+    let first = &report.alerts[0];
+    ensure_eq("bad reading: alert sensor", first.sensor.as_str(), "attic")?;
+    ensure_eq("celsius_high value", first.value, 120.0)?;
+    ensure_eq("celsius_high limit", first.limit, Some(85.0))?;
+    ensure_eq("humidity_invalid limit", report.alerts[1].limit, None)?;
+    // The clock read 2 ticks after its start on the second call.
+    ensure_eq("stale age", report.alerts[2].value, (120_000 + 2 * TICK_MS) as f64)?;
+    ensure_eq("bad reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged + 3)?;
+    ensure_eq("clock reads", sensor.state().now_ms, CLOCK_START_MS + 2 * TICK_MS)?;
+    hprintln!("sensor calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    drop(sensor);
+
+    // --- out of fuel, then recovery -------------------------------------------------
+    let mut starved = simple_runtime(SMALL_FUEL).context("load simple, small fuel")?;
+    let big: Vec<u8> = b"abcde".iter().copied().cycle().take(BIG_PAYLOAD).collect();
+    match starved.invoke("vowel", &big) {
+        Err(Error::OutOfFuel) => {
+            hprintln!("vowel on {} B with {} fuel -> out of fuel, as budgeted", BIG_PAYLOAD, SMALL_FUEL)
+        }
+        Err(e) => return Err(Failure::Call("vowel, small fuel", e)),
+        Ok(out) => {
+            return Err(Failure::Mismatch(
+                "vowel, small fuel",
+                alloc::format!("Ok({})", Text(&out)),
+                String::from("Err(OutOfFuel)"),
+            ))
+        }
+    }
+    let got = starved.invoke("vowel", b"recovered").context("vowel after running out of fuel")?;
+    hprintln!("then vowel \"recovered\" -> {}", Text(&got));
+    ensure_eq("vowel after running out of fuel", got.as_slice(), b"4".as_slice())?;
+    drop(starved);
+
+    // --- the stack stays flat over many calls, and calls leave nothing behind -------
+    let short = vowel_calls(&mut simple, 10)?;
+    let in_use_after_short = HEAP.in_use();
+    let long = vowel_calls(&mut simple, 1000)?;
+    hprintln!(
+        "vowel x10: stack high-water {} B; x1000: {} B; heap in use {} B -> {} B",
+        short,
+        long,
+        in_use_after_short,
         HEAP.in_use()
     );
+    ensure_eq("stack high-water, 1000 calls vs 10", long, short)?;
+    ensure_eq("heap in use, after 1000 calls vs after 10", HEAP.in_use(), in_use_after_short)?;
+
+    hprintln!("heap: peak {} B of {} B over everything, {} B in use at the end", HEAP.peak(), HEAP_SIZE, HEAP.in_use());
     hprintln!("stack: high-water {} B since reset", meter::stack_peak());
     Ok(())
 }

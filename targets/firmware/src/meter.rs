@@ -17,11 +17,7 @@ pub struct MeteredHeap {
 impl MeteredHeap {
     /// An empty heap; [`MeteredHeap::init`] gives it memory.
     pub const fn empty() -> Self {
-        Self {
-            heap: TlsfHeap::empty(),
-            in_use: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        }
+        Self { heap: TlsfHeap::empty(), in_use: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
     }
 
     /// Hands the heap `size` bytes at `start`.
@@ -95,10 +91,7 @@ fn stack_bounds() -> (usize, usize) {
         static _stack_start: u32;
     }
     // Only the addresses of the linker symbols are taken, never their contents.
-    (
-        ptr::addr_of!(_stack_end) as usize,
-        ptr::addr_of!(_stack_start) as usize,
-    )
+    (ptr::addr_of!(_stack_end) as usize, ptr::addr_of!(_stack_start) as usize)
 }
 
 /// Size of the stack region in bytes.
