@@ -6,7 +6,7 @@
 //!
 //! A hand-rolled timer rather than criterion: the summary needs the medians in-process
 //! to print hookr / floor ratios, and a fixed time budget per case keeps the whole run
-//! to about half a minute on a busy two-core machine.
+//! to a few seconds.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -503,6 +503,14 @@ fn main() {
             .unwrap();
         black_box(rt);
     });
+    // Fuel metering compiles every function up front (so that a call's fuel does not
+    // depend on what was translated before it); without fuel, translation is lazy.
+    r.run("start-up simple: hookr, fuel on (eager)", || {
+        black_box(Runtime::builder(State).bytes(black_box(SIMPLE)).host_fns(HOST_FNS).fuel(1 << 20).build().unwrap());
+    });
+    r.run("start-up 100 KiB: hookr, fuel on (eager)", || {
+        black_box(Runtime::builder(State).bytes(black_box(&big)).host_fns(HOST_FNS).fuel(1 << 20).build().unwrap());
+    });
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
     let simple_floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
     let simple_linker = simple_floor_linker(&engine);
@@ -634,6 +642,8 @@ fn summary(r: &Results) {
     }
     println!();
     for name in [
+        "start-up simple: hookr, fuel on (eager)",
+        "start-up 100 KiB: hookr, fuel on (eager)",
         "simple vowel 0 B: invoke_into",
         "simple vowel 86 B: invoke_into",
         "simple echoByte 86 B: invoke_into",
