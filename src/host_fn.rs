@@ -197,7 +197,15 @@ impl<T> Entry<T> {
     }
 }
 
-/// Every host function a runtime knows, sorted by name for lookup without allocation.
+/// Orders names by length, then bytes: a lookup compares bytes only with the names
+/// as long as the one it looks for, so a miss costs a length comparison, not a `memcmp`.
+#[inline]
+fn name_order(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Every host function a runtime knows, sorted by [`name_order`] for lookup without
+/// allocation.
 pub(crate) struct HostTable<T: 'static> {
     entries: Vec<Entry<T>>,
     handler: Option<CallHandler<T>>,
@@ -211,7 +219,7 @@ impl<T> HostTable<T> {
     ) -> Result<Self, Error> {
         let mut entries: Vec<Entry<T>> = tables.iter().flat_map(|t| t.iter().map(Entry::Static)).collect();
         entries.extend(dyns.into_iter().map(|(n, f)| Entry::Dyn(n, f)));
-        entries.sort_by(|a, b| a.name().cmp(b.name()));
+        entries.sort_by(|a, b| name_order(a.name().as_bytes(), b.name().as_bytes()));
         if let Some(w) = entries.windows(2).find(|w| w[0].name() == w[1].name()) {
             return Err(Error::host(alloc::format!("host function `{}` is registered twice", w[0].name())));
         }
@@ -226,7 +234,7 @@ impl<T> HostTable<T> {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        let found = self.entries.binary_search_by(|e| e.name().as_bytes().cmp(op));
+        let found = self.entries.binary_search_by(|e| name_order(e.name().as_bytes(), op));
         match found {
             Ok(i) => match &mut self.entries[i] {
                 Entry::Static(f) => f.call(state, payload, out),
@@ -242,5 +250,39 @@ impl<T> HostTable<T> {
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(_: &mut u32, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+        out.extend_from_slice(payload);
+        Ok(())
+    }
+
+    static TABLE: &[HostFn<u32>] = &[
+        HostFn::bytes("b", answer),
+        HostFn::bytes("a", answer),
+        HostFn::bytes("abc", answer),
+        HostFn::bytes("ab", answer),
+        HostFn::bytes("zz", answer),
+        HostFn::bytes("hello", answer),
+        HostFn::bytes("helloByte", answer),
+    ];
+
+    #[test]
+    fn lookup_finds_every_name_and_only_those() {
+        let mut host = HostTable::new(&[TABLE], Vec::new(), None).unwrap();
+        let mut out = Vec::new();
+        for name in TABLE.iter().map(HostFn::name) {
+            out.clear();
+            host.call(&mut 0, name.as_bytes(), name.as_bytes(), &mut out).unwrap();
+            assert_eq!(out, name.as_bytes());
+        }
+        for missing in ["", "c", "aa", "abd", "hellp", "helloBytes"] {
+            assert!(host.call(&mut 0, missing.as_bytes(), b"", &mut out).is_err(), "{missing}");
+        }
     }
 }

@@ -1,0 +1,659 @@
+//! The cost of a call through hookr beside the cost of the same call through wasmi
+//! alone (the floor), start-up, and the whole stack on the `simple` plugin.
+//!
+//! `cargo bench --bench calls` runs every case once and ends with a table of medians;
+//! `cargo bench --bench calls -- WORD` runs only the cases whose name contains WORD.
+//!
+//! A hand-rolled timer rather than criterion: the summary needs the medians in-process
+//! to print hookr / floor ratios, and a fixed time budget per case keeps the whole run
+//! to a few seconds.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use hookr::codec::{self, Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr::wasmi::{self, Caller, Engine, Linker, Memory, Store, TypedFunc};
+use hookr::{EngineConfig, Hasher, HostError, HostFn, Module, NoVerify, Runtime, Sha256Hasher};
+
+const SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
+
+// ---------------------------------------------------------------------------------
+// The timer
+
+/// How long one sample runs, and the time given to each case.
+const SAMPLE: Duration = Duration::from_micros(200);
+const BUDGET: Duration = Duration::from_millis(300);
+
+/// The median time of one call of `f`, in nanoseconds.
+///
+/// Calibrates a batch size so that one sample takes about [`SAMPLE`], then takes
+/// samples for about [`BUDGET`] (at least 31) and returns the median of their
+/// per-call times.
+fn median_ns(mut f: impl FnMut()) -> f64 {
+    let mut iters: u64 = 1;
+    let per_call = loop {
+        let start = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= SAMPLE / 4 || iters >= 1 << 24 {
+            break elapsed.as_secs_f64() / iters as f64;
+        }
+        iters *= 2;
+    };
+    let iters = ((SAMPLE.as_secs_f64() / per_call) as u64).max(1);
+    let samples = ((BUDGET.as_secs_f64() / (per_call * iters as f64)) as usize).clamp(31, 1001);
+    let mut times: Vec<f64> = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        times.push(start.elapsed().as_secs_f64() * 1e9 / iters as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+struct Results {
+    filter: Option<String>,
+    rows: Vec<(String, f64)>,
+}
+
+impl Results {
+    fn wanted(&self, name: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| name.contains(f))
+    }
+
+    fn run(&mut self, name: &str, f: impl FnMut()) {
+        if !self.wanted(name) {
+            return;
+        }
+        let ns = median_ns(f);
+        println!("{name:<44} {:>14}", fmt_ns(ns));
+        self.rows.push((name.to_string(), ns));
+    }
+
+    fn get(&self, name: &str) -> Option<f64> {
+        self.rows.iter().find(|(n, _)| n == name).map(|&(_, ns)| ns)
+    }
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e4 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Plugins: hand-written WAT, run unchanged by the floor and by hookr
+
+/// Echo: fetches the request (operation name at 0, payload at 1024) and hands the
+/// payload back. 17 pages hold a 1 MiB payload.
+const ECHO: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 17)
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 0) (i32.const 1024))
+    (call $resp (i32.const 1024) (local.get $len))
+    (i32.const 1)))"#;
+
+/// Host call: fetches the request, passes the payload to the host function `echo` and
+/// answers with the host's response.
+const HOST_CALL: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (import "hookr" "__host_call" (func $call (param i32 i32 i32 i32) (result i32)))
+  (import "hookr" "__host_response_len" (func $rlen (result i32)))
+  (import "hookr" "__host_response" (func $rget (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "echo")
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (local $n i32)
+    (call $req (i32.const 64) (i32.const 1024))
+    (if (i32.eqz (call $call (i32.const 0) (i32.const 4) (i32.const 1024) (local.get $len)))
+      (then (return (i32.const 0))))
+    (local.set $n (call $rlen))
+    (call $rget (i32.const 8192))
+    (call $resp (i32.const 8192) (local.get $n))
+    (i32.const 1)))"#;
+
+/// A plugin of about 100 KiB: `count` functions of straight-line arithmetic, branches
+/// and memory traffic (the shape of compiled Rust, if not its content), behind an
+/// echo `__plugin_call` that calls the first of them.
+fn big_wat(count: usize) -> String {
+    let mut w = String::from(
+        r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 2)
+  (global $g (mut i32) (i32.const 7))
+  (data (i32.const 4096) "a data segment, as compiled plugins have for their constants")
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 0) (i32.const 1024))
+    (drop (call $f0 (local.get $op) (local.get $len)))
+    (call $resp (i32.const 1024) (local.get $len))
+    (i32.const 1))
+"#,
+    );
+    let mut seed: u32 = 0x2545_f491;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    for i in 0..count {
+        w.push_str(&format!(
+            "  (func $f{i} (param $a i32) (param $b i32) (result i32) (local $x i32) (local $y i32)\n"
+        ));
+        for _ in 0..4 {
+            let (k1, k2, off) = (next() % 1000, next() % 97 + 1, (next() % 1024) * 4);
+            w.push_str(&format!(
+                "    (local.set $x (i32.xor (i32.mul (i32.add (local.get $a) (i32.const {k1})) (local.get $b)) (global.get $g)))
+    (local.set $y (i32.load offset={off} (i32.and (local.get $x) (i32.const 1020))))
+    (if (i32.gt_u (local.get $x) (local.get $y))
+      (then (local.set $a (i32.rem_u (local.get $x) (i32.const {k2}))))
+      (else (i32.store offset={off} (i32.const 0) (i32.add (local.get $y) (local.get $b)))))
+"
+            ));
+        }
+        let callee = if i + 1 < count {
+            format!("(call $f{} (local.get $b) (local.get $a))", i + 1)
+        } else {
+            "(local.get $a)".into()
+        };
+        w.push_str(&format!(
+            "    (if (result i32) (i32.eqz (local.get $b)) (then (i32.add (local.get $x) (local.get $y))) (else {callee})))\n"
+        ));
+    }
+    w.push_str(")\n");
+    w
+}
+
+// ---------------------------------------------------------------------------------
+// The floor: wasmi alone, the hookr ABI's pattern with nothing around it
+
+struct FloorCtx {
+    memory: Option<Memory>,
+    op: &'static [u8],
+    payload: Vec<u8>,
+    response: Vec<u8>,
+    host_response: Vec<u8>,
+}
+
+/// The engine hookr builds for `EngineConfig::default()` (see `EngineConfig::engine`).
+fn floor_engine() -> Engine {
+    let c = EngineConfig::default();
+    let mut config = wasmi::Config::default();
+    config.consume_fuel(c.fuel).set_max_recursion_depth(c.max_recursion_depth).set_max_stack_height(c.max_stack_height);
+    if c.fuel {
+        config.compilation_mode(wasmi::CompilationMode::Eager);
+    }
+    Engine::new(&config)
+}
+
+fn range(len: usize, ptr: i32, n: usize) -> Result<std::ops::Range<usize>, wasmi::Error> {
+    let start = ptr as u32 as usize;
+    match start.checked_add(n) {
+        Some(end) if end <= len => Ok(start..end),
+        _ => Err(wasmi::Error::new("out of bounds")),
+    }
+}
+
+fn floor_linker(engine: &Engine) -> Linker<FloorCtx> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap("hookr", "__plugin_request", |mut caller: Caller<'_, FloorCtx>, op_ptr: i32, ptr: i32| {
+            let mem = caller.data().memory.expect("memory");
+            let (data, ctx) = mem.data_and_store_mut(&mut caller);
+            let (op, payload) = (range(data.len(), op_ptr, ctx.op.len())?, range(data.len(), ptr, ctx.payload.len())?);
+            data[op].copy_from_slice(ctx.op);
+            data[payload].copy_from_slice(&ctx.payload);
+            Ok(())
+        })
+        .unwrap()
+        .func_wrap("hookr", "__plugin_response", |mut caller: Caller<'_, FloorCtx>, ptr: i32, len: i32| {
+            let mem = caller.data().memory.expect("memory");
+            let (data, ctx) = mem.data_and_store_mut(&mut caller);
+            let r = range(data.len(), ptr, len as u32 as usize)?;
+            ctx.response.clear();
+            ctx.response.extend_from_slice(&data[r]);
+            Ok(())
+        })
+        .unwrap()
+        .func_wrap(
+            "hookr",
+            "__host_call",
+            |mut caller: Caller<'_, FloorCtx>, _op: i32, _op_len: i32, ptr: i32, len: i32| {
+                let mem = caller.data().memory.expect("memory");
+                let (data, ctx) = mem.data_and_store_mut(&mut caller);
+                let r = range(data.len(), ptr, len as u32 as usize)?;
+                // The host function, called directly: an echo.
+                ctx.host_response.clear();
+                ctx.host_response.extend_from_slice(&data[r]);
+                Ok(1)
+            },
+        )
+        .unwrap()
+        .func_wrap("hookr", "__host_response_len", |caller: Caller<'_, FloorCtx>| {
+            caller.data().host_response.len() as i32
+        })
+        .unwrap()
+        .func_wrap("hookr", "__host_response", |mut caller: Caller<'_, FloorCtx>, ptr: i32| {
+            let mem = caller.data().memory.expect("memory");
+            let (data, ctx) = mem.data_and_store_mut(&mut caller);
+            let r = range(data.len(), ptr, ctx.host_response.len())?;
+            data[r].copy_from_slice(&ctx.host_response);
+            Ok(())
+        })
+        .unwrap();
+    linker
+}
+
+/// One instance of a plugin under wasmi alone, its export and memory resolved once.
+struct Floor {
+    store: Store<FloorCtx>,
+    call: TypedFunc<(i32, i32), i32>,
+    memory: Memory,
+}
+
+impl Floor {
+    fn new(engine: &Engine, linker: &Linker<FloorCtx>, module: &wasmi::Module) -> Self {
+        let ctx = FloorCtx {
+            memory: None,
+            op: b"echo",
+            payload: Vec::new(),
+            response: Vec::new(),
+            host_response: Vec::new(),
+        };
+        let mut store = Store::new(engine, ctx);
+        let instance = linker.instantiate_and_start(&mut store, module).unwrap();
+        let memory = instance.get_memory(&store, "memory").unwrap();
+        let call = instance.get_typed_func::<(i32, i32), i32>(&store, "__plugin_call").unwrap();
+        store.data_mut().memory = Some(memory);
+        Floor { store, call, memory }
+    }
+
+    /// Calls `__plugin_call` for the request already in the store; the response is
+    /// left in the store.
+    fn call(&mut self) {
+        let args = (self.store.data().op.len() as i32, self.store.data().payload.len() as i32);
+        let status = self.call.call(&mut self.store, args).unwrap();
+        assert_eq!(status, 1);
+    }
+
+    fn response(&self) -> &[u8] {
+        &self.store.data().response
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Host side for hookr
+
+struct State;
+
+fn echo_host(_: &mut State, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    out.extend_from_slice(input);
+    Ok(())
+}
+
+fn other(_: &mut State, _: &[u8], _: &mut Vec<u8>) -> Result<(), HostError> {
+    Err(HostError::new("not this one"))
+}
+
+fn hello_byte(_: &mut State, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    out.extend_from_slice(b"Hello, ");
+    out.extend_from_slice(input);
+    Ok(())
+}
+
+fn hello(_: &mut State, input: Hello) -> Result<Hello, HostError> {
+    Ok(Hello { msg: format!("Hello, {}!", input.msg) })
+}
+
+/// A table the size of a small real one, so the lookup is not a single comparison.
+static HOST_FNS: &[HostFn<State>] = &[
+    HostFn::bytes("alpha", other),
+    HostFn::bytes("beta", other),
+    HostFn::bytes("echo", echo_host),
+    HostFn::typed("hello", hello),
+    HostFn::bytes("helloByte", hello_byte),
+    HostFn::bytes("omega", other),
+];
+
+/// A one-string-field struct, `{"<key>": s}`, as the `simple` plugin's `echo` and the
+/// host's `hello` take and return.
+struct Echo {
+    data: String,
+}
+struct Hello {
+    msg: String,
+}
+
+fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
+    let mut value = None;
+    d.fields(&[key], |d, f| {
+        match f {
+            Some(0) => value = Some(d.string()?),
+            _ => d.skip()?,
+        }
+        Ok(())
+    })?;
+    value.ok_or(DecodeError::MissingField(key))
+}
+
+impl Decode for Echo {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        one_string(d, "data").map(|data| Echo { data })
+    }
+}
+impl Encode for Echo {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.map_len(1)?;
+        e.str("data")?;
+        e.str(&self.data)
+    }
+}
+impl Decode for Hello {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        one_string(d, "msg").map(|msg| Hello { msg })
+    }
+}
+impl Encode for Hello {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.map_len(1)?;
+        e.str("msg")?;
+        e.str(&self.msg)
+    }
+}
+
+fn runtime(wasm: &[u8]) -> Runtime<State> {
+    Runtime::builder(State).bytes(wasm).host_fns(HOST_FNS).build().unwrap()
+}
+
+const SIZES: &[(&str, usize)] = &[("0 B", 0), ("64 B", 64), ("4 KiB", 4 << 10), ("1 MiB", 1 << 20)];
+const SENTENCE: &[u8] = b"The quick brown fox jumps over the lazy dog, and the dog does not seem to mind at all.";
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let mut r = Results { filter, rows: Vec::new() };
+    let engine = floor_engine();
+    let linker = floor_linker(&engine);
+    let echo_wasm = wat::parse_str(ECHO).unwrap();
+    let host_call_wasm = wat::parse_str(HOST_CALL).unwrap();
+    let echo_module = wasmi::Module::new(&engine, &echo_wasm).unwrap();
+    let host_call_module = wasmi::Module::new(&engine, &host_call_wasm).unwrap();
+
+    // --- payload sizes: floor, invoke_into, invoke
+    let mut floor = Floor::new(&engine, &linker, &echo_module);
+    let mut rt = runtime(&echo_wasm);
+    let mut out = Vec::new();
+    for &(label, n) in SIZES {
+        let payload: Vec<u8> = (0..n).map(|i| i as u8).collect();
+        floor.store.data_mut().payload = payload.clone();
+        floor.call();
+        assert_eq!(floor.response(), &payload[..]);
+        r.run(&format!("echo {label}: floor (wasmi)"), || {
+            floor.call();
+            black_box(floor.response());
+        });
+        rt.invoke_into("echo", &payload, &mut out).unwrap();
+        assert_eq!(out, payload);
+        r.run(&format!("echo {label}: hookr invoke_into"), || {
+            rt.invoke_into("echo", black_box(&payload), &mut out).unwrap();
+            black_box(&out);
+        });
+        r.run(&format!("echo {label}: hookr invoke"), || {
+            black_box(rt.invoke("echo", black_box(&payload)).unwrap());
+        });
+    }
+
+    // --- a host call round trip, 16-byte payload
+    let payload = [7u8; 16];
+    let mut floor_hc = Floor::new(&engine, &linker, &host_call_module);
+    floor_hc.store.data_mut().payload = payload.to_vec();
+    floor_hc.call();
+    assert_eq!(floor_hc.response(), payload);
+    r.run("host call 16 B: floor (wasmi)", || {
+        floor_hc.call();
+        black_box(floor_hc.response());
+    });
+    let mut rt_hc = runtime(&host_call_wasm);
+    assert_eq!(rt_hc.invoke("hc", &payload).unwrap(), payload);
+    r.run("host call 16 B: hookr invoke_into", || {
+        rt_hc.invoke_into("hc", black_box(&payload), &mut out).unwrap();
+        black_box(&out);
+    });
+
+    // --- a typed call: a struct in, the same struct out (the echo plugin)
+    let value = Echo { data: "Hello, Steve! A typed payload of some forty bytes.".into() };
+    let mut request = Vec::new();
+    r.run("typed echo: floor (wasmi + codec)", || {
+        request.clear();
+        codec::encode_into(black_box(&value), &mut request).unwrap();
+        std::mem::swap(&mut floor.store.data_mut().payload, &mut request);
+        floor.call();
+        std::mem::swap(&mut floor.store.data_mut().payload, &mut request);
+        let back: Echo = codec::from_slice(floor.response()).unwrap();
+        black_box(back);
+    });
+    let back: Echo = rt.call("echo", &value).unwrap();
+    assert_eq!(back.data, value.data);
+    r.run("typed echo: hookr call", || {
+        let back: Echo = rt.call("echo", black_box(&value)).unwrap();
+        black_box(back);
+    });
+
+    // --- start-up
+    let simple_hash = Sha256Hasher.hash(SIMPLE);
+    let mut count = 300;
+    let big = loop {
+        let wasm = wat::parse_str(big_wat(count)).unwrap();
+        if wasm.len() >= 100 << 10 {
+            break wasm;
+        }
+        count = count * (100 << 10) / wasm.len() + 1;
+    };
+    let big_hash = Sha256Hasher.hash(&big);
+    println!("(simple.wasm is {} bytes; the big plugin {} bytes in {count} functions)", SIMPLE.len(), big.len());
+    r.run("start-up simple: sha256 only", || {
+        black_box(Sha256Hasher.hash(black_box(SIMPLE)));
+    });
+    // Like hookr, each start-up gets its own engine (an engine keeps every function it
+    // compiled until it is dropped) and its own linker.
+    r.run("start-up simple: floor (wasmi compile+inst)", || {
+        let engine = floor_engine();
+        let module = wasmi::Module::new(&engine, black_box(SIMPLE)).unwrap();
+        let mut store = Store::new(&engine, ());
+        let linker = simple_floor_linker(&engine);
+        black_box(linker.instantiate_and_start(&mut store, &module).unwrap());
+    });
+    r.run("start-up simple: hookr bytes -> runtime", || {
+        let rt = Runtime::builder(State)
+            .bytes(black_box(SIMPLE))
+            .hash(&simple_hash)
+            .hasher(Sha256Hasher)
+            .host_fns(HOST_FNS)
+            .build()
+            .unwrap();
+        black_box(rt);
+    });
+    r.run("start-up 100 KiB: sha256 only", || {
+        black_box(Sha256Hasher.hash(black_box(&big)));
+    });
+    r.run("start-up 100 KiB: floor (wasmi compile+inst)", || {
+        let engine = floor_engine();
+        let module = wasmi::Module::new(&engine, black_box(&big)).unwrap();
+        black_box(Floor::new(&engine, &floor_linker(&engine), &module));
+    });
+    r.run("start-up 100 KiB: hookr bytes -> runtime", || {
+        let rt = Runtime::builder(State)
+            .bytes(black_box(&big))
+            .hash(&big_hash)
+            .hasher(Sha256Hasher)
+            .host_fns(HOST_FNS)
+            .build()
+            .unwrap();
+        black_box(rt);
+    });
+    // Fuel metering compiles every function up front (so that a call's fuel does not
+    // depend on what was translated before it); without fuel, translation is lazy.
+    r.run("start-up simple: hookr, fuel on (eager)", || {
+        black_box(Runtime::builder(State).bytes(black_box(SIMPLE)).host_fns(HOST_FNS).fuel(1 << 20).build().unwrap());
+    });
+    r.run("start-up 100 KiB: hookr, fuel on (eager)", || {
+        black_box(Runtime::builder(State).bytes(black_box(&big)).host_fns(HOST_FNS).fuel(1 << 20).build().unwrap());
+    });
+    let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
+    let simple_floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
+    let simple_linker = simple_floor_linker(&engine);
+    // wasmi alone needs only a store and an instance; hookr also builds its linker, host
+    // table and sandbox for each runtime.
+    r.run("fresh instance simple: floor (wasmi)", || {
+        let mut store = Store::new(&engine, ());
+        black_box(simple_linker.instantiate_and_start(&mut store, &simple_floor_module).unwrap());
+    });
+    r.run("fresh instance simple: hookr from Module", || {
+        black_box(Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap());
+    });
+
+    // --- the whole stack on simple.wasm
+    let mut simple = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap();
+    assert_eq!(SENTENCE.len(), 86);
+    assert_eq!(simple.invoke("vowel", SENTENCE).unwrap(), b"23");
+    r.run("simple vowel 0 B: invoke_into", || {
+        simple.invoke_into("vowel", black_box(b""), &mut out).unwrap();
+        black_box(&out);
+    });
+    r.run("simple vowel 86 B: invoke_into", || {
+        simple.invoke_into("vowel", black_box(SENTENCE), &mut out).unwrap();
+        black_box(&out);
+    });
+    assert_eq!(simple.invoke("echoByte", SENTENCE).unwrap(), [b"Hello, ", SENTENCE].concat());
+    r.run("simple echoByte 86 B: invoke_into", || {
+        simple.invoke_into("echoByte", black_box(SENTENCE), &mut out).unwrap();
+        black_box(&out);
+    });
+    let steve = Echo { data: "Steve".into() };
+    let reply: Echo = simple.call("echo", &steve).unwrap();
+    assert_eq!(reply.data, "Hello, Steve!");
+    r.run("simple typed echo: call", || {
+        let reply: Echo = simple.call("echo", black_box(&steve)).unwrap();
+        black_box(reply);
+    });
+
+    // --- recovery after a trap, against restoring a memory snapshot. With a budget of
+    // 100 fuel every call traps almost at once (a fresh instance's first call spends
+    // about 5 000 setting up its allocator), so the time is that of the recovery: a
+    // fresh store, instantiation and initialisers.
+    let mut fuelled = Runtime::builder(State).bytes(SIMPLE).host_fns(HOST_FNS).fuel(100).build().unwrap();
+    let initial_memory = fuelled.memory_size();
+    assert!(matches!(fuelled.invoke("vowel", b""), Err(hookr::Error::OutOfFuel)));
+    r.run("recovery: trap at once + reinstantiate", || {
+        let err = fuelled.invoke_into("vowel", black_box(b""), &mut out).unwrap_err();
+        black_box(err);
+    });
+    // What a reset instance costs the next call: its first call sets up the guest's
+    // allocator and buffers again, which a snapshot taken after a warm-up call keeps.
+    r.run("recovery: fresh instance + first vowel 86 B", || {
+        let mut rt = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap();
+        rt.invoke_into("vowel", black_box(SENTENCE), &mut out).unwrap();
+    });
+    let used_memory = simple.memory_size();
+    let mut restore = Floor::new(&engine, &linker, &echo_module);
+    for size in [initial_memory, used_memory] {
+        let snapshot = vec![0x5au8; size];
+        r.run(&format!("recovery: restore {} KiB snapshot", size >> 10), || {
+            restore.memory.write(&mut restore.store, 0, black_box(&snapshot)).unwrap();
+        });
+    }
+
+    summary(&r);
+}
+
+/// A linker that satisfies every `hookr` import with a no-op, for instantiating
+/// `simple.wasm` under wasmi alone.
+fn simple_floor_linker(engine: &Engine) -> Linker<()> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap("hookr", "__plugin_request", |_: i32, _: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__plugin_response", |_: i32, _: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__plugin_error", |_: i32, _: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__host_call", |_: i32, _: i32, _: i32, _: i32| 0i32)
+        .unwrap()
+        .func_wrap("hookr", "__host_response_len", || 0i32)
+        .unwrap()
+        .func_wrap("hookr", "__host_response", |_: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__host_error_len", || 0i32)
+        .unwrap()
+        .func_wrap("hookr", "__host_error", |_: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__log", |_: i32, _: i32| {})
+        .unwrap();
+    linker
+}
+
+fn summary(r: &Results) {
+    println!();
+    println!("{:<28} {:>12} {:>12} {:>8} {:>12} {:>8}", "case", "floor", "invoke_into", "ratio", "invoke", "ratio");
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}", a / b),
+        _ => "-".into(),
+    };
+    let ns = |v: Option<f64>| v.map_or("-".into(), fmt_ns);
+    for &(label, _) in SIZES {
+        let floor = r.get(&format!("echo {label}: floor (wasmi)"));
+        let into = r.get(&format!("echo {label}: hookr invoke_into"));
+        let inv = r.get(&format!("echo {label}: hookr invoke"));
+        println!(
+            "{:<28} {:>12} {:>12} {:>8} {:>12} {:>8}",
+            format!("echo {label}"),
+            ns(floor),
+            ns(into),
+            ratio(into, floor),
+            ns(inv),
+            ratio(inv, floor)
+        );
+    }
+    for (label, floor, hookr) in [
+        ("host call 16 B", "host call 16 B: floor (wasmi)", "host call 16 B: hookr invoke_into"),
+        ("typed echo", "typed echo: floor (wasmi + codec)", "typed echo: hookr call"),
+        ("start-up simple", "start-up simple: floor (wasmi compile+inst)", "start-up simple: hookr bytes -> runtime"),
+        (
+            "start-up 100 KiB",
+            "start-up 100 KiB: floor (wasmi compile+inst)",
+            "start-up 100 KiB: hookr bytes -> runtime",
+        ),
+        ("fresh instance simple", "fresh instance simple: floor (wasmi)", "fresh instance simple: hookr from Module"),
+    ] {
+        let (f, h) = (r.get(floor), r.get(hookr));
+        println!("{:<28} {:>12} {:>12} {:>8}", label, ns(f), ns(h), ratio(h, f));
+    }
+    println!();
+    for name in [
+        "start-up simple: hookr, fuel on (eager)",
+        "start-up 100 KiB: hookr, fuel on (eager)",
+        "simple vowel 0 B: invoke_into",
+        "simple vowel 86 B: invoke_into",
+        "simple echoByte 86 B: invoke_into",
+        "simple typed echo: call",
+    ] {
+        if let Some(v) = r.get(name) {
+            println!("{name:<44} {:>12}", fmt_ns(v));
+        }
+    }
+    for (name, v) in r.rows.iter().filter(|(n, _)| n.starts_with("recovery")) {
+        println!("{name:<44} {:>12}", fmt_ns(*v));
+    }
+}

@@ -1,0 +1,126 @@
+//! In steady state `invoke_into` allocates nothing and `invoke` allocates once (the
+//! vector it returns), for a WAT echo plugin and for the `simple` plugin's byte calls.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use hookr::{HostError, HostFn, Runtime};
+
+/// Counts the allocations made on a thread while that thread has counting switched on,
+/// so the test harness's own threads never disturb the count.
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    // `try_with`: the allocator also runs while thread-locals are being torn down.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call is passed straight to the system allocator; counting touches
+// only `const`-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The number of allocations (and reallocations) `f` makes on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|on| on.set(true));
+    f();
+    COUNTING.with(|on| on.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Echoes the payload: the operation name lands at 0, the payload at 1024.
+const ECHO: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 0) (i32.const 1024))
+    (call $resp (i32.const 1024) (local.get $len))
+    (i32.const 1)))"#;
+
+const SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
+
+fn hello_byte(_: &mut (), input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    out.extend_from_slice(b"Hello, ");
+    out.extend_from_slice(input);
+    Ok(())
+}
+
+static HOST_FNS: &[HostFn<()>] = &[HostFn::bytes("helloByte", hello_byte)];
+
+/// Checks one call: after a warm-up, `invoke_into` allocates nothing and `invoke`
+/// allocates only the vector it returns, and both answer `expected`.
+fn check(rt: &mut Runtime<()>, op: &str, payload: &[u8], expected: &[u8]) {
+    let mut out = Vec::new();
+    rt.invoke_into(op, payload, &mut out).unwrap();
+    assert_eq!(out, expected, "{op}");
+    let mut results = Vec::with_capacity(3);
+    let n = allocations(|| {
+        for _ in 0..3 {
+            results.push(rt.invoke_into(op, payload, &mut out));
+        }
+    });
+    assert!(results.iter().all(Result::is_ok), "{op}: {results:?}");
+    assert_eq!(out, expected, "{op}");
+    assert_eq!(n, 0, "{op}: invoke_into allocated {n} times in 3 calls");
+
+    let mut answer = Ok(Vec::new());
+    let n = allocations(|| answer = rt.invoke(op, payload));
+    assert_eq!(answer.unwrap(), expected, "{op}");
+    // Exactly the returned vector, when there is a response: this also shows that the
+    // counter is live.
+    assert_eq!(n, usize::from(!expected.is_empty()), "{op}: invoke allocated {n} times");
+}
+
+#[test]
+fn echo_plugin_calls_allocate_nothing_but_the_returned_vector() {
+    let wasm = wat::parse_str(ECHO).unwrap();
+    let mut rt = Runtime::builder(()).bytes(&wasm).build().unwrap();
+    for payload in [&b""[..], b"Steve", &[0xa5; 4096]] {
+        check(&mut rt, "echo", payload, payload);
+    }
+}
+
+#[test]
+fn simple_plugin_byte_calls_allocate_nothing_but_the_returned_vector() {
+    let mut rt = Runtime::builder(()).bytes(SIMPLE).host_fns(HOST_FNS).build().unwrap();
+    let sentence = b"The quick brown fox jumps over the lazy dog, and the dog does not seem to mind at all.";
+    check(&mut rt, "vowel", sentence, b"23");
+    check(&mut rt, "vowel", b"AEIOU aeiou xyz \xc3\xa9", b"10");
+    check(&mut rt, "echoByte", sentence, &[&b"Hello, "[..], sentence].concat());
+}
