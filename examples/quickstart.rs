@@ -3,62 +3,18 @@
 //!
 //! Run with `cargo run --release --example quickstart`.
 
-use hookr::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+extern crate alloc;
+
+use hookr::codec;
 use hookr::{Hasher, HostError, HostFn, Runtime, Sha256Hasher};
+
+/// The plugin's message types, shared with the plugin's own source.
+#[path = "../targets/plugins/simple/src/messages.rs"]
+mod messages;
+use messages::{Echo, Hello};
 
 /// The plugin, built from `targets/plugins/simple` by `targets/build-plugins.sh`.
 static SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
-
-/// `{"data": s}`, what the plugin's `echo` takes and returns.
-#[derive(Debug)]
-struct Echo {
-    data: String,
-}
-
-/// `{"msg": s}`, what the host's `hello` takes and returns.
-struct Hello {
-    msg: String,
-}
-
-fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
-    let mut value = None;
-    d.fields(&[key], |d, field| {
-        match field {
-            Some(0) => value = Some(d.string()?),
-            _ => d.skip()?,
-        }
-        Ok(())
-    })?;
-    value.ok_or(DecodeError::MissingField(key))
-}
-
-impl Encode for Echo {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("data")?;
-        e.str(&self.data)
-    }
-}
-
-impl Decode for Echo {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(Echo { data: one_string(d, "data")? })
-    }
-}
-
-impl Encode for Hello {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("msg")?;
-        e.str(&self.msg)
-    }
-}
-
-impl Decode for Hello {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(Hello { msg: one_string(d, "msg")? })
-    }
-}
 
 /// Host state: how many times the plugin called back.
 #[derive(Default)]

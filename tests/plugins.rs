@@ -4,57 +4,19 @@
 
 mod common;
 
-use hookr::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+extern crate alloc;
+
+use hookr::codec;
 use hookr::{Error, HostError, HostFn, Runtime, Serde};
 use serde::{Deserialize, Serialize};
 
+/// The `simple` plugin's message types, shared with its source.
+#[path = "../targets/plugins/simple/src/messages.rs"]
+mod messages;
+use messages::{Echo, Hello};
+
 static SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
 static SENSOR: &[u8] = include_bytes!("../targets/plugins/sensor/sensor.wasm");
-
-#[derive(Debug, PartialEq)]
-struct Echo {
-    data: String,
-}
-struct Hello {
-    msg: String,
-}
-
-fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
-    let mut value = None;
-    d.fields(&[key], |d, field| {
-        match field {
-            Some(0) => value = Some(d.string()?),
-            _ => d.skip()?,
-        }
-        Ok(())
-    })?;
-    value.ok_or(DecodeError::MissingField(key))
-}
-
-impl Encode for Echo {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("data")?;
-        e.str(&self.data)
-    }
-}
-impl Decode for Echo {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(Echo { data: one_string(d, "data")? })
-    }
-}
-impl Encode for Hello {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("msg")?;
-        e.str(&self.msg)
-    }
-}
-impl Decode for Hello {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(Hello { msg: one_string(d, "msg")? })
-    }
-}
 
 #[derive(Default)]
 struct Host {

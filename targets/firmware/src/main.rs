@@ -15,6 +15,10 @@ extern crate alloc;
 mod meter;
 mod payloads;
 
+/// The `simple` plugin's message types, shared with its source.
+#[path = "../../plugins/simple/src/messages.rs"]
+mod messages;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -26,8 +30,10 @@ use cortex_m_semihosting::{debug, hprintln};
 use hookr::{Error, HostError, HostFn, Runtime, Sha256Hasher};
 use panic_semihosting as _;
 
+use hookr::codec;
+use messages::{Echo, Hello};
 use meter::MeteredHeap;
-use payloads::{Echo, Hello, Now, NowRequest, Reading, Report};
+use payloads::{Now, NowRequest, Reading, Report};
 
 /// The SHA-256 of each embedded plugin, from build.rs.
 mod pins {

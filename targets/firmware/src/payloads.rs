@@ -1,62 +1,12 @@
-//! The plugins' typed payloads, MessagePack maps keyed by field name, with hand-written
-//! codec impls (no serde on the device).
+//! The sensor plugin's typed payloads, MessagePack maps keyed by field name, with
+//! hand-written codec impls (no serde on the device). `simple`'s messages come from the
+//! plugin's own source (`messages.rs`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use hookr::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
-
-/// Reads a map (or array) with the one string field `key`.
-fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
-    let mut value = None;
-    d.fields(&[key], |d, field| {
-        match field {
-            Some(0) => value = Some(d.string()?),
-            _ => d.skip()?,
-        }
-        Ok(())
-    })?;
-    value.ok_or(DecodeError::MissingField(key))
-}
-
-/// `simple`'s `echo` request and response: `{"data": s}`.
-pub struct Echo {
-    pub data: String,
-}
-
-impl Encode for Echo {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("data")?;
-        e.str(&self.data)
-    }
-}
-
-impl Decode for Echo {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(Echo { data: one_string(d, "data")? })
-    }
-}
-
-/// The typed host function `hello`'s request and response: `{"msg": s}`.
-pub struct Hello {
-    pub msg: String,
-}
-
-impl Encode for Hello {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("msg")?;
-        e.str(&self.msg)
-    }
-}
-
-impl Decode for Hello {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(Hello { msg: one_string(d, "msg")? })
-    }
-}
 
 /// The request of the host function `now_ms`: `{}` (any fields are ignored).
 pub struct NowRequest;

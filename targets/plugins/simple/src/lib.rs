@@ -11,27 +11,19 @@
 
 extern crate alloc;
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use hookr_guest::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr_guest::codec;
 use hookr_guest::{host_call_into, host_call_typed, Error};
+
+mod messages;
+use messages::{Echo, Hello};
 
 hookr_guest::plugin! {
     typed "echo" => echo,
     bytes "nope" => nope,
     bytes "echoByte" => echo_byte,
     bytes "vowel" => vowel,
-}
-
-/// `{"data": s}`: the request and the response of `echo`.
-struct Echo {
-    data: String,
-}
-
-/// `{"msg": s}`: the request and the response of the host function `hello`.
-struct Hello {
-    msg: String,
 }
 
 fn echo(request: Echo) -> Result<Echo, Error> {
@@ -81,47 +73,4 @@ fn write_decimal(mut n: usize, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&digits[at..]);
-}
-
-/// Reads a struct that has one string field, `key`, in map or array form.
-fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
-    let mut value = None;
-    d.fields(&[key], |d, field| {
-        match field {
-            Some(0) => value = Some(d.string()?),
-            _ => d.skip()?,
-        }
-        Ok(())
-    })?;
-    value.ok_or(DecodeError::MissingField(key))
-}
-
-fn write_one_string(e: &mut Encoder<'_>, key: &str, value: &str) -> Result<(), EncodeError> {
-    e.map_len(1)?;
-    e.str(key)?;
-    e.str(value)
-}
-
-impl Decode for Echo {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        one_string(d, "data").map(|data| Echo { data })
-    }
-}
-
-impl Encode for Echo {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        write_one_string(e, "data", &self.data)
-    }
-}
-
-impl Decode for Hello {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        one_string(d, "msg").map(|msg| Hello { msg })
-    }
-}
-
-impl Encode for Hello {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        write_one_string(e, "msg", &self.msg)
-    }
 }
