@@ -471,7 +471,9 @@ impl<'a> Decoder<'a> {
                 Marker::FixExt16 => (17, 0),
                 Marker::Ext8 => (self.be_len(1)? + 1, 0),
                 Marker::Ext16 => (self.be_len(2)? + 1, 0),
-                Marker::Ext32 => (self.be_len(4)? + 1, 0),
+                // `saturating_add`: on a 32-bit target a length of 2³² − 1 plus its type
+                // byte overflows `usize`; saturated, it is simply more than the input holds.
+                Marker::Ext32 => (self.be_len(4)?.saturating_add(1), 0),
                 Marker::Reserved => {
                     return Err(Self::mismatch("a value", m, self.pos - 1));
                 }
@@ -692,6 +694,9 @@ mod tests {
         assert_eq!(from_slice::<u32>(b""), Err(DecodeError::UnexpectedEof(0)));
         // A length that claims 4 GiB is refused without allocating it.
         assert_eq!(from_slice::<Vec<u8>>(b"\xc6\xff\xff\xff\xff"), Err(DecodeError::UnexpectedEof(5)));
+        // So is an ext 32 of 2³² − 1 bytes, whose length plus its type byte overflows a
+        // 32-bit `usize` (firmware targets).
+        assert_eq!(Decoder::new(b"\xc9\xff\xff\xff\xff\x01").skip(), Err(DecodeError::UnexpectedEof(5)));
     }
 
     #[test]

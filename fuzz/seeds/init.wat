@@ -1,0 +1,22 @@
+;; Every initialiser, a start section, a table with indirect calls, globals, and memory
+;; that grows on each call until refused.
+(module
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1 8)
+  (table 4 funcref)
+  (global $n (mut i32) (i32.const 0))
+  (elem (i32.const 0) $one $two)
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.const 2))
+  (func $bump (global.set $n (i32.add (global.get $n) (call_indirect (result i32) (i32.const 1)))))
+  (start $bump)
+  (func (export "_start") (call $bump))
+  (func (export "_initialize") (call $bump))
+  (func (export "hookr_init") (call $bump))
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (drop (memory.grow (i32.const 1)))
+    (memory.fill (i32.const 0) (global.get $n) (i32.const 4096))
+    (memory.copy (i32.const 8192) (i32.const 0) (i32.const 4096))
+    (i32.store (i32.const 0) (memory.size))
+    (call $resp (i32.const 0) (i32.const 4))
+    (i32.const 1)))
