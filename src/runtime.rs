@@ -148,7 +148,7 @@ struct Live {
 /// again and reruns its initialisers), so the next call behaves as if the failed one
 /// never happened. The host state is kept.
 pub struct Runtime<T: 'static> {
-    // `None` only while `reinstantiate` swaps stores.
+    // `None` only while `reinstantiate` swaps stores (see `POISONED`).
     store: Option<Store<Ctx<T>>>,
     live: Option<Live>,
     module: Module,
@@ -157,7 +157,31 @@ pub struct Runtime<T: 'static> {
     reply: Vec<u8>,
 }
 
-const SWAPPING: &str = "the runtime is unusable: a host callback panicked while the plugin was being reset";
+// The store is missing only inside `reinstantiate`, between taking the old store and
+// putting the fresh one in, where no user code runs: only a failed allocation that
+// panics there, caught by the host, could leave it missing.
+const POISONED: &str = "the runtime is unusable: it panicked while its store was being replaced";
+
+fn present<T>(slot: &mut Option<Store<Ctx<T>>>) -> &mut Store<Ctx<T>> {
+    match slot {
+        Some(s) => s,
+        None => unreachable!("{POISONED}"),
+    }
+}
+
+fn present_ref<T>(slot: &Option<Store<Ctx<T>>>) -> &Store<Ctx<T>> {
+    match slot {
+        Some(s) => s,
+        None => unreachable!("{POISONED}"),
+    }
+}
+
+fn present_owned<T>(slot: Option<Store<Ctx<T>>>) -> Store<Ctx<T>> {
+    match slot {
+        Some(s) => s,
+        None => unreachable!("{POISONED}"),
+    }
+}
 
 impl<T: 'static> Runtime<T> {
     /// Starts building a runtime around the host state `state`.
@@ -173,37 +197,24 @@ impl<T: 'static> Runtime<T> {
     }
 
     fn store(&mut self) -> &mut Store<Ctx<T>> {
-        match &mut self.store {
-            Some(s) => s,
-            None => unreachable!("{SWAPPING}"),
-        }
+        present(&mut self.store)
     }
 
     fn store_ref(&self) -> &Store<Ctx<T>> {
-        match &self.store {
-            Some(s) => s,
-            None => unreachable!("{SWAPPING}"),
-        }
+        present_ref(&self.store)
     }
 
     /// Instantiates the module in the current store and runs its initialisers.
     fn instantiate(&mut self) -> Result<Live, Error> {
-        let store = match &mut self.store {
-            Some(s) => s,
-            None => unreachable!("{SWAPPING}"),
-        };
+        let store = present(&mut self.store);
         store.limiter(|ctx| &mut ctx.store_limits);
         let fuel = store.data().limits.fuel;
         if let Some(fuel) = fuel {
             store.set_fuel(fuel).map_err(Error::from_wasmi)?;
         }
+        // `Builder::build` has checked every import by name and type already.
         let instance =
-            self.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(|e| match e.kind() {
-                wasmi::errors::ErrorKind::Linker(_) => {
-                    Error::Link { module: "".into(), name: "".into(), reason: alloc::format!("{e}").into() }
-                }
-                _ => Error::from_wasmi(e),
-            })?;
+            self.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
         let plugin_call = instance
             .get_typed_func::<(i32, i32), i32>(&*store, names::PLUGIN_CALL)
@@ -234,10 +245,7 @@ impl<T: 'static> Runtime<T> {
     /// Replaces the instance with a fresh one in a fresh store, keeping the host state.
     fn reinstantiate(&mut self) -> Result<(), Error> {
         self.live = None;
-        let mut ctx = match self.store.take() {
-            Some(s) => s.into_data(),
-            None => unreachable!("{SWAPPING}"),
-        };
+        let mut ctx = present_owned(self.store.take()).into_data();
         ctx.memory = None;
         ctx.frame = Frame::EMPTY;
         self.store = Some(Store::new(&self.module.engine, ctx));
@@ -279,17 +287,15 @@ impl<T: 'static> Runtime<T> {
             return Err(Error::host("plugin could not be instantiated"));
         };
         let plugin_call = live.plugin_call;
-        let store = match &mut self.store {
-            Some(s) => s,
-            None => unreachable!("{SWAPPING}"),
-        };
+        let store = present(&mut self.store);
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(Error::from_wasmi)?;
+        }
         {
+            // The guest's response goes straight into the caller's buffer.
             let ctx = store.data_mut();
             ctx.has_plugin_error = false;
             core::mem::swap(&mut ctx.response, out);
-        }
-        if let Some(fuel) = limits.fuel {
-            store.set_fuel(fuel).map_err(Error::from_wasmi)?;
         }
         let result = {
             let guard = FrameGuard::new(store, op.as_bytes(), payload);
@@ -380,10 +386,7 @@ impl<T: 'static> Runtime<T> {
 
     /// Ends the runtime and hands back the host state.
     pub fn into_state(mut self) -> T {
-        match self.store.take() {
-            Some(s) => s.into_data().state,
-            None => unreachable!("{SWAPPING}"),
-        }
+        present_owned(self.store.take()).into_data().state
     }
 }
 
