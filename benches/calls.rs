@@ -8,10 +8,12 @@
 //! to print hookr / floor ratios, and a fixed time budget per case keeps the whole run
 //! to a few seconds.
 
+extern crate alloc;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use hookr::codec::{self, Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr::codec;
 use hookr::wasmi::{self, Caller, Engine, Linker, Memory, Store, TypedFunc};
 use hookr::{EngineConfig, Hasher, HostError, HostFn, Module, NoVerify, Runtime, Sha256Hasher};
 
@@ -328,51 +330,10 @@ static HOST_FNS: &[HostFn<State>] = &[
     HostFn::bytes("omega", other),
 ];
 
-/// A one-string-field struct, `{"<key>": s}`, as the `simple` plugin's `echo` and the
-/// host's `hello` take and return.
-struct Echo {
-    data: String,
-}
-struct Hello {
-    msg: String,
-}
-
-fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
-    let mut value = None;
-    d.fields(&[key], |d, f| {
-        match f {
-            Some(0) => value = Some(d.string()?),
-            _ => d.skip()?,
-        }
-        Ok(())
-    })?;
-    value.ok_or(DecodeError::MissingField(key))
-}
-
-impl Decode for Echo {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        one_string(d, "data").map(|data| Echo { data })
-    }
-}
-impl Encode for Echo {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("data")?;
-        e.str(&self.data)
-    }
-}
-impl Decode for Hello {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        one_string(d, "msg").map(|msg| Hello { msg })
-    }
-}
-impl Encode for Hello {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.map_len(1)?;
-        e.str("msg")?;
-        e.str(&self.msg)
-    }
-}
+/// The `simple` plugin's message types, shared with its source.
+#[path = "../targets/plugins/simple/src/messages.rs"]
+mod messages;
+use messages::{Echo, Hello};
 
 fn runtime(wasm: &[u8]) -> Runtime<State> {
     Runtime::builder(State).bytes(wasm).host_fns(HOST_FNS).build().unwrap()

@@ -4,6 +4,8 @@
 //! An input that once crashed a target is kept here as a file named after what it found;
 //! each test runs every file of its target and fails on the first that panics.
 
+extern crate alloc;
+
 #[allow(dead_code)]
 #[path = "../fuzz/src/codec.rs"]
 mod codec;

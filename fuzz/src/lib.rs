@@ -4,6 +4,8 @@
 //!
 //! Each module has one `run(data: &[u8])` that panics when it finds a bug.
 
+extern crate alloc;
+
 pub mod codec;
 pub mod load_invoke;
 pub mod simple_ops;

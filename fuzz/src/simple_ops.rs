@@ -13,7 +13,7 @@
 
 use std::sync::OnceLock;
 
-use hookr::codec::{self, Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr::codec;
 use hookr::{EngineConfig, Error, HostError, HostFn, Module, NoVerify, Runtime};
 
 pub const SIMPLE_WASM: &[u8] = include_bytes!("../../targets/plugins/simple/simple.wasm");
@@ -33,58 +33,10 @@ pub struct Calls {
     hello_byte: u32,
 }
 
-/// `{"data": s}`, the request and response of the plugin's `echo`.
-#[derive(Debug, PartialEq, Eq)]
-struct Echo {
-    data: String,
-}
-
-/// `{"msg": s}`, the request and response of the host's `hello`.
-struct Hello {
-    msg: String,
-}
-
-fn one_string(d: &mut Decoder<'_>, key: &'static str) -> Result<String, DecodeError> {
-    let mut value = None;
-    d.fields(&[key], |d, field| {
-        match field {
-            Some(0) => value = Some(d.string()?),
-            _ => d.skip()?,
-        }
-        Ok(())
-    })?;
-    value.ok_or(DecodeError::MissingField(key))
-}
-
-fn write_one_string(e: &mut Encoder<'_>, key: &str, value: &str) -> Result<(), EncodeError> {
-    e.map_len(1)?;
-    e.str(key)?;
-    e.str(value)
-}
-
-impl Decode for Echo {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        one_string(d, "data").map(|data| Echo { data })
-    }
-}
-
-impl Encode for Echo {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        write_one_string(e, "data", &self.data)
-    }
-}
-
-impl Decode for Hello {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        one_string(d, "msg").map(|msg| Hello { msg })
-    }
-}
-
-impl Encode for Hello {
-    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        write_one_string(e, "msg", &self.msg)
-    }
-}
+/// The plugin's message types, shared with its source.
+#[path = "../../targets/plugins/simple/src/messages.rs"]
+mod messages;
+use messages::{Echo, Hello};
 
 fn hello(calls: &mut Calls, input: Hello) -> Result<Hello, HostError> {
     calls.hello += 1;

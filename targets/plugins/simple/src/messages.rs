@@ -3,12 +3,12 @@
 //! One definition serves both sides: the plugin includes this file as a module, and a
 //! host (the quick start, the tests, the firmware) includes it with
 //! `#[path = ".../targets/plugins/simple/src/messages.rs"] mod messages;`. The
-//! includer provides the codec as `codec` at its crate root (`hookr::codec` on a host,
+//! includer provides the codec as `codec` in the including module (`hookr::codec` on a host,
 //! `hookr_guest::codec` in the plugin: both are `hookr_abi::codec`) and `alloc`.
 
 use alloc::string::String;
 
-use crate::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use super::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
 
 /// `{"data": s}`: the request and the response of `echo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
