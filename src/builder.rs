@@ -270,36 +270,48 @@ impl<'a, T: 'static> Builder<'a, T> {
 
 /// Names the first import the host cannot satisfy, with its reason.
 fn check_imports(module: &Module) -> Result<(), Error> {
+    module.module.imports().try_for_each(|import| check_import(import.module(), import.name(), import.ty()))
+}
+
+/// Checks one import of a module against what hookr provides: the nine `hookr`
+/// functions and the WASI preview 1 functions, each with its exact type.
+///
+/// Returns the [`Error::Link`] that loading such a module would fail with.
+///
+/// ```
+/// use hookr::wasmi::{ExternType, FuncType, ValType};
+/// let log = ExternType::Func(FuncType::new([ValType::I32, ValType::I32], []));
+/// assert!(hookr::check_import("hookr", "__log", &log).is_ok());
+/// let wrong = ExternType::Func(FuncType::new([ValType::I64], []));
+/// assert!(hookr::check_import("hookr", "__log", &wrong).is_err());
+/// assert!(hookr::check_import("env", "foo", &log).is_err());
+/// ```
+pub fn check_import(module: &str, name: &str, ty: &wasmi::ExternType) -> Result<(), Error> {
     use wasmi::ExternType;
-    for import in module.module.imports() {
-        let (m, name) = (import.module(), import.name());
-        let link_err = |reason: &str| Error::Link { module: m.into(), name: name.into(), reason: reason.into() };
-        if m == hookr_abi::HOST_MODULE {
-            let Some((params, results)) = crate::abi::signature(name) else {
-                return Err(link_err("the `hookr` module has no such function"));
-            };
-            match import.ty() {
-                ExternType::Func(ty)
-                    if ty.params().len() == params
-                        && ty.results().len() == results
-                        && ty.params().iter().chain(ty.results()).all(|t| *t == wasmi::ValType::I32) => {}
-                _ => return Err(link_err("wrong type (every hookr import takes and returns i32 only)")),
+    let link_err = |reason: &str| Error::Link { module: module.into(), name: name.into(), reason: reason.into() };
+    if module == hookr_abi::HOST_MODULE {
+        let Some((params, results)) = crate::abi::signature(name) else {
+            return Err(link_err("the `hookr` module has no such function"));
+        };
+        match ty {
+            ExternType::Func(ty)
+                if ty.params().len() == params
+                    && ty.results().len() == results
+                    && ty.params().iter().chain(ty.results()).all(|t| *t == wasmi::ValType::I32) =>
+            {
+                Ok(())
             }
-        } else if m == hookr_abi::WASI_MODULE {
-            let Some((params, results)) = crate::wasi::signature(name) else {
-                return Err(link_err("`wasi_snapshot_preview1` has no such function"));
-            };
-            match import.ty() {
-                ExternType::Func(ty) if ty.params() == params && ty.results() == results => {}
-                _ => {
-                    return Err(link_err(&alloc::format!(
-                        "wrong type (preview1 declares it as {params:?} -> {results:?})"
-                    )))
-                }
-            }
-        } else {
-            return Err(link_err("the host provides no such import"));
+            _ => Err(link_err("wrong type (every hookr import takes and returns i32 only)")),
         }
+    } else if module == hookr_abi::WASI_MODULE {
+        let Some((params, results)) = crate::wasi::signature(name) else {
+            return Err(link_err("`wasi_snapshot_preview1` has no such function"));
+        };
+        match ty {
+            ExternType::Func(ty) if ty.params() == params && ty.results() == results => Ok(()),
+            _ => Err(link_err(&alloc::format!("wrong type (preview1 declares it as {params:?} -> {results:?})"))),
+        }
+    } else {
+        Err(link_err("the host provides no such import"))
     }
-    Ok(())
 }

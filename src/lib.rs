@@ -81,7 +81,7 @@ mod runtime;
 mod serde;
 pub mod wasi;
 
-pub use builder::Builder;
+pub use builder::{check_import, Builder};
 pub use error::{Error, TrapCode};
 pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
 pub use limits::Limits;

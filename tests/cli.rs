@@ -292,7 +292,7 @@ fn memory_stays_within_max_memory_pages() {
     assert_eq!(run.stdout, [4]);
 
     let plugin = fixture("big-memory", BIG_MEMORY);
-    hookr(&["invoke", p(&plugin), "x", "--max-memory-pages", "4"]).fails(EXIT_STOPPED, "memory limit");
+    hookr(&["invoke", p(&plugin), "x", "--max-memory-pages", "4"]).fails(EXIT_LOAD, "memory limit");
     let run = hookr(&["invoke", p(&plugin), "x"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
 }
@@ -386,7 +386,7 @@ fn inspect_shows_the_abi_imports_exports_and_memory() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let out = run.stdout_str();
     assert!(out.contains("abi:      not hookr"), "{out}");
-    assert!(out.contains("imports `env::foo`"), "{out}");
+    assert!(out.contains("cannot link import `env::foo`: the host provides no such import"), "{out}");
     assert!(out.contains("  env\n    foo: func ()\n"), "{out}");
 
     let run = hookr(&["inspect", p(&fixture("no-plugin-call", NO_PLUGIN_CALL))]);
@@ -422,4 +422,16 @@ fn wasi_output_goes_to_stderr_or_the_import_is_named() {
     } else {
         run.fails(EXIT_LOAD, "wasi_snapshot_preview1::fd_write");
     }
+}
+
+#[test]
+fn inspect_checks_hookr_import_types() {
+    let wrong = r#"(module (import "hookr" "__log" (func (param i64)))
+        (memory (export "memory") 1)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#;
+    let run = hookr(&["inspect", p(&fixture("wrong-log", wrong))]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let out = run.stdout_str();
+    assert!(out.contains("abi:      not hookr"), "{out}");
+    assert!(out.contains("cannot link import `hookr::__log`: wrong type"), "{out}");
 }

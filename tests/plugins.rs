@@ -116,6 +116,10 @@ fn unknown_functions_are_named() {
     assert_eq!(err.to_string(), r#"plugin error: Could not find function "missing""#);
     let err = rt.invoke("", b"").unwrap_err();
     assert!(matches!(err, Error::Plugin(_)), "{err:?}");
+    // A huge name is cut in the message, so the message stays under the error limit.
+    let long = "x".repeat(100_000);
+    let err = rt.invoke(&long, b"").unwrap_err();
+    assert_eq!(err.to_string(), format!("plugin error: Could not find function \"{}…\"", &long[..128]));
 }
 
 #[test]

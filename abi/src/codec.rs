@@ -436,7 +436,7 @@ impl<'a> Decoder<'a> {
     /// Skips one value of any type, nested ones included (up to [`MAX_DEPTH`]).
     pub fn skip(&mut self) -> Result<(), DecodeError> {
         // Values still to skip, counted per nesting level, iteratively.
-        let mut pending: [u64; MAX_DEPTH] = [0; MAX_DEPTH];
+        let mut pending: [u64; MAX_DEPTH + 1] = [0; MAX_DEPTH + 1];
         let mut depth = 0usize;
         pending[0] = 1;
         loop {
@@ -481,7 +481,7 @@ impl<'a> Decoder<'a> {
             self.take(data)?;
             if children > 0 {
                 depth += 1;
-                if depth == MAX_DEPTH {
+                if depth > MAX_DEPTH {
                     return Err(DecodeError::TooDeep);
                 }
                 pending[depth] = children;
@@ -707,6 +707,12 @@ mod tests {
         assert_eq!(d.uint().unwrap(), 7);
         let deep = [0x91u8; 1000];
         assert_eq!(Decoder::new(&deep).skip(), Err(DecodeError::TooDeep));
+        // Exactly MAX_DEPTH levels are fine; one more is too deep.
+        let mut nested = vec![0x91u8; MAX_DEPTH];
+        nested.push(0x07);
+        Decoder::new(&nested).skip().unwrap();
+        nested.insert(0, 0x91);
+        assert_eq!(Decoder::new(&nested).skip(), Err(DecodeError::TooDeep));
         assert_eq!(
             Decoder::new(b"\xc1").skip().unwrap_err().to_string(),
             "expected a value at offset 0, found marker 0xc1"

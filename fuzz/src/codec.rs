@@ -107,7 +107,7 @@ fn nest(level: usize, len: usize) -> Result<usize, DecodeError> {
     if len == 0 {
         return Ok(level);
     }
-    if level + 1 >= MAX_DEPTH {
+    if level + 1 > MAX_DEPTH {
         return Err(DecodeError::TooDeep);
     }
     Ok(level + 1)

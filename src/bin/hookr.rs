@@ -52,9 +52,10 @@ Exit status:
      a response --msgpack cannot read, or output that cannot be written
   2  usage: bad arguments, unreadable --input-file, --msgpack input that is not JSON
   3  the plugin could not be loaded: unreadable file, malformed or mismatched hash,
-     invalid module, missing export, missing import, failed initialiser
-  4  the plugin was stopped: trap, out of fuel, memory limit, oversized data,
-     bad guest pointer";
+     invalid module, missing export, missing import, failed initialiser, or any
+     trap or limit while it was being instantiated
+  4  the plugin was stopped during the call: trap, out of fuel, memory limit,
+     oversized data, bad guest pointer";
 
 /// Hash, inspect and invoke hookr WebAssembly plugins.
 #[derive(Parser, Debug)]
@@ -267,7 +268,9 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
             Error::Io { .. } => e.to_string(),
             _ => format!("cannot load `{}`: {e}", args.file.display()),
         };
-        Failure::new(status_of(&e), message)
+        // Whatever stops a plugin from loading is a load failure, a trap in its start
+        // function or a memory limit at instantiation included.
+        Failure::new(EXIT_LOAD, message)
     })?;
 
     let op = &args.operation;

@@ -84,17 +84,8 @@ fn abi_problems(module: &wasmi::Module) -> Vec<String> {
         None => problems.push(format!("does not export `{}`", abi::PLUGIN_CALL)),
     }
     for import in module.imports() {
-        let (m, name) = (import.module(), import.name());
-        if m == abi::HOST_MODULE {
-            if !abi::HOST_IMPORTS.contains(&name) {
-                problems.push(format!("imports `{m}::{name}`, which the hookr ABI does not define"));
-            }
-        } else if m != abi::WASI_MODULE {
-            problems.push(format!(
-                "imports `{m}::{name}` (only `{}` and `{}` are provided)",
-                abi::HOST_MODULE,
-                abi::WASI_MODULE
-            ));
+        if let Err(e) = hookr::check_import(import.module(), import.name(), import.ty()) {
+            problems.push(e.to_string());
         }
     }
     problems

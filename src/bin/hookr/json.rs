@@ -11,7 +11,7 @@
 //! - a NaN or infinite float becomes the string `"NaN"`, `"Infinity"` or `"-Infinity"`;
 //! - extension values and bytes that are not MessagePack are errors.
 
-use hookr::codec::{DecodeError, Decoder, Encoder, MAX_DEPTH};
+use hookr::codec::{DecodeError, Decoder, EncodeError, Encoder, MAX_DEPTH};
 use rmp::Marker;
 use serde_json::{Map, Number, Value};
 
@@ -23,7 +23,7 @@ pub fn json_to_msgpack(input: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn encode(value: &Value, e: &mut Encoder<'_>) -> Result<(), hookr::codec::EncodeError> {
+fn encode(value: &Value, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
     match value {
         Value::Null => e.nil(),
         Value::Bool(b) => e.bool(*b),
@@ -33,7 +33,14 @@ fn encode(value: &Value, e: &mut Encoder<'_>) -> Result<(), hookr::codec::Encode
             } else if let Some(i) = n.as_i64() {
                 e.int(i)
             } else {
-                // Without serde_json's arbitrary precision every other number is an f64.
+                // With `arbitrary_precision` the number keeps its text: an integer
+                // literal that fits no 64-bit integer is refused, not rounded to a float.
+                let text = n.to_string();
+                if !text.contains(['.', 'e', 'E']) {
+                    return Err(EncodeError::Custom(
+                        format!("the integer {text} does not fit a 64-bit integer").into(),
+                    ));
+                }
                 e.f64(n.as_f64().unwrap_or(f64::NAN))
             }
         }
@@ -105,6 +112,9 @@ fn decode(d: &mut Decoder<'_>, depth: usize) -> Result<Value, String> {
                     other => other.to_string(),
                 };
                 let value = decode(d, depth + 1)?;
+                if map.contains_key(&key) {
+                    return Err(format!("the map has the key {key:?} twice (as JSON text); JSON cannot show both"));
+                }
                 map.insert(key, value);
             }
             Value::Object(map)
@@ -123,7 +133,7 @@ fn decode(d: &mut Decoder<'_>, depth: usize) -> Result<Value, String> {
 
 /// Checks the nesting depth before descending into an array or map of `len` values.
 fn nested(len: usize, depth: usize) -> Result<usize, String> {
-    if depth + 1 >= MAX_DEPTH {
+    if depth + 1 > MAX_DEPTH {
         return Err(DecodeError::TooDeep.to_string());
     }
     Ok(len)
@@ -188,6 +198,24 @@ mod tests {
         // {1: NaN, nil: f32 2.5}
         let bytes = b"\x82\x01\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\xc0\xca\x40\x20\x00\x00";
         assert_eq!(msgpack_to_json(bytes).unwrap(), r#"{"1":"NaN","null":2.5}"#);
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_rounded() {
+        for big in ["18446744073709551616", "-9223372036854775809", "[1,{\"x\":123456789012345678901234567890}]"] {
+            let err = json_to_msgpack(big.as_bytes()).unwrap_err();
+            assert!(err.contains("does not fit a 64-bit integer"), "{big}: {err}");
+        }
+        assert_eq!(round_trip("1e300"), "1e+300");
+    }
+
+    #[test]
+    fn keys_that_collide_as_json_are_errors() {
+        // {1: "a", "1": "b"} and {"k": 1, "k": 2}
+        for bytes in [&b"\x82\x01\xa1a\xa11\xa1b"[..], b"\x82\xa1k\x01\xa1k\x02"] {
+            let err = msgpack_to_json(bytes).unwrap_err();
+            assert!(err.contains("twice"), "{err}");
+        }
     }
 
     #[test]

@@ -134,13 +134,21 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     tails_equal && a4.zip(b4).all(|(x, y)| word(x) == word(y))
 }
 
+/// The longest operation name an error message repeats; a longer one is cut, so that
+/// a hostile name cannot push the message past the host's error-size limit.
+const MAX_NAME_IN_ERROR: usize = 128;
+
 #[cold]
 fn not_found(op: &[u8]) -> String {
     // Plain concatenation: `{:?}` would pull Unicode escaping tables into every plugin.
-    let op = String::from_utf8_lossy(op);
-    let mut message = String::with_capacity(op.len() + 27);
+    let cut = op.len() > MAX_NAME_IN_ERROR;
+    let op = String::from_utf8_lossy(&op[..op.len().min(MAX_NAME_IN_ERROR)]);
+    let mut message = String::with_capacity(op.len() + 30);
     message.push_str("Could not find function \"");
     message.push_str(&op);
+    if cut {
+        message.push('…');
+    }
     message.push('"');
     message
 }
