@@ -27,6 +27,31 @@ fn too_large(what: &'static str, len: usize, limit: usize) -> wasmi::Error {
     Error::TooLarge { what, len, limit }.into()
 }
 
+/// Runs a host callback (a host function, the logger, a sink). The interpreter cannot
+/// unwind, so under `std` a panic in the callback ends the call with
+/// [`Error::Host`] instead of aborting the process; without `std` a panic is the
+/// panic handler's to deal with.
+#[inline]
+pub(crate) fn contain<R>(what: &'static str, f: impl FnOnce() -> R) -> Result<R, wasmi::Error> {
+    #[cfg(feature = "std")]
+    return std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
+        .map_err(|_| Error::host(alloc::format!("{what} panicked")).into());
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = what;
+        Ok(f())
+    }
+}
+
+/// The first `max` bytes of `s`, cut back to a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The guest's memory: the handle cached after instantiation, or looked up while a
 /// start function runs before that.
 #[inline]
@@ -74,7 +99,8 @@ fn write_from<T>(
     let mem = memory(caller)?;
     let (data, ctx) = mem.data_and_store_mut(caller);
     let src = src(ctx);
-    let len = src.len() as i32;
+    // Host buffers are bounded by limits a host may set past 4 GiB; a guest cannot take more.
+    let len = u32::try_from(src.len()).map_err(|_| too_large("host data", src.len(), u32::MAX as usize))? as i32;
     let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
     data[range].copy_from_slice(src);
     Ok(())
@@ -124,7 +150,9 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
                 .ok_or_else(|| bad_pointer(names::HOST_CALL, payload_ptr, payload_len, len))?;
             ctx.host_response.clear();
             ctx.host_error.clear();
-            let result = ctx.host.call(&mut ctx.state, &data[op_range], &data[payload_range], &mut ctx.host_response);
+            let result = contain("a host function", || {
+                ctx.host.call(&mut ctx.state, &data[op_range], &data[payload_range], &mut ctx.host_response)
+            })?;
             let limit = ctx.limits.max_host_response;
             if ctx.host_response.len() > limit {
                 let len = ctx.host_response.len();
@@ -135,9 +163,7 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
             match result {
                 Ok(()) => Ok(names::SUCCESS),
                 Err(e) => {
-                    let msg = e.message().as_bytes();
-                    let msg = &msg[..msg.len().min(ctx.limits.max_error)];
-                    ctx.host_error.extend_from_slice(msg);
+                    ctx.host_error.extend_from_slice(truncate(e.message(), ctx.limits.max_error).as_bytes());
                     Ok(names::FAILURE)
                 }
             }
@@ -165,11 +191,8 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
         if range.len() > ctx.limits.max_log {
             return Err(too_large("log line", range.len(), ctx.limits.max_log));
         }
-        match core::str::from_utf8(&data[range.clone()]) {
-            Ok(line) => (ctx.logger)(line),
-            Err(_) => (ctx.logger)(&alloc::string::String::from_utf8_lossy(&data[range])),
-        }
-        Ok(())
+        let line = alloc::string::String::from_utf8_lossy(&data[range]);
+        contain("the logger", || (ctx.logger)(&line))
     })?;
 
     Ok(())

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::host_fn::{self, CallHandler, DynFn, HostError, HostFn, HostTable};
 use crate::io::{self, Clock, RandomSource, Sink};
 use crate::limits::Limits;
-use crate::module::{BoxedHasher, EngineConfig, Hasher, Module, NoVerify, Source};
+use crate::module::{BoxedHasher, Check, EngineConfig, Hasher, Module, NoVerify, Pinned, Source};
 use crate::runtime::{Ctx, Io, Runtime};
 
 /// Configures and builds a [`Runtime`].
@@ -45,6 +45,7 @@ pub struct Builder<'a, T: 'static> {
     source: Option<Source<'a>>,
     hash: String,
     hasher: Option<BoxedHasher>,
+    pinned: Option<Pinned>,
     tables: Vec<&'static [HostFn<T>]>,
     dyns: Vec<(Cow<'static, str>, DynFn<T>)>,
     handler: Option<CallHandler<T>>,
@@ -66,6 +67,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             source: None,
             hash: String::new(),
             hasher: None,
+            pinned: None,
             tables: Vec::new(),
             dyns: Vec::new(),
             handler: None,
@@ -110,6 +112,15 @@ impl<'a, T: 'static> Builder<'a, T> {
     /// [`hasher`](Self::hasher): with the default [`NoVerify`] a non-empty hash fails.
     pub fn hash(mut self, expected: &str) -> Self {
         self.hash = String::from(expected);
+        self
+    }
+
+    /// The module's SHA-256, pinned at build time by
+    /// [`validate_and_pin`](crate::validate_and_pin): the only way a build without the
+    /// `validate` feature loads a module. Replaces [`hash`](Self::hash) and
+    /// [`hasher`](Self::hasher).
+    pub fn pinned(mut self, pin: Pinned) -> Self {
+        self.pinned = Some(pin);
         self
     }
 
@@ -242,9 +253,29 @@ impl<'a, T: 'static> Builder<'a, T> {
         let config = self.engine_config();
         let source = self.source.take().ok_or(Error::Config("no module source: call `bytes`, `file` or `module`"))?;
         let hasher: BoxedHasher = self.hasher.take().unwrap_or_else(|| Box::new(NoVerify));
-        let module = source.load(&self.hash, &*hasher, config)?;
-        if self.limits.fuel.is_some() && !module.config.fuel {
-            return Err(Error::Config("fuel was asked for, but the module was compiled without fuel metering"));
+        let check = match self.pinned {
+            None => Check::Hash(&self.hash, &*hasher),
+            Some(_) if !self.hash.is_empty() => return Err(Error::Config("give either a hash or a pinned hash")),
+            Some(pin) => Check::Pinned(pin),
+        };
+        let module = source.load(check, config)?;
+        // A reused module keeps the engine it was compiled with; its settings must be
+        // the ones these limits ask for.
+        match (config.fuel, module.config.fuel) {
+            (true, false) => {
+                return Err(Error::Config("fuel was asked for, but the module was compiled without fuel metering"))
+            }
+            (false, true) => {
+                return Err(Error::Config(
+                    "the module was compiled with fuel metering: give each call fuel with `fuel`",
+                ))
+            }
+            _ => {}
+        }
+        if config.max_recursion_depth != module.config.max_recursion_depth {
+            return Err(Error::Config(
+                "the module was compiled with another recursion limit than `Limits::max_recursion_depth`",
+            ));
         }
         check_imports(&module)?;
         let host = HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take())?;

@@ -242,7 +242,12 @@ impl<T> HostTable<T> {
             },
             Err(_) => match (&mut self.handler, core::str::from_utf8(op)) {
                 (Some(handler), Ok(op)) => handler(state, op, payload, out),
-                (_, Ok(op)) => Err(HostError::from(alloc::format!("no handler registered for operation '{op}'"))),
+                (_, Ok(op)) => {
+                    // The name is the guest's: repeat no more of it than a person reads.
+                    let short = crate::abi::truncate(op, 128);
+                    let more = if short.len() < op.len() { "…" } else { "" };
+                    Err(HostError::from(alloc::format!("no handler registered for operation '{short}{more}'")))
+                }
                 (_, Err(_)) => Err(HostError::new("operation name is not UTF-8")),
             },
         }

@@ -54,7 +54,7 @@
 //! - `std` (default): files, `std::io::Write` sinks, OS randomness and clocks.
 //! - `serde` (default): [`Serde`] makes any serde type a typed payload (needs `std`).
 //! - `validate` (default): modules are validated before they are compiled. Without it
-//!   (about 100 KB less flash) only modules whose SHA-256 is pinned load: validate them
+//!   (about 120 KB less flash) only modules pinned with [`Pinned`] load: validate them
 //!   at build time with `validate_and_pin`.
 //! - `defmt`: `defmt::Format` for [`Error`]; without `std`, guest log lines and
 //!   stdout/stderr go to defmt.
@@ -87,7 +87,7 @@ pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
 pub use limits::Limits;
 #[cfg(feature = "validate")]
 pub use module::validate_and_pin;
-pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Sha256Hasher};
+pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher};
 pub use plugin_fn::{PluginFn, PluginFnBytes};
 pub use runtime::Runtime;
 #[cfg(feature = "serde")]

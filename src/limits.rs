@@ -29,6 +29,9 @@ pub struct Limits {
     pub max_error: usize,
     /// The largest log line (default 64 KiB).
     pub max_log: usize,
+    /// The most bytes one WASI `fd_write` passes to a sink (default 1 MiB); past it the
+    /// write is short, which WASI allows, and the plugin writes the rest again.
+    pub max_output: usize,
 }
 
 impl Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             max_host_response: 16 << 20,
             max_error: 64 << 10,
             max_log: 64 << 10,
+            max_output: 1 << 20,
         }
     }
 }

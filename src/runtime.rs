@@ -24,10 +24,8 @@ pub(crate) struct Frame {
 
 // SAFETY: the pointers are set only by `FrameGuard`, which borrows both slices for as
 // long as they are set and clears them when it is dropped; outside a call they are
-// empty. A `Frame` never gives out data that another thread could see unsynchronised.
+// empty. Moving a runtime to another thread between calls moves no live borrow.
 unsafe impl Send for Frame {}
-// SAFETY: as above; `get` only reads through shared borrows.
-unsafe impl Sync for Frame {}
 
 impl Frame {
     const EMPTY: Frame = Frame {
@@ -52,7 +50,7 @@ impl Frame {
 }
 
 /// Lends `op` and `payload` to the frame of `store` and takes them back when dropped,
-/// even when a host callback panics.
+/// on every path out of the call.
 struct FrameGuard<'a, 'b, T: 'static> {
     store: &'a mut Store<Ctx<T>>,
     _lent: core::marker::PhantomData<&'b [u8]>,
@@ -374,7 +372,9 @@ impl<T: 'static> Runtime<T> {
         &self.module
     }
 
-    /// Fuel left after the last call, when fuel metering is on.
+    /// Fuel left after the last call, when fuel metering is on. After a call that
+    /// failed with a trap or an exhausted limit the plugin was instantiated afresh, and
+    /// this is what its initialisers left.
     pub fn fuel_left(&self) -> Option<u64> {
         self.store_ref().get_fuel().ok()
     }

@@ -32,7 +32,7 @@
 
 use wasmi::{Caller, FuncType, Linker, Val, ValType};
 
-use crate::abi::{guest_range, memory};
+use crate::abi::{contain, guest_range, memory};
 use crate::runtime::Ctx;
 
 /// The preview 1 error numbers this subset answers (`0` is success).
@@ -171,7 +171,8 @@ fn with_memory<T, R>(
 ) -> Result<R, wasmi::Error> {
     let mem = memory(caller)?;
     let (data, ctx) = mem.data_and_store_mut(caller);
-    Ok(f(data, ctx))
+    // Sinks, the clock and the random source are the host's code.
+    contain("a WASI output sink, clock or random source", || f(data, ctx))
 }
 
 fn read_u32(data: &[u8], at: usize) -> u32 {
@@ -226,12 +227,21 @@ fn fd_write<T>(data: &mut [u8], ctx: &mut Ctx<T>, fd: i32, iovs: i32, iovs_len: 
         Ok(total) => total,
         Err(e) => return e,
     };
+    // The buffers may all name the same memory: without a cap one cheap call could
+    // hand the sink gigabytes. What is over the cap is a short write, as WASI allows.
+    let mut room = total.min(u32::try_from(ctx.limits.max_output).unwrap_or(u32::MAX));
+    let written = room;
     for buf in iovec_buffers(data, iovs, iovs_len).filter(|b| !b.is_empty()) {
+        if room == 0 {
+            break;
+        }
+        let buf = &buf[..buf.len().min(room as usize)];
+        room -= buf.len() as u32;
         if sink.write_all(buf).is_err() {
             return errno::IO;
         }
     }
-    put(data, nwritten, &total.to_le_bytes())
+    put(data, nwritten, &written.to_le_bytes())
 }
 
 fn fd_read(data: &mut [u8], fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> i32 {

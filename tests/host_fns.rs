@@ -86,6 +86,10 @@ fn an_unknown_operation_is_a_host_error_the_guest_can_read() {
     let mut rt = runtime();
     let err = rt.invoke("h", &common::host_call("nope", b"")).unwrap_err();
     assert_eq!(err.to_string(), "plugin error: no handler registered for operation 'nope'");
+    // A long name is cut (on a character boundary) before it is formatted.
+    let long = "é".repeat(100);
+    let err = rt.invoke("h", &common::host_call(&long, b"")).unwrap_err();
+    assert_eq!(err.to_string(), format!("plugin error: no handler registered for operation '{}…'", "é".repeat(64)));
     assert_eq!(rt.invoke("h", &common::host_call("helloByte", b"again")).unwrap(), b"Hello, again");
 }
 

@@ -193,3 +193,58 @@ fn a_host_function_cannot_reenter_its_runtime() {
     assert_eq!(err.to_string(), "plugin error: the runtime is busy with this call");
     assert_eq!(rt.invoke("echo", b"fine").unwrap(), b"fine");
 }
+
+#[test]
+fn a_panicking_host_function_or_logger_ends_the_call_not_the_process() {
+    let mut rt = Runtime::builder(())
+        .bytes(&common::kitchen())
+        .host_fn("boom", |_, _, _| panic!("host bug"))
+        .logger(|line| assert!(line != "boom", "logger bug"))
+        .build()
+        .unwrap();
+    let err = rt.invoke("h", &common::host_call("boom", b"")).unwrap_err();
+    assert_eq!(err.to_string(), "host error: a host function panicked");
+    assert_recovered(&mut rt);
+    let err = rt.invoke("log", b"boom").unwrap_err();
+    assert_eq!(err.to_string(), "host error: the logger panicked");
+    assert_recovered(&mut rt);
+}
+
+#[test]
+fn one_fd_write_cannot_flood_the_host() {
+    // 4000 iovecs that all name the whole 64 KiB page: 256 MiB in one call.
+    let wasm = common::wasm(
+        r#"(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+        (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+        (memory (export "memory") 2)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (local $i i32)
+          (block $done (loop $fill
+            (br_if $done (i32.eq (local.get $i) (i32.const 4000)))
+            (i32.store (i32.add (i32.const 65536) (i32.mul (local.get $i) (i32.const 8))) (i32.const 0))
+            (i32.store (i32.add (i32.const 65540) (i32.mul (local.get $i) (i32.const 8))) (i32.const 65536))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $fill)))
+          (i32.store (i32.const 100) (call $w (i32.const 1) (i32.const 65536) (i32.const 4000) (i32.const 104)))
+          (call $resp (i32.const 100) (i32.const 8))
+          (i32.const 1)))"#,
+    );
+    let written = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    struct Count(std::sync::Arc<std::sync::Mutex<usize>>);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            *self.0.lock().unwrap() += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let limits = Limits { max_output: 100_000, ..Limits::default() };
+    let mut rt = Runtime::builder(()).bytes(&wasm).limits(limits).stdout(Count(written.clone())).build().unwrap();
+    let reply = rt.invoke("x", b"").unwrap();
+    let (errno, nwritten) =
+        (u32::from_le_bytes(reply[..4].try_into().unwrap()), u32::from_le_bytes(reply[4..].try_into().unwrap()));
+    assert_eq!((errno, nwritten), (0, 100_000), "a short write of the cap");
+    assert_eq!(*written.lock().unwrap(), 100_000);
+}

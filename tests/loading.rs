@@ -183,3 +183,32 @@ fn a_compiled_module_instantiates_many_times_and_is_shareable() {
 fn no_source_is_a_configuration_error() {
     assert!(matches!(Runtime::builder(()).build().unwrap_err(), Error::Config(_)));
 }
+
+#[test]
+fn a_pinned_hash_is_checked_in_a_validating_build_too() {
+    let wasm = common::kitchen();
+    let hash: &'static str = Sha256Hasher.hash(&wasm).leak();
+    // SAFETY: the kitchen plugin validates (this build validates it again anyway).
+    let pin = unsafe { hookr::Pinned::new_unchecked(hash) };
+    let mut rt = Runtime::builder(()).bytes(&wasm).pinned(pin).build().unwrap();
+    assert_eq!(rt.invoke("echo", b"x").unwrap(), b"x");
+    // SAFETY: as above; the mismatch is refused before anything is compiled.
+    let other = unsafe { hookr::Pinned::new_unchecked(Sha256Hasher.hash(b"other").leak()) };
+    let err = Runtime::builder(()).bytes(&wasm).pinned(other).build().unwrap_err();
+    assert!(matches!(err, Error::HashMismatch { .. }), "{err:?}");
+    let err = Runtime::builder(()).bytes(&wasm).pinned(pin).hash(hash).build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}
+
+#[test]
+fn a_reused_module_must_match_the_limits_it_was_compiled_for() {
+    let wasm = common::kitchen();
+    let metered = Runtime::builder(()).bytes(&wasm).fuel(1000).build().unwrap().module().clone();
+    let err = Runtime::builder(()).module(metered.clone()).build().unwrap_err();
+    assert!(matches!(err, Error::Config(m) if m.contains("fuel")), "{err:?}");
+    assert!(Runtime::builder(()).module(metered).fuel(1000).build().is_ok());
+    let plain = Runtime::builder(()).bytes(&wasm).build().unwrap().module().clone();
+    let limits = hookr::Limits { max_recursion_depth: 16, ..Default::default() };
+    let err = Runtime::builder(()).module(plain).limits(limits).build().unwrap_err();
+    assert!(matches!(err, Error::Config(m) if m.contains("recursion")), "{err:?}");
+}

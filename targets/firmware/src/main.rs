@@ -27,7 +27,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln};
-use hookr::{Error, HostError, HostFn, Runtime, Sha256Hasher};
+use hookr::{Error, HostError, HostFn, Runtime};
 use panic_semihosting as _;
 
 use hookr::codec;
@@ -190,8 +190,7 @@ impl fmt::Display for Text<'_> {
 fn simple_runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
     Runtime::builder(SimpleHost::default())
         .bytes(SIMPLE)
-        .hash(pins::SIMPLE_SHA256)
-        .hasher(Sha256Hasher)
+        .pinned(pins::SIMPLE)
         .host_fns(HOST_FNS)
         .fuel(fuel)
         .max_memory_pages(MAX_PAGES)
@@ -202,8 +201,7 @@ fn simple_runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
 fn sensor_runtime() -> Result<Runtime<SensorHost>, Error> {
     Runtime::builder(SensorHost { now_ms: CLOCK_START_MS })
         .bytes(SENSOR)
-        .hash(pins::SENSOR_SHA256)
-        .hasher(Sha256Hasher)
+        .pinned(pins::SENSOR)
         .host_fns(SENSOR_FNS)
         .fuel(FUEL)
         .max_memory_pages(MAX_PAGES)
