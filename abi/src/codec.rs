@@ -400,24 +400,42 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads the length of an array; its values follow.
+    ///
+    /// A length the rest of the input cannot hold (every value takes at least a
+    /// byte) is [`DecodeError::UnexpectedEof`], so that a loop over the elements is
+    /// bounded by the input's size whatever the length claims.
     pub fn array_len(&mut self) -> Result<usize, DecodeError> {
         let (m, at) = self.marker()?;
-        match m {
-            Marker::FixArray(n) => Ok(n as usize),
-            Marker::Array16 => self.be_len(2),
-            Marker::Array32 => self.be_len(4),
-            m => Err(Self::mismatch("array", m, at)),
-        }
+        let len = match m {
+            Marker::FixArray(n) => n as usize,
+            Marker::Array16 => self.be_len(2)?,
+            Marker::Array32 => self.be_len(4)?,
+            m => return Err(Self::mismatch("array", m, at)),
+        };
+        self.holding(len, 1)
     }
 
     /// Reads the length of a map; its key/value pairs follow.
+    ///
+    /// A length the rest of the input cannot hold (every pair takes at least two
+    /// bytes) is [`DecodeError::UnexpectedEof`].
     pub fn map_len(&mut self) -> Result<usize, DecodeError> {
         let (m, at) = self.marker()?;
-        match m {
-            Marker::FixMap(n) => Ok(n as usize),
-            Marker::Map16 => self.be_len(2),
-            Marker::Map32 => self.be_len(4),
-            m => Err(Self::mismatch("map", m, at)),
+        let len = match m {
+            Marker::FixMap(n) => n as usize,
+            Marker::Map16 => self.be_len(2)?,
+            Marker::Map32 => self.be_len(4)?,
+            m => return Err(Self::mismatch("map", m, at)),
+        };
+        self.holding(len, 2)
+    }
+
+    /// `count`, when the rest of the input can hold that many items of at least
+    /// `min_size` bytes each.
+    fn holding(&self, count: usize, min_size: usize) -> Result<usize, DecodeError> {
+        match count.checked_mul(min_size) {
+            Some(bytes) if bytes <= self.remaining() => Ok(count),
+            _ => Err(DecodeError::UnexpectedEof(self.input.len())),
         }
     }
 
@@ -717,6 +735,28 @@ mod tests {
             Decoder::new(b"\xc1").skip().unwrap_err().to_string(),
             "expected a value at offset 0, found marker 0xc1"
         );
+    }
+
+    #[test]
+    fn lengths_the_input_cannot_hold_are_refused() {
+        // An array and a map of 2^32 - 1 items in five bytes: a `fields` callback that
+        // consumes nothing must not be called four billion times.
+        for bytes in
+            [&[0xdd, 0xff, 0xff, 0xff, 0xff][..], &[0xdf, 0xff, 0xff, 0xff, 0xff], &[0xdc, 0x00, 0x03, 0xc0, 0xc0]]
+        {
+            let mut calls = 0;
+            let err = Decoder::new(bytes).fields(&["a"], |_, _| {
+                calls += 1;
+                Ok(())
+            });
+            assert_eq!(err, Err(DecodeError::UnexpectedEof(bytes.len())), "{bytes:02x?}");
+            assert_eq!(calls, 0);
+        }
+        // A map of 2 pairs needs at least 4 bytes after its header.
+        assert!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0]).map_len().is_err());
+        assert_eq!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0, 0xc0]).map_len(), Ok(2));
+        assert_eq!(Decoder::new(&[0x92, 0xc0, 0xc0]).array_len(), Ok(2));
+        assert_eq!(Decoder::new(&[0x90]).array_len(), Ok(0));
     }
 
     #[test]
