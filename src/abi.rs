@@ -1,4 +1,5 @@
-//! The `hookr` host module: the nine imports a plugin calls.
+//! The `hookr` host module: the nine imports a plugin calls, and what every import
+//! shares: pointer checks, metering, containing host panics.
 
 use alloc::vec::Vec;
 
@@ -6,6 +7,7 @@ use hookr_abi as names;
 use wasmi::{Caller, Extern, Linker, Memory};
 
 use crate::error::Error;
+use crate::meter::IMPORT_FUEL;
 use crate::runtime::Ctx;
 
 /// The byte range `[ptr, ptr + len)` of a memory of `memory_len` bytes, or `None` when
@@ -65,45 +67,65 @@ pub(crate) fn memory<T>(caller: &Caller<'_, Ctx<T>>) -> Result<Memory, wasmi::Er
     }
 }
 
-/// Copies `len` bytes at `ptr` out of guest memory into `dst` (cleared first).
+/// Runs a host import under the meter: charges its fixed cost
+/// ([`IMPORT_FUEL`](crate::meter::IMPORT_FUEL)), then runs `f`, which charges what it
+/// moves through `ctx.meter`. The store's fuel is read before and written back after.
 #[inline]
-fn read_into<T>(
+pub(crate) fn metered<T, R>(
     caller: &mut Caller<'_, Ctx<T>>,
-    import: &'static str,
-    ptr: i32,
-    len: i32,
-    limit: usize,
-    what: &'static str,
-    dst: impl FnOnce(&mut Ctx<T>) -> &mut Vec<u8>,
-) -> Result<(), wasmi::Error> {
-    let mem = memory(caller)?;
-    let (data, ctx) = mem.data_and_store_mut(caller);
-    let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
-    if range.len() > limit {
-        return Err(too_large(what, range.len(), limit));
+    f: impl FnOnce(&mut Caller<'_, Ctx<T>>) -> Result<R, wasmi::Error>,
+) -> Result<R, wasmi::Error> {
+    let metered = caller.data().meter.metered();
+    if metered {
+        let fuel = caller.get_fuel()?;
+        caller.data_mut().meter.enter(fuel);
     }
-    let buf = dst(ctx);
-    buf.clear();
-    buf.extend_from_slice(&data[range]);
-    Ok(())
+    let result = match caller.data_mut().meter.charge(IMPORT_FUEL) {
+        Ok(()) => f(caller),
+        Err(e) => Err(e),
+    };
+    if metered {
+        let left = caller.data().meter.leave();
+        caller.set_fuel(left)?;
+    }
+    result
 }
 
-/// Writes `src` into guest memory at `ptr`.
+/// Runs a host import under the meter with the guest's memory and the store data.
+#[inline]
+pub(crate) fn with_memory<T, R>(
+    caller: &mut Caller<'_, Ctx<T>>,
+    f: impl FnOnce(&mut [u8], &mut Ctx<T>) -> Result<R, wasmi::Error>,
+) -> Result<R, wasmi::Error> {
+    metered(caller, |caller| {
+        let mem = memory(caller)?;
+        let (data, ctx) = mem.data_and_store_mut(caller);
+        f(data, ctx)
+    })
+}
+
+/// What is appended to a message or log line cut to its limit.
+pub(crate) fn cut_note(len: usize) -> alloc::string::String {
+    alloc::format!(" … [truncated from {len} bytes]")
+}
+
+/// Copies `src` into guest memory at `ptr`, charging for the bytes.
 #[inline]
 fn write_from<T>(
     caller: &mut Caller<'_, Ctx<T>>,
     import: &'static str,
     ptr: i32,
-    src: impl FnOnce(&Ctx<T>) -> &[u8],
+    src: impl Fn(&Ctx<T>) -> &[u8],
 ) -> Result<(), wasmi::Error> {
-    let mem = memory(caller)?;
-    let (data, ctx) = mem.data_and_store_mut(caller);
-    let src = src(ctx);
-    // Host buffers are bounded by limits a host may set past 4 GiB; a guest cannot take more.
-    let len = u32::try_from(src.len()).map_err(|_| too_large("host data", src.len(), u32::MAX as usize))? as i32;
-    let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
-    data[range].copy_from_slice(src);
-    Ok(())
+    with_memory(caller, |data, ctx| {
+        let len = src(ctx).len();
+        // Host buffers are bounded by limits a host may set past 4 GiB; a guest cannot take more.
+        let len32 = u32::try_from(len).map_err(|_| too_large("host data", len, u32::MAX as usize))? as i32;
+        let range = guest_range(data.len(), ptr, len32).ok_or_else(|| bad_pointer(import, ptr, len32, data.len()))?;
+        ctx.meter.charge_bytes(len)?;
+        data[range].copy_from_slice(src(ctx));
+        Ok(())
+    })
 }
 
 /// Defines the nine `hookr` imports in `linker`.
@@ -111,29 +133,46 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
     let m = names::HOST_MODULE;
 
     linker.func_wrap(m, names::PLUGIN_REQUEST, |mut caller: Caller<'_, Ctx<T>>, op_ptr: i32, payload_ptr: i32| {
-        let mem = memory(&caller)?;
-        let (data, ctx) = mem.data_and_store_mut(&mut caller);
-        let (op, payload) = ctx.frame.get();
-        let len = data.len();
-        let op_range = guest_range(len, op_ptr, op.len() as i32)
-            .ok_or_else(|| bad_pointer(names::PLUGIN_REQUEST, op_ptr, op.len() as i32, len))?;
-        let payload_range = guest_range(len, payload_ptr, payload.len() as i32)
-            .ok_or_else(|| bad_pointer(names::PLUGIN_REQUEST, payload_ptr, payload.len() as i32, len))?;
-        data[op_range].copy_from_slice(op);
-        data[payload_range].copy_from_slice(payload);
-        Ok(())
+        with_memory(&mut caller, |data, ctx| {
+            let (op, payload) = ctx.frame.get();
+            let len = data.len();
+            let op_range = guest_range(len, op_ptr, op.len() as i32)
+                .ok_or_else(|| bad_pointer(names::PLUGIN_REQUEST, op_ptr, op.len() as i32, len))?;
+            let payload_range = guest_range(len, payload_ptr, payload.len() as i32)
+                .ok_or_else(|| bad_pointer(names::PLUGIN_REQUEST, payload_ptr, payload.len() as i32, len))?;
+            ctx.meter.charge_bytes(op.len() + payload.len())?;
+            data[op_range].copy_from_slice(op);
+            data[payload_range].copy_from_slice(payload);
+            Ok(())
+        })
     })?;
 
     linker.func_wrap(m, names::PLUGIN_RESPONSE, |mut caller: Caller<'_, Ctx<T>>, ptr: i32, len: i32| {
-        let limit = caller.data().limits.max_response;
-        read_into(&mut caller, names::PLUGIN_RESPONSE, ptr, len, limit, "plugin response", |c| &mut c.response)
+        with_memory(&mut caller, |data, ctx| {
+            let range = guest_range(data.len(), ptr, len)
+                .ok_or_else(|| bad_pointer(names::PLUGIN_RESPONSE, ptr, len, data.len()))?;
+            let limit = ctx.limits.max_response;
+            if range.len() > limit {
+                return Err(too_large("plugin response", range.len(), limit));
+            }
+            ctx.meter.charge_bytes(range.len())?;
+            ctx.response.clear();
+            ctx.response.extend_from_slice(&data[range]);
+            Ok(())
+        })
     })?;
 
     linker.func_wrap(m, names::PLUGIN_ERROR, |mut caller: Caller<'_, Ctx<T>>, ptr: i32, len: i32| {
-        let limit = caller.data().limits.max_error;
-        read_into(&mut caller, names::PLUGIN_ERROR, ptr, len, limit, "plugin error", |c| {
-            c.has_plugin_error = true;
-            &mut c.plugin_error
+        with_memory(&mut caller, |data, ctx| {
+            let range = guest_range(data.len(), ptr, len)
+                .ok_or_else(|| bad_pointer(names::PLUGIN_ERROR, ptr, len, data.len()))?;
+            // A longer message is cut, not refused: the call fails with what fits.
+            let kept = range.start..range.start + range.len().min(ctx.limits.max_error);
+            ctx.meter.charge_bytes(kept.len())?;
+            ctx.plugin_error.clear();
+            ctx.plugin_error.extend_from_slice(&data[kept]);
+            ctx.plugin_error_len = Some(range.len());
+            Ok(())
         })
     })?;
 
@@ -141,58 +180,72 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
         m,
         names::HOST_CALL,
         |mut caller: Caller<'_, Ctx<T>>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
-            let mem = memory(&caller)?;
-            let (data, ctx) = mem.data_and_store_mut(&mut caller);
-            let len = data.len();
-            let op_range =
-                guest_range(len, op_ptr, op_len).ok_or_else(|| bad_pointer(names::HOST_CALL, op_ptr, op_len, len))?;
-            let payload_range = guest_range(len, payload_ptr, payload_len)
-                .ok_or_else(|| bad_pointer(names::HOST_CALL, payload_ptr, payload_len, len))?;
-            ctx.host_response.clear();
-            ctx.host_error.clear();
-            let result = contain("a host function", || {
-                ctx.host.call(&mut ctx.state, &data[op_range], &data[payload_range], &mut ctx.host_response)
-            })?;
-            let limit = ctx.limits.max_host_response;
-            if ctx.host_response.len() > limit {
-                let len = ctx.host_response.len();
-                // Do not keep a huge buffer alive for the rest of the runtime's life.
-                ctx.host_response = Vec::new();
-                return Err(too_large("host response", len, limit));
-            }
-            match result {
-                Ok(()) => Ok(names::SUCCESS),
-                Err(e) => {
-                    ctx.host_error.extend_from_slice(truncate(e.message(), ctx.limits.max_error).as_bytes());
-                    Ok(names::FAILURE)
+            with_memory(&mut caller, |data, ctx| {
+                let len = data.len();
+                let op_range = guest_range(len, op_ptr, op_len)
+                    .ok_or_else(|| bad_pointer(names::HOST_CALL, op_ptr, op_len, len))?;
+                let payload_range = guest_range(len, payload_ptr, payload_len)
+                    .ok_or_else(|| bad_pointer(names::HOST_CALL, payload_ptr, payload_len, len))?;
+                ctx.meter.charge_bytes(op_range.len() + payload_range.len())?;
+                ctx.host_response.clear();
+                ctx.host_error.clear();
+                let result = contain("a host function", || {
+                    ctx.host.call(&mut ctx.state, &data[op_range], &data[payload_range], &mut ctx.host_response)
+                })?;
+                let limit = ctx.limits.max_host_response;
+                if ctx.host_response.len() > limit {
+                    let len = ctx.host_response.len();
+                    // Do not keep a huge buffer alive for the rest of the runtime's life.
+                    ctx.host_response = Vec::new();
+                    return Err(too_large("host response", len, limit));
                 }
-            }
+                ctx.meter.charge_bytes(ctx.host_response.len())?;
+                match result {
+                    Ok(()) => Ok(names::SUCCESS),
+                    Err(e) => {
+                        let message = truncate(e.message(), ctx.limits.max_error);
+                        ctx.meter.charge_bytes(message.len())?;
+                        ctx.host_error.extend_from_slice(message.as_bytes());
+                        Ok(names::FAILURE)
+                    }
+                }
+            })
         },
     )?;
 
-    linker.func_wrap(m, names::HOST_RESPONSE_LEN, |caller: Caller<'_, Ctx<T>>| {
-        caller.data().host_response.len() as i32
+    linker.func_wrap(m, names::HOST_RESPONSE_LEN, |mut caller: Caller<'_, Ctx<T>>| {
+        metered(&mut caller, |caller| Ok(caller.data().host_response.len() as i32))
     })?;
 
     linker.func_wrap(m, names::HOST_RESPONSE, |mut caller: Caller<'_, Ctx<T>>, ptr: i32| {
         write_from(&mut caller, names::HOST_RESPONSE, ptr, |c| &c.host_response)
     })?;
 
-    linker.func_wrap(m, names::HOST_ERROR_LEN, |caller: Caller<'_, Ctx<T>>| caller.data().host_error.len() as i32)?;
+    linker.func_wrap(m, names::HOST_ERROR_LEN, |mut caller: Caller<'_, Ctx<T>>| {
+        metered(&mut caller, |caller| Ok(caller.data().host_error.len() as i32))
+    })?;
 
     linker.func_wrap(m, names::HOST_ERROR, |mut caller: Caller<'_, Ctx<T>>, ptr: i32| {
         write_from(&mut caller, names::HOST_ERROR, ptr, |c| &c.host_error)
     })?;
 
     linker.func_wrap(m, names::LOG, |mut caller: Caller<'_, Ctx<T>>, ptr: i32, len: i32| {
-        let mem = memory(&caller)?;
-        let (data, ctx) = mem.data_and_store_mut(&mut caller);
-        let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(names::LOG, ptr, len, data.len()))?;
-        if range.len() > ctx.limits.max_log {
-            return Err(too_large("log line", range.len(), ctx.limits.max_log));
-        }
-        let line = alloc::string::String::from_utf8_lossy(&data[range]);
-        contain("the logger", || (ctx.logger)(&line))
+        with_memory(&mut caller, |data, ctx| {
+            let range =
+                guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(names::LOG, ptr, len, data.len()))?;
+            // A longer line is cut, not refused.
+            let kept = range.start..range.start + range.len().min(ctx.limits.max_log);
+            ctx.meter.charge_bytes(kept.len())?;
+            if !ctx.meter.log_line(kept.len()) {
+                return Ok(());
+            }
+            let cut = kept.len() < range.len();
+            let mut line = alloc::string::String::from_utf8_lossy(&data[kept]);
+            if cut {
+                line.to_mut().push_str(&cut_note(range.len()));
+            }
+            contain("the logger", || (ctx.logger)(&line))
+        })
     })?;
 
     Ok(())

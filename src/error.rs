@@ -46,8 +46,14 @@ pub enum Error {
     },
     /// The guest trapped.
     Trap(TrapCode),
-    /// The guest ran out of fuel.
+    /// The call used up its fuel: the interpreter's, or what host imports charged
+    /// for the bytes they moved (see [`meter`](crate::meter)).
     OutOfFuel,
+    /// The call ran past its timeout (the limit it had).
+    Timeout(core::time::Duration),
+    /// The call was stopped through a [`CancelHandle`](crate::CancelHandle), or
+    /// abandoned half-way.
+    Cancelled,
     /// The guest asked for more linear memory (or table elements, or instances) than
     /// the runtime allows.
     MemoryLimit(Box<str>),
@@ -170,6 +176,8 @@ impl fmt::Display for Error {
             Error::Init { name, source } => write!(f, "initialiser `{name}` failed: {source}"),
             Error::Trap(code) => write!(f, "plugin trapped: {code}"),
             Error::OutOfFuel => f.write_str("plugin ran out of fuel"),
+            Error::Timeout(limit) => write!(f, "call exceeded its timeout of {limit:?}"),
+            Error::Cancelled => f.write_str("call was cancelled"),
             Error::MemoryLimit(why) => write!(f, "memory limit: {why}"),
             Error::Exit(status) => write!(f, "plugin exited with status {status}"),
             Error::Plugin(msg) => write!(f, "plugin error: {msg}"),

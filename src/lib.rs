@@ -74,17 +74,20 @@ mod error;
 mod host_fn;
 pub mod io;
 mod limits;
+pub mod meter;
 mod module;
 mod plugin_fn;
 mod runtime;
 #[cfg(feature = "serde")]
 mod serde;
+mod sliced;
 pub mod wasi;
 
 pub use builder::{check_import, Builder};
 pub use error::{Error, TrapCode};
 pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
 pub use limits::Limits;
+pub use meter::Usage;
 #[cfg(feature = "validate")]
 pub use module::validate_and_pin;
 pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher};
@@ -92,6 +95,7 @@ pub use plugin_fn::{PluginFn, PluginFnBytes};
 pub use runtime::Runtime;
 #[cfg(feature = "serde")]
 pub use serde::Serde;
+pub use sliced::{CancelHandle, SlicedCall};
 
 /// The ABI names shared with the guest kit.
 pub use hookr_abi as abi_names;

@@ -1,15 +1,35 @@
-//! Resource limits: fuel, memory and the sizes of what crosses the ABI.
+//! Resource limits: fuel, memory, output and the sizes of what crosses the ABI.
+
+use crate::error::Error;
 
 /// Limits that bound what one plugin may take from its host.
 ///
-/// The defaults suit a desktop host; firmware will want smaller sizes. Every size is
-/// in bytes.
+/// The defaults suit a desktop host and bound every call: fuel is metered unless a
+/// runtime is built [`unmetered`](crate::Builder::unmetered). Firmware will want
+/// smaller sizes. Every size is in bytes. [`Builder::build`](crate::Builder::build)
+/// refuses values that could not work ([`Limits::check`]).
+///
+/// ```
+/// let limits = hookr::Limits { fuel: Some(5_000_000), max_output_per_call: 4096, ..Default::default() };
+/// assert!(limits.check().is_ok());
+/// assert!(hookr::Limits { max_output: 0, ..limits }.check().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Fuel for each call and each initialiser; `None` turns fuel metering off
-    /// (the default: metering slows the interpreter). Out of fuel is
-    /// [`Error::OutOfFuel`](crate::Error::OutOfFuel).
+    /// Fuel for each call (default [`Limits::DEFAULT_CALL_FUEL`]); `None` turns
+    /// metering off, for trusted plugins only. Out of fuel is
+    /// [`Error::OutOfFuel`]. The interpreter charges about one unit
+    /// per instruction, and host imports charge for the bytes they move (see
+    /// [`meter`](crate::meter)).
     pub fuel: Option<u64>,
+    /// Fuel for each initialiser and the module's start function, when metered
+    /// (default [`Limits::DEFAULT_INIT_FUEL`]).
+    pub init_fuel: u64,
+    /// The fuel a call runs on between two checks of its deadline and cancellation
+    /// (default 1 000 000, about a millisecond on a desktop core): a
+    /// [timeout](crate::Builder::timeout) or a [cancel](crate::CancelHandle::cancel)
+    /// stops a call within this much work.
+    pub slice_fuel: u64,
     /// The largest linear memory, in 64 KiB pages (default 256 = 16 MiB). A module
     /// whose initial memory is larger fails to instantiate; `memory.grow` past it
     /// returns -1, as the Wasm spec says.
@@ -25,24 +45,72 @@ pub struct Limits {
     pub max_response: usize,
     /// The largest host-function response (default 16 MiB).
     pub max_host_response: usize,
-    /// The largest error message, plugin or host (default 64 KiB).
+    /// The largest error message, plugin or host (default 64 KiB); a longer plugin
+    /// error is cut to this size and marked as cut.
     pub max_error: usize,
-    /// The largest log line (default 64 KiB).
+    /// The largest log line (default 64 KiB); a longer line is cut to this size and
+    /// marked as cut.
     pub max_log: usize,
     /// The most bytes one WASI `fd_write` passes to a sink (default 1 MiB); past it the
-    /// write is short, which WASI allows, and the plugin writes the rest again.
+    /// write is short, which WASI allows, and the plugin writes the rest again. Must
+    /// not be 0: a plugin would retry a write of nothing forever.
     pub max_output: usize,
+    /// The most bytes one call (or one initialiser) may send to the stdout and stderr
+    /// sinks and the logger together (default 1 MiB). Past it `fd_write` answers
+    /// `EBADF`, as for a closed stream (Rust's `std` then drops the output, TinyGo
+    /// ignores the error), and log lines are dropped; the call goes on, and
+    /// [`Runtime::last_call`](crate::Runtime::last_call) counts what was dropped.
+    pub max_output_per_call: usize,
+    /// The capacity a host-side buffer (host responses, error texts, typed-call
+    /// buffers) keeps after a call (default 64 KiB): a larger one is freed, so one big
+    /// call does not hold its memory for the runtime's life. Larger values save
+    /// allocations when big payloads are common; smaller ones save RAM.
+    pub retain_buffer: usize,
 }
 
 impl Limits {
     /// The size of a Wasm page.
     pub const PAGE_SIZE: usize = 65536;
+
+    /// The default fuel per call: about a second of interpretation on a desktop core
+    /// (wasmi runs roughly 10⁹ units a second there), far beyond what a plugin call
+    /// that does its job needs, and a bound on one that does not.
+    pub const DEFAULT_CALL_FUEL: u64 = 1_000_000_000;
+
+    /// The default fuel per initialiser.
+    pub const DEFAULT_INIT_FUEL: u64 = 1_000_000_000;
+
+    /// Checks that these limits can work: no zero fuel budget, slice or recursion
+    /// depth (every call would fail or never progress) and no zero `max_output` (a
+    /// plugin would retry a write of nothing forever).
+    pub fn check(&self) -> Result<(), Error> {
+        if self.fuel == Some(0) {
+            return Err(Error::Config("`Limits::fuel` is 0: every call would run out of fuel at once"));
+        }
+        if self.init_fuel == 0 {
+            return Err(Error::Config("`Limits::init_fuel` is 0: no initialiser could run"));
+        }
+        if self.slice_fuel == 0 {
+            return Err(Error::Config("`Limits::slice_fuel` is 0: a sliced call would never progress"));
+        }
+        if self.max_recursion_depth == 0 {
+            return Err(Error::Config("`Limits::max_recursion_depth` is 0: every call would overflow the stack"));
+        }
+        if self.max_output == 0 {
+            return Err(Error::Config(
+                "`Limits::max_output` is 0: every `fd_write` would write nothing and the plugin retry forever",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: None,
+            fuel: Some(Self::DEFAULT_CALL_FUEL),
+            init_fuel: Self::DEFAULT_INIT_FUEL,
+            slice_fuel: 1_000_000,
             max_memory_pages: 256,
             max_table_elements: 10_000,
             max_recursion_depth: 1024,
@@ -52,6 +120,8 @@ impl Default for Limits {
             max_error: 64 << 10,
             max_log: 64 << 10,
             max_output: 1 << 20,
+            max_output_per_call: 1 << 20,
+            retain_buffer: 64 << 10,
         }
     }
 }

@@ -124,34 +124,54 @@ impl Hasher for NoVerify {
 /// Engine settings fixed when a module is compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
-    /// Meter fuel, so that calls can be given a fuel budget. Off by default: metering
-    /// costs interpreter speed.
+    /// Meter fuel, so that calls can be given a fuel budget (default on; a runtime
+    /// built [`unmetered`](crate::Builder::unmetered) needs it off).
     pub fuel: bool,
     /// The deepest guest call stack, in frames, before a call traps with a stack overflow.
     pub max_recursion_depth: usize,
-    /// The largest interpreter value stack, in bytes.
+    /// The largest interpreter value stack, in bytes (at least
+    /// [`EngineConfig::MIN_STACK_HEIGHT`]).
     pub max_stack_height: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { fuel: false, max_recursion_depth: 1024, max_stack_height: 1024 * 1024 }
+        EngineConfig { fuel: true, max_recursion_depth: 1024, max_stack_height: 1024 * 1024 }
     }
 }
 
 impl EngineConfig {
-    pub(crate) fn engine(&self) -> wasmi::Engine {
-        let mut config = wasmi::Config::default();
-        config
-            .consume_fuel(self.fuel)
-            .set_max_recursion_depth(self.max_recursion_depth)
-            .set_max_stack_height(self.max_stack_height);
-        if self.fuel {
-            // Translation on first use would charge its own fuel to that call; compile
-            // everything up front so a call costs the same fuel every time.
-            config.compilation_mode(wasmi::CompilationMode::Eager);
+    /// The smallest `max_stack_height` a module can be compiled with.
+    pub const MIN_STACK_HEIGHT: usize = 1024;
+
+    /// The engine these settings describe, or [`Error::Config`] for settings that
+    /// cannot work.
+    ///
+    /// Functions are translated lazily, on their first call, also under fuel
+    /// metering: translation and validation are set to cost no fuel, so a call uses
+    /// the same fuel whether its functions were translated before or not, and
+    /// start-up does not pay for translating what is never called.
+    pub(crate) fn engine(&self) -> Result<wasmi::Engine, Error> {
+        if self.max_stack_height < Self::MIN_STACK_HEIGHT {
+            return Err(Error::Config("`EngineConfig::max_stack_height` is below `EngineConfig::MIN_STACK_HEIGHT`"));
         }
-        wasmi::Engine::new(&config)
+        if self.max_recursion_depth == 0 {
+            return Err(Error::Config("`EngineConfig::max_recursion_depth` is 0: every call would overflow the stack"));
+        }
+        let mut config = wasmi::Config::default();
+        // wasmi panics when the maximum is below its starting height: start no higher.
+        config
+            .set_min_stack_height(self.max_stack_height.min(Self::MIN_STACK_HEIGHT))
+            .set_max_stack_height(self.max_stack_height)
+            .set_max_recursion_depth(self.max_recursion_depth)
+            .consume_fuel(self.fuel)
+            .compilation_mode(wasmi::CompilationMode::LazyTranslation)
+            .fuel_cost(wasmi::CustomFuelCosts {
+                bytes_copied_per_fuel: crate::meter::BYTES_PER_FUEL as u32,
+                fuel_per_bytes_translated: 0,
+                fuel_per_bytes_validated: 0,
+            });
+        Ok(wasmi::Engine::new(&config))
     }
 }
 
@@ -202,7 +222,7 @@ impl Module {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             return Err(Error::InvalidModule("not a WebAssembly module (no `\\0asm` header)".into()));
         }
-        let engine = config.engine();
+        let engine = config.engine()?;
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
         let this = Module { engine, module, config };
         this.check_exports()?;

@@ -7,11 +7,16 @@ use hookr_abi::codec::{self, Decode, Encode};
 use hookr_abi::{self as names};
 use wasmi::{Linker, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
+use core::task::Poll;
+
 use crate::error::Error;
 use crate::host_fn::HostTable;
-use crate::io::{BoxedClock, BoxedRandom, BoxedSink, Logger};
+use crate::io::Logger;
 use crate::limits::Limits;
+use crate::meter::{Meter, Usage};
 use crate::module::Module;
+use crate::sliced::{SlicedCall, Watch};
+use crate::wasi::Io;
 
 /// The request of the call under way: the operation name and payload the host lends
 /// to `__plugin_request` for the duration of one call.
@@ -22,9 +27,9 @@ pub(crate) struct Frame {
     payload_len: usize,
 }
 
-// SAFETY: the pointers are set only by `FrameGuard`, which borrows both slices for as
-// long as they are set and clears them when it is dropped; outside a call they are
-// empty. Moving a runtime to another thread between calls moves no live borrow.
+// SAFETY: the pointers are set only by `Runtime::begin`, whose callers keep both
+// slices borrowed until `Runtime::end` clears them (see `Frame::get`). Moving a
+// runtime to another thread between calls moves no live borrow.
 unsafe impl Send for Frame {}
 
 impl Frame {
@@ -38,8 +43,13 @@ impl Frame {
     /// The operation name and payload of the call under way (empty outside a call).
     #[inline]
     pub(crate) fn get(&self) -> (&[u8], &[u8]) {
-        // SAFETY: either dangling with length 0 (a valid empty slice), or set by a
-        // live `FrameGuard` from slices that outlive it (see `FrameGuard::new`).
+        // SAFETY: either dangling with length 0 (a valid empty slice), or set by
+        // `Runtime::begin` from slices its caller keeps borrowed until `Runtime::end`
+        // (`invoke_into` within its body, a `SlicedCall` for its life). Only
+        // `__plugin_request` reads the frame, and guest code runs only inside such a
+        // call or in initialisers. A leaked `SlicedCall` leaves a stale frame, but
+        // the next call and every (re)instantiation reset it before any guest code
+        // runs.
         unsafe {
             (
                 core::slice::from_raw_parts(self.op, self.op_len),
@@ -49,47 +59,15 @@ impl Frame {
     }
 }
 
-/// Lends `op` and `payload` to the frame of `store` and takes them back when dropped,
-/// on every path out of the call.
-struct FrameGuard<'a, 'b, T: 'static> {
-    store: &'a mut Store<Ctx<T>>,
-    _lent: core::marker::PhantomData<&'b [u8]>,
-}
-
-impl<'a, 'b, T> FrameGuard<'a, 'b, T> {
-    fn new(store: &'a mut Store<Ctx<T>>, op: &'b [u8], payload: &'b [u8]) -> Self {
-        let frame = &mut store.data_mut().frame;
-        frame.op = op.as_ptr();
-        frame.op_len = op.len();
-        frame.payload = payload.as_ptr();
-        frame.payload_len = payload.len();
-        FrameGuard { store, _lent: core::marker::PhantomData }
-    }
-}
-
-impl<T> Drop for FrameGuard<'_, '_, T> {
-    fn drop(&mut self) {
-        self.store.data_mut().frame = Frame::EMPTY;
-    }
-}
-
-/// What a plugin's sandbox sees of the outside (WASI).
-pub(crate) struct Io {
-    pub(crate) stdout: BoxedSink,
-    pub(crate) stderr: BoxedSink,
-    pub(crate) random: BoxedRandom,
-    pub(crate) clock: BoxedClock,
-    pub(crate) args: Vec<String>,
-    pub(crate) env: Vec<(String, String)>,
-}
-
 /// Everything the host imports reach: the store's data.
 pub(crate) struct Ctx<T: 'static> {
     pub(crate) state: T,
     pub(crate) frame: Frame,
     pub(crate) response: Vec<u8>,
     pub(crate) plugin_error: Vec<u8>,
-    pub(crate) has_plugin_error: bool,
+    /// The length of the message the guest handed to `__plugin_error` in this call
+    /// (`plugin_error` holds at most `max_error` bytes of it), or `None`.
+    pub(crate) plugin_error_len: Option<usize>,
     pub(crate) host_response: Vec<u8>,
     pub(crate) host_error: Vec<u8>,
     pub(crate) host: HostTable<T>,
@@ -98,6 +76,7 @@ pub(crate) struct Ctx<T: 'static> {
     pub(crate) limits: Limits,
     pub(crate) store_limits: StoreLimits,
     pub(crate) memory: Option<Memory>,
+    pub(crate) meter: Meter,
 }
 
 impl<T> Ctx<T> {
@@ -114,23 +93,46 @@ impl<T> Ctx<T> {
             frame: Frame::EMPTY,
             response: Vec::new(),
             plugin_error: Vec::new(),
-            has_plugin_error: false,
+            plugin_error_len: None,
             host_response: Vec::new(),
             host_error: Vec::new(),
             host,
             logger,
             io,
+            meter: Meter::new(limits.fuel.is_some()),
             limits,
             store_limits,
             memory: None,
         }
     }
+
+    /// Forgets everything of the last call: nothing of it is visible to the next,
+    /// and a buffer grown past [`Limits::retain_buffer`] is freed.
+    fn clear_call_state(&mut self) {
+        let keep = self.limits.retain_buffer;
+        for buf in [&mut self.plugin_error, &mut self.host_response, &mut self.host_error] {
+            release(buf, keep);
+        }
+        self.plugin_error_len = None;
+    }
 }
+
+/// Empties `buf`, and frees it when its capacity is over `keep` bytes.
+pub(crate) fn release(buf: &mut Vec<u8>, keep: usize) {
+    if buf.capacity() > keep {
+        *buf = Vec::new();
+    } else {
+        buf.clear();
+    }
+}
+
+/// The plugin's `__plugin_call(op_len, payload_len) -> status` export.
+pub(crate) type PluginCall = TypedFunc<(i32, i32), i32>;
 
 /// The parts of a live instance that every call uses, resolved once.
 struct Live {
     memory: Memory,
-    plugin_call: TypedFunc<(i32, i32), i32>,
+    plugin_call: PluginCall,
 }
 
 /// A loaded, instantiated plugin and the host state its host functions see.
@@ -141,10 +143,15 @@ struct Live {
 /// `try_lock` inside host functions and answer a [`HostError`](crate::HostError) when
 /// it is held: the call under way holds it.
 ///
-/// After a call fails with a trap or an exhausted limit, the runtime puts the plugin
-/// back into its state right after initialisation (it instantiates the compiled module
-/// again and reruns its initialisers), so the next call behaves as if the failed one
-/// never happened. The host state is kept.
+/// Every call is bounded: by its fuel budget (unless the runtime is
+/// [unmetered](crate::Builder::unmetered)), by a [timeout](crate::Builder::timeout)
+/// and a [cancel handle](crate::CancelHandle) when given, and by the sizes in
+/// [`Limits`]. A call can also be run a slice at a time ([`Runtime::start_sliced`]).
+///
+/// After a call fails with a trap or an exhausted limit, or is abandoned, the runtime
+/// puts the plugin back into its state right after initialisation (it instantiates
+/// the compiled module again and reruns its initialisers), so the next call behaves as
+/// if the failed one never happened. The host state is kept.
 pub struct Runtime<T: 'static> {
     // `None` only while `reinstantiate` swaps stores (see `POISONED`).
     store: Option<Store<Ctx<T>>>,
@@ -153,6 +160,11 @@ pub struct Runtime<T: 'static> {
     linker: Linker<Ctx<T>>,
     request: Vec<u8>,
     reply: Vec<u8>,
+    /// A call began and has not ended: only when a [`SlicedCall`] was leaked. The
+    /// instance is then mid-call and is replaced before the next call.
+    open_call: bool,
+    last_call: Usage,
+    pub(crate) watch: Watch,
 }
 
 // The store is missing only inside `reinstantiate`, between taking the old store and
@@ -187,14 +199,24 @@ impl<T: 'static> Runtime<T> {
         crate::Builder::new(state)
     }
 
-    pub(crate) fn new(module: Module, linker: Linker<Ctx<T>>, ctx: Ctx<T>) -> Result<Self, Error> {
+    pub(crate) fn new(module: Module, linker: Linker<Ctx<T>>, ctx: Ctx<T>, watch: Watch) -> Result<Self, Error> {
         let store = Store::new(&module.engine, ctx);
-        let mut rt = Runtime { store: Some(store), live: None, module, linker, request: Vec::new(), reply: Vec::new() };
+        let mut rt = Runtime {
+            store: Some(store),
+            live: None,
+            module,
+            linker,
+            request: Vec::new(),
+            reply: Vec::new(),
+            open_call: false,
+            last_call: Usage::default(),
+            watch,
+        };
         rt.live = Some(rt.instantiate()?);
         Ok(rt)
     }
 
-    fn store(&mut self) -> &mut Store<Ctx<T>> {
+    pub(crate) fn store(&mut self) -> &mut Store<Ctx<T>> {
         present(&mut self.store)
     }
 
@@ -202,14 +224,23 @@ impl<T: 'static> Runtime<T> {
         present_ref(&self.store)
     }
 
+    /// Starts an initialiser (or the start function): a whole budget of init fuel
+    /// and a fresh output bound.
+    fn start_init(store: &mut Store<Ctx<T>>) -> Result<(), Error> {
+        let ctx = store.data_mut();
+        let fuel = ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, false);
+        if ctx.meter.metered() {
+            store.set_fuel(fuel).map_err(Error::from_wasmi)?;
+        }
+        Ok(())
+    }
+
     /// Instantiates the module in the current store and runs its initialisers.
     fn instantiate(&mut self) -> Result<Live, Error> {
         let store = present(&mut self.store);
         store.limiter(|ctx| &mut ctx.store_limits);
-        let fuel = store.data().limits.fuel;
-        if let Some(fuel) = fuel {
-            store.set_fuel(fuel).map_err(Error::from_wasmi)?;
-        }
+        store.data_mut().frame = Frame::EMPTY;
+        Self::start_init(store)?;
         // `Builder::build` has checked every import by name and type already.
         let instance =
             self.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
@@ -228,15 +259,14 @@ impl<T: 'static> Runtime<T> {
                     "an initialiser must take and return nothing".into(),
                 )),
             })?;
-            if let Some(fuel) = fuel {
-                store.set_fuel(fuel).map_err(Error::from_wasmi)?;
-            }
+            Self::start_init(store)?;
             match func.call(&mut *store, ()) {
                 Ok(()) => {}
                 Err(e) if name == "_start" && e.i32_exit_status() == Some(0) => {}
                 Err(e) => return Err(Error::Init { name, source: alloc::boxed::Box::new(Error::from_wasmi(e)) }),
             }
         }
+        store.data_mut().clear_call_state();
         Ok(Live { memory, plugin_call })
     }
 
@@ -246,9 +276,98 @@ impl<T: 'static> Runtime<T> {
         let mut ctx = present_owned(self.store.take()).into_data();
         ctx.memory = None;
         ctx.frame = Frame::EMPTY;
+        ctx.clear_call_state();
         self.store = Some(Store::new(&self.module.engine, ctx));
         self.live = Some(self.instantiate()?);
         Ok(())
+    }
+
+    /// Prepares a call of `op` with `payload`: checks the request, makes sure a clean
+    /// instance is there, lends `op` and `payload` to the frame and `out` to the
+    /// response, and starts the meter (a whole budget in the store, or none yet for a
+    /// `sliced` call). Returns the export to call and its arguments.
+    ///
+    /// Whoever calls this keeps `op` and `payload` borrowed, and calls
+    /// [`end`](Self::end) with the same `out`, before they go.
+    pub(crate) fn begin(
+        &mut self,
+        op: &str,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        sliced: bool,
+    ) -> Result<(PluginCall, (i32, i32)), Error> {
+        out.clear();
+        let limits = self.store_ref().data().limits;
+        if payload.len() > limits.max_request {
+            return Err(Error::TooLarge { what: "request payload", len: payload.len(), limit: limits.max_request });
+        }
+        let (Ok(op_len), Ok(payload_len)) = (i32::try_from(op.len()), i32::try_from(payload.len())) else {
+            return Err(Error::TooLarge {
+                what: "request",
+                len: op.len().max(payload.len()),
+                limit: i32::MAX as usize,
+            });
+        };
+        if sliced && limits.fuel.is_none() {
+            return Err(Error::Config("a call runs in slices of fuel: this runtime is unmetered"));
+        }
+        if self.open_call || self.live.is_none() {
+            self.open_call = false;
+            self.reinstantiate()?;
+        }
+        let Some(live) = &self.live else {
+            return Err(Error::host("plugin could not be instantiated"));
+        };
+        let plugin_call = live.plugin_call;
+        let store = present(&mut self.store);
+        let ctx = store.data_mut();
+        let fuel = ctx.meter.start(limits.fuel.unwrap_or(0), limits.max_output_per_call, sliced);
+        // The guest's response goes straight into the caller's buffer.
+        core::mem::swap(&mut ctx.response, out);
+        ctx.frame = Frame { op: op.as_ptr(), op_len: op.len(), payload: payload.as_ptr(), payload_len: payload.len() };
+        self.open_call = true;
+        if ctx.meter.metered() {
+            // Cannot fail: the engine meters fuel.
+            let _ = store.set_fuel(fuel);
+        }
+        Ok((plugin_call, (op_len, payload_len)))
+    }
+
+    /// Ends the call [`begin`](Self::begin) prepared, with what running it gave:
+    /// takes back the frame and `out`, records its usage, applies the ABI's result
+    /// rules, and starts the plugin afresh after a trap or an exhausted limit.
+    pub(crate) fn end(&mut self, op: &str, result: Result<i32, Error>, out: &mut Vec<u8>) -> Result<(), Error> {
+        let store = present(&mut self.store);
+        let fuel_left = store.get_fuel().ok();
+        let ctx = store.data_mut();
+        ctx.frame = Frame::EMPTY;
+        core::mem::swap(&mut ctx.response, out);
+        ctx.meter.finish(fuel_left);
+        self.last_call = ctx.meter.usage;
+        self.open_call = false;
+        let outcome = match result {
+            Ok(_) if ctx.plugin_error_len.is_some() => {
+                let mut message = String::from_utf8_lossy(&ctx.plugin_error).into_owned();
+                if let Some(len) = ctx.plugin_error_len.filter(|&len| len > ctx.plugin_error.len()) {
+                    message.push_str(&crate::abi::cut_note(len));
+                }
+                Err(Error::plugin(message))
+            }
+            Ok(names::SUCCESS) => Ok(()),
+            Ok(_) => Err(Error::plugin(alloc::format!("call to `{op}` was unsuccessful"))),
+            Err(err) => {
+                out.clear();
+                // The guest may be half-way through anything: start it afresh. If that
+                // fails, the next call tries again and reports why.
+                let _ = self.reinstantiate();
+                return Err(err);
+            }
+        };
+        ctx.clear_call_state();
+        if outcome.is_err() {
+            out.clear();
+        }
+        outcome
     }
 
     /// Calls the plugin function `op` with `payload` and returns its response.
@@ -264,62 +383,71 @@ impl<T: 'static> Runtime<T> {
     /// (cleared first), reusing `out`'s capacity: in steady state a call allocates nothing.
     ///
     /// The call fails with [`Error::Plugin`] when the plugin reported an error (its
-    /// message wins whatever `__plugin_call` returned) or returned failure without one.
+    /// message wins whatever `__plugin_call` returned) or returned failure without one;
+    /// with [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::Cancelled`] when a
+    /// bound stopped it. With a timeout or a cancel handle the call runs in slices of
+    /// [`Limits::slice_fuel`], checking both between slices.
     pub fn invoke_into(&mut self, op: &str, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        out.clear();
-        let limits = self.store_ref().data().limits;
-        if payload.len() > limits.max_request {
-            return Err(Error::TooLarge { what: "request payload", len: payload.len(), limit: limits.max_request });
-        }
-        let (Ok(op_len), Ok(payload_len)) = (i32::try_from(op.len()), i32::try_from(payload.len())) else {
-            return Err(Error::TooLarge {
-                what: "request",
-                len: op.len().max(payload.len()),
-                limit: i32::MAX as usize,
-            });
-        };
-        if self.live.is_none() {
-            self.reinstantiate()?;
-        }
-        let Some(live) = &self.live else {
-            return Err(Error::host("plugin could not be instantiated"));
-        };
-        let plugin_call = live.plugin_call;
-        let store = present(&mut self.store);
-        if let Some(fuel) = limits.fuel {
-            store.set_fuel(fuel).map_err(Error::from_wasmi)?;
-        }
-        {
-            // The guest's response goes straight into the caller's buffer.
-            let ctx = store.data_mut();
-            ctx.has_plugin_error = false;
-            core::mem::swap(&mut ctx.response, out);
-        }
-        let result = {
-            let guard = FrameGuard::new(store, op.as_bytes(), payload);
-            plugin_call.call(&mut *guard.store, (op_len, payload_len))
-        };
-        let ctx = store.data_mut();
-        core::mem::swap(&mut ctx.response, out);
-        match result {
-            Ok(_) if ctx.has_plugin_error => {
-                out.clear();
-                Err(Error::Plugin(String::from_utf8_lossy(&ctx.plugin_error).into()))
-            }
-            Ok(names::SUCCESS) => Ok(()),
-            Ok(_) => {
-                out.clear();
-                Err(Error::plugin(alloc::format!("call to `{op}` was unsuccessful")))
-            }
-            Err(e) => {
-                out.clear();
-                let err = Error::from_wasmi(e);
-                // The guest may be half-way through anything: start it afresh. If that
-                // fails, the next call tries again and reports why.
-                let _ = self.reinstantiate();
-                Err(err)
+        if self.watch.active() {
+            let slice = self.limits().slice_fuel;
+            let mut call = self.start_sliced(op, payload, out)?;
+            loop {
+                if let Poll::Ready(result) = call.resume(slice) {
+                    return result;
+                }
             }
         }
+        let (plugin_call, args) = self.begin(op, payload, out, false)?;
+        let result = plugin_call.call(self.store(), args).map_err(Error::from_wasmi);
+        self.end(op, result, out)
+    }
+
+    /// Starts a call of `op` with `payload` that runs in slices of fuel: nothing runs
+    /// until [`SlicedCall::resume`], which runs it for up to the fuel it is given and
+    /// then returns its result or [`Poll::Pending`]. Between slices the host may do
+    /// anything else; dropping the [`SlicedCall`] before it finished abandons the call
+    /// and starts the plugin afresh, as after a trap. The response goes into `out`.
+    ///
+    /// The call's total fuel is still bounded by [`Limits::fuel`], and it uses the same
+    /// fuel as the same call run whole. Needs a metered runtime.
+    ///
+    /// ```
+    /// # let wasm = wat::parse_str(r#"(module
+    /// #   (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+    /// #   (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+    /// #   (memory (export "memory") 1)
+    /// #   (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    /// #     (local $i i32)
+    /// #     (loop $spin (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    /// #       (br_if $spin (i32.lt_u (local.get $i) (i32.const 100000))))
+    /// #     (call $req (i32.const 0) (local.get $op))
+    /// #     (call $resp (local.get $op) (local.get $len))
+    /// #     (i32.const 1)))"#).unwrap();
+    /// use core::task::Poll;
+    /// // This plugin counts to 100 000, then echoes its payload.
+    /// let mut rt = hookr::Runtime::builder(()).bytes(&wasm).build()?;
+    /// let mut out = Vec::new();
+    /// let mut call = rt.start_sliced("echo", b"done", &mut out)?;
+    /// let mut slices = 1;
+    /// while let Poll::Pending = call.resume(10_000) {
+    ///     slices += 1; // a firmware main loop would do its other work here
+    /// }
+    /// drop(call);
+    /// assert_eq!(out, b"done");
+    /// assert!(slices > 10);
+    /// let sliced = rt.last_call().fuel;
+    /// rt.invoke("echo", b"done")?;
+    /// assert_eq!(rt.last_call().fuel, sliced);
+    /// # Ok::<(), hookr::Error>(())
+    /// ```
+    pub fn start_sliced<'a>(
+        &'a mut self,
+        op: &'a str,
+        payload: &'a [u8],
+        out: &'a mut Vec<u8>,
+    ) -> Result<SlicedCall<'a, T>, Error> {
+        let (plugin_call, args) = self.begin(op, payload, out, true)?;
+        Ok(SlicedCall::new(self, op, out, plugin_call, args))
     }
 
     /// Encodes `input` as MessagePack, calls `op`, and decodes the response.
@@ -331,6 +459,9 @@ impl<T: 'static> Runtime<T> {
             .map_err(Error::from)
             .and_then(|()| self.invoke_into(op, &request, &mut reply))
             .and_then(|()| codec::from_slice(&reply).map_err(Error::from));
+        let keep = self.limits().retain_buffer;
+        release(&mut request, keep);
+        release(&mut reply, keep);
         self.request = request;
         self.reply = reply;
         result
@@ -372,16 +503,34 @@ impl<T: 'static> Runtime<T> {
         &self.module
     }
 
-    /// Fuel left after the last call, when fuel metering is on. After a call that
-    /// failed with a trap or an exhausted limit the plugin was instantiated afresh, and
-    /// this is what its initialisers left.
+    /// Fuel left in the store after the last call, when fuel metering is on. After a
+    /// call that failed with a trap or an exhausted limit the plugin was instantiated
+    /// afresh, and this is what its initialisers left.
+    /// [`last_call`](Self::last_call) has the fuel the call itself used.
     pub fn fuel_left(&self) -> Option<u64> {
         self.store_ref().get_fuel().ok()
+    }
+
+    /// What the last call used (fuel, output) and what its output bound dropped,
+    /// whether it succeeded or not.
+    pub fn last_call(&self) -> Usage {
+        self.last_call
     }
 
     /// The limits this runtime enforces.
     pub fn limits(&self) -> &Limits {
         &self.store_ref().data().limits
+    }
+
+    /// Sets or clears the wall-clock time each call may take (see
+    /// [`Builder::timeout`](crate::Builder::timeout)). Needs a metered runtime.
+    #[cfg(feature = "std")]
+    pub fn set_timeout(&mut self, timeout: Option<core::time::Duration>) -> Result<(), Error> {
+        if timeout.is_some() && self.limits().fuel.is_none() {
+            return Err(Error::Config("a timeout stops calls between slices of fuel: this runtime is unmetered"));
+        }
+        self.watch.timeout = timeout;
+        Ok(())
     }
 
     /// Ends the runtime and hands back the host state.

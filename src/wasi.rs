@@ -7,7 +7,7 @@
 //!
 //! | call | answer |
 //! |---|---|
-//! | `fd_write` | fd 1 writes to the [stdout sink](crate::Builder::stdout), fd 2 to the [stderr sink](crate::Builder::stderr); `EIO` when the sink refuses |
+//! | `fd_write` | fd 1 writes to the [stdout sink](crate::Builder::stdout), fd 2 to the [stderr sink](crate::Builder::stderr); `EIO` when the sink refuses, `EBADF` once the call's output bound is spent |
 //! | `fd_read` | fd 0 is always at end of file (0 bytes read), so a plugin that reads stdin sees no input rather than an error |
 //! | `fd_fdstat_get` | fds 0–2: a character device; fd 0 has the `fd_read` right, fds 1 and 2 `fd_write` |
 //! | `random_get` | bytes from the [random source](crate::Builder::rand_source) |
@@ -30,9 +30,14 @@
 //! wasi-libc expects of a kernel, instead of trapping; the call then has had no effect
 //! (no bytes reach a sink, the clock and random source are not read).
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use wasmi::{Caller, FuncType, Linker, Val, ValType};
 
-use crate::abi::{contain, guest_range, memory};
+use crate::abi::{contain, guest_range, metered};
+use crate::io::{BoxedClock, BoxedRandom, BoxedSink};
+use crate::meter::IOVEC_FUEL;
 use crate::runtime::Ctx;
 
 /// The preview 1 error numbers this subset answers (`0` is success).
@@ -163,16 +168,46 @@ const FDSTAT_SIZE: i32 = 24;
 /// `ciovec`: buffer pointer u32, length u32.
 const IOVEC_SIZE: u32 = 8;
 
-/// Runs `f` on the guest's memory and the store data.
+/// What a plugin's sandbox sees of the outside.
+pub(crate) struct Io {
+    pub(crate) stdout: BoxedSink,
+    pub(crate) stderr: BoxedSink,
+    pub(crate) random: BoxedRandom,
+    pub(crate) clock: BoxedClock,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// What `args_sizes_get` and `environ_sizes_get` answer, counted once: `None`
+    /// when a count does not fit 32 bits.
+    args_sizes: Option<(u32, u32)>,
+    env_sizes: Option<(u32, u32)>,
+}
+
+impl Io {
+    pub(crate) fn new(
+        stdout: BoxedSink,
+        stderr: BoxedSink,
+        random: BoxedRandom,
+        clock: BoxedClock,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> Self {
+        let mut io = Io { stdout, stderr, random, clock, args, env, args_sizes: None, env_sizes: None };
+        io.args_sizes = string_sizes(args_of(&io));
+        io.env_sizes = string_sizes(environ_of(&io));
+        io
+    }
+}
+
+/// Runs a WASI call under the meter on the guest's memory and the store data.
 #[inline]
-fn with_memory<T, R>(
+fn with_memory<T>(
     caller: &mut Caller<'_, Ctx<T>>,
-    f: impl FnOnce(&mut [u8], &mut Ctx<T>) -> R,
-) -> Result<R, wasmi::Error> {
-    let mem = memory(caller)?;
-    let (data, ctx) = mem.data_and_store_mut(caller);
-    // Sinks, the clock and the random source are the host's code.
-    contain("a WASI output sink, clock or random source", || f(data, ctx))
+    f: impl FnOnce(&mut [u8], &mut Ctx<T>) -> Result<i32, wasmi::Error>,
+) -> Result<i32, wasmi::Error> {
+    crate::abi::with_memory(caller, |data, ctx| {
+        // Sinks, the clock and the random source are the host's code.
+        contain("a WASI output sink, clock or random source", || f(data, ctx))?
+    })
 }
 
 fn read_u32(data: &[u8], at: usize) -> u32 {
@@ -214,45 +249,84 @@ fn iovec_buffers(data: &[u8], iovs: i32, iovs_len: i32) -> impl Iterator<Item = 
     })
 }
 
-fn fd_write<T>(data: &mut [u8], ctx: &mut Ctx<T>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> i32 {
-    let sink = match fd {
-        STDOUT => &mut ctx.io.stdout,
-        STDERR => &mut ctx.io.stderr,
-        _ => return errno::BADF,
+/// Checks that the iovec array at `iovs` lies in memory and charges for reading it;
+/// the errno when it does not.
+fn iovec_array<T>(data: &[u8], ctx: &mut Ctx<T>, iovs: i32, iovs_len: i32) -> Result<Result<(), i32>, wasmi::Error> {
+    let Some(bytes) = (iovs_len as u32).checked_mul(IOVEC_SIZE) else {
+        return Ok(Err(errno::FAULT));
     };
+    if guest_range(data.len(), iovs, bytes as i32).is_none() {
+        return Ok(Err(errno::FAULT));
+    }
+    ctx.meter.charge(u64::from(iovs_len as u32) * IOVEC_FUEL)?;
+    Ok(Ok(()))
+}
+
+fn fd_write<T>(
+    data: &mut [u8],
+    ctx: &mut Ctx<T>,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    nwritten: i32,
+) -> Result<i32, wasmi::Error> {
+    if fd != STDOUT && fd != STDERR {
+        return Ok(errno::BADF);
+    }
     if guest_range(data.len(), nwritten, 4).is_none() {
-        return errno::FAULT;
+        return Ok(errno::FAULT);
+    }
+    // Once the call's output is spent the stream is as good as closed.
+    if ctx.meter.output_room(1) == 0 {
+        ctx.meter.refuse_write();
+        return Ok(errno::BADF);
+    }
+    if let Err(e) = iovec_array(data, ctx, iovs, iovs_len)? {
+        return Ok(e);
     }
     let total = match check_iovecs(data, iovs, iovs_len) {
-        Ok(total) => total,
-        Err(e) => return e,
+        Ok(total) => total as usize,
+        Err(e) => return Ok(e),
     };
     // The buffers may all name the same memory: without a cap one cheap call could
     // hand the sink gigabytes. What is over the cap is a short write, as WASI allows.
-    let mut room = total.min(u32::try_from(ctx.limits.max_output).unwrap_or(u32::MAX));
-    let written = room;
+    let room = ctx.meter.output_room(total.min(ctx.limits.max_output));
+    ctx.meter.charge_bytes(room)?;
+    let sink = if fd == STDOUT { &mut ctx.io.stdout } else { &mut ctx.io.stderr };
+    let mut left = room;
     for buf in iovec_buffers(data, iovs, iovs_len).filter(|b| !b.is_empty()) {
-        if room == 0 {
+        if left == 0 {
             break;
         }
-        let buf = &buf[..buf.len().min(room as usize)];
-        room -= buf.len() as u32;
+        let buf = &buf[..buf.len().min(left)];
+        left -= buf.len();
         if sink.write_all(buf).is_err() {
-            return errno::IO;
+            return Ok(errno::IO);
         }
     }
-    put(data, nwritten, &written.to_le_bytes())
+    ctx.meter.output(room);
+    Ok(put(data, nwritten, &(room as u32).to_le_bytes()))
 }
 
-fn fd_read(data: &mut [u8], fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> i32 {
+fn fd_read<T>(
+    data: &mut [u8],
+    ctx: &mut Ctx<T>,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    nread: i32,
+) -> Result<i32, wasmi::Error> {
     if fd != STDIN {
-        return errno::BADF;
+        return Ok(errno::BADF);
+    }
+    if let Err(e) = iovec_array(data, ctx, iovs, iovs_len)? {
+        return Ok(e);
     }
     if let Err(e) = check_iovecs(data, iovs, iovs_len) {
-        return e;
+        return Ok(e);
     }
     // Standard input is always at its end.
-    put(data, nread, &0u32.to_le_bytes())
+    Ok(put(data, nread, &0u32.to_le_bytes()))
 }
 
 fn fd_fdstat_get(data: &mut [u8], fd: i32, ptr: i32) -> i32 {
@@ -290,12 +364,12 @@ fn clock_read<T>(data: &mut [u8], ctx: &mut Ctx<T>, id: i32, ptr: i32, resolutio
 trait Strings<'a>: Iterator<Item = [&'a [u8]; 3]> + Clone {}
 impl<'a, I: Iterator<Item = [&'a [u8]; 3]> + Clone> Strings<'a> for I {}
 
-fn args<T>(ctx: &Ctx<T>) -> impl Strings<'_> {
-    ctx.io.args.iter().map(|a| [a.as_bytes(), &[][..], &[][..]])
+fn args_of(io: &Io) -> impl Strings<'_> {
+    io.args.iter().map(|a| [a.as_bytes(), &[][..], &[][..]])
 }
 
-fn environ<T>(ctx: &Ctx<T>) -> impl Strings<'_> {
-    ctx.io.env.iter().map(|(k, v)| [k.as_bytes(), &b"="[..], v.as_bytes()])
+fn environ_of(io: &Io) -> impl Strings<'_> {
+    io.env.iter().map(|(k, v)| [k.as_bytes(), &b"="[..], v.as_bytes()])
 }
 
 /// The number of strings and the bytes they take with their NUL terminators.
@@ -310,8 +384,8 @@ fn string_sizes<'a>(strings: impl Strings<'a>) -> Option<(u32, u32)> {
     Some((count, bytes))
 }
 
-fn sizes_get<'a>(data: &mut [u8], strings: impl Strings<'a>, count_ptr: i32, bytes_ptr: i32) -> i32 {
-    let Some((count, bytes)) = string_sizes(strings) else {
+fn sizes_get(data: &mut [u8], sizes: Option<(u32, u32)>, count_ptr: i32, bytes_ptr: i32) -> i32 {
+    let Some((count, bytes)) = sizes else {
         return errno::OVERFLOW;
     };
     if guest_range(data.len(), count_ptr, 4).is_none() || guest_range(data.len(), bytes_ptr, 4).is_none() {
@@ -321,19 +395,28 @@ fn sizes_get<'a>(data: &mut [u8], strings: impl Strings<'a>, count_ptr: i32, byt
     put(data, bytes_ptr, &bytes.to_le_bytes())
 }
 
-/// Writes the pointer array at `ptrs` and the strings themselves at `buf`.
-fn strings_get<'a>(data: &mut [u8], strings: impl Strings<'a>, ptrs: i32, buf: i32) -> i32 {
-    let Some((count, bytes)) = string_sizes(strings.clone()) else {
-        return errno::OVERFLOW;
+/// Writes the pointer array at `ptrs` and the strings themselves at `buf`, after
+/// charging `meter` for them; `sizes` are theirs, from [`string_sizes`].
+fn strings_get<'a>(
+    data: &mut [u8],
+    meter: &mut crate::meter::Meter,
+    strings: impl Strings<'a>,
+    sizes: Option<(u32, u32)>,
+    ptrs: i32,
+    buf: i32,
+) -> Result<i32, wasmi::Error> {
+    let Some((count, bytes)) = sizes else {
+        return Ok(errno::OVERFLOW);
     };
     let Some(ptr_bytes) = count.checked_mul(4) else {
-        return errno::FAULT;
+        return Ok(errno::FAULT);
     };
     let (Some(ptr_range), Some(buf_range)) =
         (guest_range(data.len(), ptrs, ptr_bytes as i32), guest_range(data.len(), buf, bytes as i32))
     else {
-        return errno::FAULT;
+        return Ok(errno::FAULT);
     };
+    meter.charge_bytes(ptr_range.len() + buf_range.len())?;
     let mut at = buf_range.start;
     for (slot, pieces) in ptr_range.step_by(4).zip(strings) {
         // `at` lies inside memory, whose size fits a 32-bit guest address.
@@ -345,7 +428,7 @@ fn strings_get<'a>(data: &mut [u8], strings: impl Strings<'a>, ptrs: i32, buf: i
         data[at] = 0;
         at += 1;
     }
-    errno::SUCCESS
+    Ok(errno::SUCCESS)
 }
 
 /// Defines all of `wasi_snapshot_preview1` in `linker`.
@@ -357,49 +440,71 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
         with_memory(&mut c, |data, ctx| fd_write(data, ctx, fd, iovs, iovs_len, nwritten))
     })?;
     linker.func_wrap(m, "fd_read", |mut c: C<'_, T>, fd: i32, iovs: i32, iovs_len: i32, nread: i32| {
-        with_memory(&mut c, |data, _| fd_read(data, fd, iovs, iovs_len, nread))
+        with_memory(&mut c, |data, ctx| fd_read(data, ctx, fd, iovs, iovs_len, nread))
     })?;
     linker.func_wrap(m, "fd_fdstat_get", |mut c: C<'_, T>, fd: i32, ptr: i32| {
-        with_memory(&mut c, |data, _| fd_fdstat_get(data, fd, ptr))
+        with_memory(&mut c, |data, ctx| {
+            ctx.meter.charge_bytes(FDSTAT_SIZE as usize)?;
+            Ok(fd_fdstat_get(data, fd, ptr))
+        })
     })?;
     linker.func_wrap(m, "random_get", |mut c: C<'_, T>, ptr: i32, len: i32| {
         with_memory(&mut c, |data, ctx| match guest_range(data.len(), ptr, len) {
             Some(range) => {
+                ctx.meter.charge_random(range.len())?;
                 ctx.io.random.fill(&mut data[range]);
-                errno::SUCCESS
+                Ok(errno::SUCCESS)
             }
-            None => errno::FAULT,
+            None => Ok(errno::FAULT),
         })
     })?;
     linker.func_wrap(m, "clock_time_get", |mut c: C<'_, T>, id: i32, _precision: i64, ptr: i32| {
-        with_memory(&mut c, |data, ctx| clock_read(data, ctx, id, ptr, false))
+        with_memory(&mut c, |data, ctx| {
+            ctx.meter.charge_bytes(8)?;
+            Ok(clock_read(data, ctx, id, ptr, false))
+        })
     })?;
     linker.func_wrap(m, "clock_res_get", |mut c: C<'_, T>, id: i32, ptr: i32| {
-        with_memory(&mut c, |data, ctx| clock_read(data, ctx, id, ptr, true))
+        with_memory(&mut c, |data, ctx| {
+            ctx.meter.charge_bytes(8)?;
+            Ok(clock_read(data, ctx, id, ptr, true))
+        })
     })?;
     linker.func_wrap(m, "args_sizes_get", |mut c: C<'_, T>, count: i32, bytes: i32| {
-        with_memory(&mut c, |data, ctx| sizes_get(data, args(ctx), count, bytes))
+        with_memory(&mut c, |data, ctx| {
+            ctx.meter.charge_bytes(8)?;
+            Ok(sizes_get(data, ctx.io.args_sizes, count, bytes))
+        })
     })?;
     linker.func_wrap(m, "args_get", |mut c: C<'_, T>, ptrs: i32, buf: i32| {
-        with_memory(&mut c, |data, ctx| strings_get(data, args(ctx), ptrs, buf))
+        with_memory(&mut c, |data, ctx| {
+            strings_get(data, &mut ctx.meter, args_of(&ctx.io), ctx.io.args_sizes, ptrs, buf)
+        })
     })?;
     linker.func_wrap(m, "environ_sizes_get", |mut c: C<'_, T>, count: i32, bytes: i32| {
-        with_memory(&mut c, |data, ctx| sizes_get(data, environ(ctx), count, bytes))
+        with_memory(&mut c, |data, ctx| {
+            ctx.meter.charge_bytes(8)?;
+            Ok(sizes_get(data, ctx.io.env_sizes, count, bytes))
+        })
     })?;
     linker.func_wrap(m, "environ_get", |mut c: C<'_, T>, ptrs: i32, buf: i32| {
-        with_memory(&mut c, |data, ctx| strings_get(data, environ(ctx), ptrs, buf))
+        with_memory(&mut c, |data, ctx| {
+            strings_get(data, &mut ctx.meter, environ_of(&ctx.io), ctx.io.env_sizes, ptrs, buf)
+        })
     })?;
-    linker.func_wrap(m, "proc_exit", |_: C<'_, T>, status: i32| -> Result<(), wasmi::Error> {
-        Err(wasmi::Error::i32_exit(status))
+    linker.func_wrap(m, "proc_exit", |mut c: C<'_, T>, status: i32| -> Result<(), wasmi::Error> {
+        metered(&mut c, |_| Err(wasmi::Error::i32_exit(status)))
     })?;
-    linker.func_wrap(m, "sched_yield", |_: C<'_, T>| errno::SUCCESS)?;
+    linker.func_wrap(m, "sched_yield", |mut c: C<'_, T>| metered(&mut c, |_| Ok(errno::SUCCESS)))?;
 
     for &(name, params, results) in FUNCTIONS.iter().filter(|(n, ..)| !IMPLEMENTED.contains(n)) {
         let answer = stub_errno(name);
         let ty = FuncType::new(params.iter().copied(), results.iter().copied());
-        linker.func_new(m, name, ty, move |_, _, out: &mut [Val]| {
-            out[0] = Val::I32(answer);
-            Ok(())
+        linker.func_new(m, name, ty, move |mut c: C<'_, T>, _, out: &mut [Val]| {
+            metered(&mut c, |_| {
+                out[0] = Val::I32(answer);
+                Ok(())
+            })
         })?;
     }
     Ok(())
@@ -449,11 +554,13 @@ mod tests {
         let strings = || env.iter().map(|(k, v)| [k.as_bytes(), &b"="[..], v.as_bytes()]);
         assert_eq!(string_sizes(strings()), Some((2, 8)));
         let mut mem = [0xAAu8; 32];
-        assert_eq!(strings_get(&mut mem, strings(), 0, 16), errno::SUCCESS);
+        let mut meter = crate::meter::Meter::new(false);
+        let sizes = string_sizes(strings());
+        assert_eq!(strings_get(&mut mem, &mut meter, strings(), sizes, 0, 16).unwrap(), errno::SUCCESS);
         assert_eq!(read_u32(&mem, 0), 16);
         assert_eq!(read_u32(&mem, 4), 20);
         assert_eq!(&mem[16..24], b"A=1\0BC=\0");
-        assert_eq!(strings_get(&mut mem, strings(), 0, 28), errno::FAULT);
-        assert_eq!(strings_get(&mut mem, strings(), 30, 16), errno::FAULT);
+        assert_eq!(strings_get(&mut mem, &mut meter, strings(), sizes, 0, 28).unwrap(), errno::FAULT);
+        assert_eq!(strings_get(&mut mem, &mut meter, strings(), sizes, 30, 16).unwrap(), errno::FAULT);
     }
 }

@@ -149,14 +149,19 @@ fn an_oversized_host_response_is_refused() {
 }
 
 #[test]
-fn oversized_responses_errors_and_log_lines_are_refused() {
-    let limits = Limits { max_response: 1000, max_log: 10, ..Limits::default() };
-    let mut rt = runtime(limits);
+fn oversized_responses_are_refused_and_long_errors_and_log_lines_cut() {
+    let (lines, logger) = common::log_lines();
+    let limits = Limits { max_response: 1000, max_log: 10, max_error: 7, ..Limits::default() };
+    let mut rt = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).logger(logger).build().unwrap();
     let err = rt.invoke("echo", &[1; 1001]).unwrap_err();
     assert!(matches!(err, Error::TooLarge { what: "plugin response", len: 1001, limit: 1000 }), "{err:?}");
-    let err = rt.invoke("log", &[b'a'; 11]).unwrap_err();
-    assert!(matches!(err, Error::TooLarge { what: "log line", .. }), "{err:?}");
     assert_recovered(&mut rt);
+    // A log line or plugin error over its limit is cut and marked, and the call goes on.
+    assert_eq!(rt.invoke("log", &[b'a'; 11]).unwrap(), b"");
+    assert_eq!(rt.invoke("log", &[b'b'; 10]).unwrap(), b"");
+    assert_eq!(*lines.lock().unwrap(), ["aaaaaaaaaa … [truncated from 11 bytes]", "bbbbbbbbbb"]);
+    let err = rt.invoke("fail", b"").unwrap_err();
+    assert_eq!(err.to_string(), "plugin error: planned … [truncated from 15 bytes]");
 }
 
 #[test]

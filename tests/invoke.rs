@@ -99,3 +99,31 @@ fn an_oversized_request_is_refused_before_the_call() {
     assert!(matches!(err, Error::TooLarge { what: "request payload", len: 11, limit: 10 }), "{err:?}");
     assert_eq!(rt.invoke("echo", &[1; 10]).unwrap(), [1; 10]);
 }
+
+#[test]
+fn nothing_of_one_call_is_visible_to_the_next() {
+    let mut rt = Runtime::builder(())
+        .bytes(&common::kitchen())
+        .host_fn("answer", |_, payload, out| {
+            out.extend_from_slice(payload);
+            Ok(())
+        })
+        .host_fn("refuse", |_, _, _| Err(hookr::HostError::new("refused")))
+        .build()
+        .unwrap();
+    let lens = |rt: &mut Runtime<()>| rt.invoke("info", b"").unwrap();
+    assert_eq!(lens(&mut rt), [0; 8]);
+    // A host response or host error of one call is gone in the next, which made no
+    // host call of its own.
+    assert_eq!(rt.invoke("h", &common::host_call("answer", b"12345")).unwrap(), b"12345");
+    assert_eq!(lens(&mut rt), [0; 8]);
+    assert!(rt.invoke("h", &common::host_call("refuse", b"")).is_err());
+    assert_eq!(lens(&mut rt), [0; 8]);
+    // A plugin error does not outlive its call either.
+    assert!(rt.invoke("fail", b"").is_err());
+    assert_eq!(rt.invoke("none", b"").unwrap(), b"");
+    // Nor does anything survive a reset.
+    assert_eq!(rt.invoke("h", &common::host_call("answer", b"xy")).unwrap(), b"xy");
+    assert!(rt.invoke("trap", b"").is_err());
+    assert_eq!(lens(&mut rt), [0; 8]);
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use hookr::{Error, Hasher, NoVerify, Runtime, Sha256Hasher};
+use hookr::{EngineConfig, Error, Hasher, Module, NoVerify, Runtime, Sha256Hasher};
 
 fn load(wasm: &[u8], hash: &str, hasher: Option<Sha256Hasher>) -> Result<Runtime<()>, Error> {
     let b = Runtime::builder(()).bytes(wasm).hash(hash);
@@ -130,17 +130,20 @@ fn initialisers_run_once_in_order_and_failures_name_them() {
 }
 
 #[test]
-fn an_endless_initialiser_runs_out_of_fuel() {
+fn an_endless_initialiser_runs_out_of_fuel_by_default() {
     let wasm = common::wasm(
         r#"(module (memory (export "memory") 1)
         (func (export "_initialize") (loop $l (br $l)))
         (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
     );
-    let err = Runtime::builder(()).bytes(&wasm).fuel(100_000).build().unwrap_err();
+    // Nothing said about fuel: initialisers get `Limits::DEFAULT_INIT_FUEL`.
+    let err = Runtime::builder(()).bytes(&wasm).build().unwrap_err();
     assert!(
         matches!(&err, Error::Init { name: "_initialize", source } if matches!(**source, Error::OutOfFuel)),
         "{err:?}"
     );
+    let err = Runtime::builder(()).bytes(&wasm).init_fuel(100_000).build().unwrap_err();
+    assert!(matches!(&err, Error::Init { source, .. } if matches!(**source, Error::OutOfFuel)), "{err:?}");
 }
 
 #[test]
@@ -204,11 +207,35 @@ fn a_pinned_hash_is_checked_in_a_validating_build_too() {
 fn a_reused_module_must_match_the_limits_it_was_compiled_for() {
     let wasm = common::kitchen();
     let metered = Runtime::builder(()).bytes(&wasm).fuel(1000).build().unwrap().module().clone();
-    let err = Runtime::builder(()).module(metered.clone()).build().unwrap_err();
-    assert!(matches!(err, Error::Config(m) if m.contains("fuel")), "{err:?}");
+    let err = Runtime::builder(()).module(metered.clone()).unmetered().build().unwrap_err();
+    assert!(matches!(err, Error::Config(m) if m.contains("metering")), "{err:?}");
     assert!(Runtime::builder(()).module(metered).fuel(1000).build().is_ok());
+    let unmetered = Runtime::builder(()).bytes(&wasm).unmetered().build().unwrap().module().clone();
+    let err = Runtime::builder(()).module(unmetered.clone()).build().unwrap_err();
+    assert!(matches!(err, Error::Config(m) if m.contains("fuel")), "{err:?}");
+    assert!(Runtime::builder(()).module(unmetered).unmetered().build().is_ok());
     let plain = Runtime::builder(()).bytes(&wasm).build().unwrap().module().clone();
     let limits = hookr::Limits { max_recursion_depth: 16, ..Default::default() };
     let err = Runtime::builder(()).module(plain).limits(limits).build().unwrap_err();
     assert!(matches!(err, Error::Config(m) if m.contains("recursion")), "{err:?}");
+}
+
+#[test]
+fn engine_settings_that_cannot_work_are_errors() {
+    let wasm = common::wasm(
+        r#"(module (memory (export "memory") 1)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    for config in [
+        EngineConfig { max_stack_height: 500, ..EngineConfig::default() },
+        EngineConfig { max_stack_height: 0, ..EngineConfig::default() },
+        EngineConfig { max_recursion_depth: 0, ..EngineConfig::default() },
+    ] {
+        let err = Module::new(&wasm, "", &NoVerify, config).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{config:?}: {err:?}");
+    }
+    let smallest = EngineConfig { max_stack_height: EngineConfig::MIN_STACK_HEIGHT, ..EngineConfig::default() };
+    let module = Module::new(&wasm, "", &NoVerify, smallest).unwrap();
+    let mut rt = Runtime::builder(()).module(module).build().unwrap();
+    assert_eq!(rt.invoke("x", b"").unwrap(), b"");
 }

@@ -22,6 +22,7 @@ pub fn run(data: &[u8]) {
     let built = Runtime::builder(0u32)
         .bytes(data)
         .fuel(FUEL)
+        .init_fuel(FUEL)
         .max_memory_pages(MAX_PAGES)
         .deterministic()
         .logger(|_| {})
@@ -53,5 +54,8 @@ fn check_limits<T>(rt: &Runtime<T>) {
     assert!(rt.memory_size() <= MAX_PAGES as usize * 65536, "memory grew to {} bytes", rt.memory_size());
     if let Some(left) = rt.fuel_left() {
         assert!(left <= FUEL, "{left} fuel left of {FUEL}");
+    }
+    if let Some(used) = rt.last_call().fuel {
+        assert!(used <= FUEL, "a call used {used} fuel of {FUEL}");
     }
 }

@@ -20,7 +20,10 @@
 //! | 1 | the call failed: plugin error, host error, `proc_exit` during the call, a response `--msgpack` cannot read, or output that cannot be written |
 //! | 2 | usage: bad arguments, unreadable `--input-file`, `--msgpack` input that is not JSON |
 //! | 3 | the plugin could not be loaded: unreadable file, malformed or mismatched hash, invalid module, missing export, missing import, failed initialiser |
-//! | 4 | the plugin was stopped: trap, out of fuel, memory limit, oversized data, a bad guest pointer |
+//! | 4 | the plugin was stopped: trap, out of fuel, timeout, memory limit, oversized data, a bad guest pointer |
+//!
+//! Calls are metered by default (`--fuel`, or `--unmetered` for trusted plugins) and
+//! `--timeout` bounds them in wall-clock time.
 //!
 //! Run it with `cargo run --release --features cli -- ARGS`.
 
@@ -32,6 +35,7 @@ mod json;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hookr::{Error, Runtime, Sha256Hasher};
@@ -54,8 +58,8 @@ Exit status:
   3  the plugin could not be loaded: unreadable file, malformed or mismatched hash,
      invalid module, missing export, missing import, failed initialiser, or any
      trap or limit while it was being instantiated
-  4  the plugin was stopped during the call: trap, out of fuel, memory limit,
-     oversized data, bad guest pointer";
+  4  the plugin was stopped during the call: trap, out of fuel, timeout,
+     memory limit, oversized data, bad guest pointer";
 
 /// Hash, inspect and invoke hookr WebAssembly plugins.
 #[derive(Parser, Debug)]
@@ -102,9 +106,18 @@ struct InvokeArgs {
     /// Check the module's SHA-256 (hex, either case) before loading it.
     #[arg(long, value_name = "HEX")]
     hash: Option<String>,
-    /// Fuel for the call (and for each initialiser); turns fuel metering on.
-    #[arg(long, value_name = "N")]
+    /// Fuel for the call and for each initialiser (default 1000000000, about a
+    /// second of interpretation). Calls are always metered unless --unmetered.
+    #[arg(long, value_name = "N", conflicts_with = "unmetered")]
     fuel: Option<u64>,
+    /// Run without fuel metering: faster, but nothing stops a plugin that loops.
+    /// Only for plugins you trust.
+    #[arg(long)]
+    unmetered: bool,
+    /// Stop the call after this wall-clock time: a number with a unit, ms, s or m
+    /// (`500ms`, `2s`, `1.5s`, `1m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "unmetered")]
+    timeout: Option<Duration>,
     /// The largest linear memory the plugin may have, in 64 KiB pages (default 256).
     #[arg(long, value_name = "N")]
     max_memory_pages: Option<u32>,
@@ -187,6 +200,24 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// Parses a duration such as `500ms`, `2s`, `1.5s` or `1m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 500ms, 2s or 1m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "" => return Err(format!("`{text}` needs a unit: ms, s or m")),
+        _ => return Err(format!("`{unit}` is not a unit of time: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive duration"))
+}
+
 /// Reads a module file, failing with [`EXIT_LOAD`].
 fn read_module(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::new(EXIT_LOAD, format!("cannot read `{}`: {e}", path.display())))
@@ -219,6 +250,8 @@ fn status_of(err: &Error) -> u8 {
         | Error::Config(_) => EXIT_LOAD,
         Error::Trap(_)
         | Error::OutOfFuel
+        | Error::Timeout(_)
+        | Error::Cancelled
         | Error::MemoryLimit(_)
         | Error::TooLarge { .. }
         | Error::BadGuestPointer { .. }
@@ -255,7 +288,13 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
         builder = builder.hash(hash).hasher(Sha256Hasher);
     }
     if let Some(fuel) = args.fuel {
-        builder = builder.fuel(fuel);
+        builder = builder.fuel(fuel).init_fuel(fuel);
+    }
+    if args.unmetered {
+        builder = builder.unmetered();
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
     }
     if let Some(pages) = args.max_memory_pages {
         builder = builder.max_memory_pages(pages);
@@ -295,6 +334,19 @@ mod tests {
         assert_eq!(one_line("expected=[\n    0x0,\n    0x61,\n] actual"), "expected=[ 0x0, 0x61, ] actual");
         assert_eq!(one_line("a\r\nb\tc\u{1b}[31m"), "a b\\tc\\u{1b}[31m");
         assert_eq!(one_line("\n\nplain"), "plain");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        use super::parse_duration;
+        use std::time::Duration;
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["", "5", "ms", "1h", "-1s", "0s", "1e400s", "1..2s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 /// - `e` echo the payload; `n` succeed with no response; `z` fail without a message
 /// - `f` report `planned Failure` and fail; `F` report it but return success
 /// - `l` log the payload; `c` count calls (a global) and answer the count as 4 LE bytes
+/// - `i` answer `__host_response_len` and `__host_error_len` (4 LE bytes each) without
+///   making a host call
 /// - `h` host call: payload = [name length][name][host payload]; answers the host
 ///   response, or reports the host error as its own
 /// - `t` trap (unreachable); `L` loop forever; `R` recurse without end
@@ -69,6 +71,10 @@ pub const KITCHEN: &str = r#"(module
           (call $he (local.get $dst))
           (call $err (local.get $dst) (call $helen))
           (return (i32.const 0))))))
+    (if (i32.eq (local.get $op) (i32.const 105)) (then
+      (i32.store (i32.const 512) (call $hrlen))
+      (i32.store (i32.const 516) (call $helen))
+      (call $resp (i32.const 512) (i32.const 8)) (return (i32.const 1))))
     (if (i32.eq (local.get $op) (i32.const 116)) (then unreachable))
     (if (i32.eq (local.get $op) (i32.const 76)) (then (loop $forever (br $forever))))
     (if (i32.eq (local.get $op) (i32.const 82)) (then (return (call $recurse (i32.const 0)))))

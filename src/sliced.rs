@@ -1,0 +1,253 @@
+//! Calls in slices of fuel, and the deadlines and cancellation built on them.
+//!
+//! A [`SlicedCall`] runs a plugin call for as much fuel as each
+//! [`resume`](SlicedCall::resume) gives it and then pauses, so that a firmware main
+//! loop can advance a long call one slice per tick, and a host can stop a call
+//! between two slices. [`Runtime::invoke_into`](crate::Runtime::invoke_into) runs a
+//! call this way by itself when the runtime has a [timeout](crate::Builder::timeout)
+//! or a [`CancelHandle`].
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::task::Poll;
+
+use wasmi::{ResumableCall, ResumableCallOutOfFuel, Val};
+
+use crate::error::Error;
+use crate::runtime::{PluginCall, Runtime};
+
+/// A plugin call that runs a slice of fuel at a time.
+///
+/// Made by [`Runtime::start_sliced`], which has an example. It borrows the runtime
+/// for its whole life, so no other call can start while it is under way. Dropping it
+/// before it finished abandons the call: the runtime starts the plugin afresh, as
+/// after a trap.
+#[must_use = "a sliced call runs only when resumed"]
+pub struct SlicedCall<'a, T: 'static> {
+    rt: &'a mut Runtime<T>,
+    op: &'a str,
+    out: &'a mut Vec<u8>,
+    step: Step,
+    watching: Watching,
+}
+
+/// Where a sliced call stands.
+enum Step {
+    /// Not run yet: the export and its arguments.
+    Start(PluginCall, (i32, i32)),
+    /// Out of fuel in the middle: resumes when the store holds what it needs.
+    Paused(ResumableCallOutOfFuel),
+    /// Finished, failed or abandoned; its result was returned.
+    Done,
+}
+
+impl<'a, T: 'static> SlicedCall<'a, T> {
+    pub(crate) fn new(
+        rt: &'a mut Runtime<T>,
+        op: &'a str,
+        out: &'a mut Vec<u8>,
+        plugin_call: PluginCall,
+        args: (i32, i32),
+    ) -> Self {
+        let watching = rt.watch.start();
+        SlicedCall { rt, op, out, step: Step::Start(plugin_call, args), watching }
+    }
+
+    /// Runs the call for up to `fuel` more units (at least 1), then returns its result,
+    /// or [`Poll::Pending`] when it needs more.
+    ///
+    /// The call ends with [`Error::OutOfFuel`] once it has used its whole budget
+    /// ([`Limits::fuel`](crate::Limits::fuel)), with [`Error::Timeout`] or
+    /// [`Error::Cancelled`] when its deadline passed or it was cancelled (checked
+    /// before each slice), and as an unsliced call ends otherwise. A slice smaller
+    /// than the next step needs (a basic block, or an import that moves many bytes)
+    /// adds up with the next ones until it suffices. After the result was returned,
+    /// `resume` answers [`Error::Config`].
+    pub fn resume(&mut self, fuel: u64) -> Poll<Result<(), Error>> {
+        let step = core::mem::replace(&mut self.step, Step::Done);
+        if let Step::Done = step {
+            return Poll::Ready(Err(Error::Config("this sliced call has already finished")));
+        }
+        if let Err(e) = self.watching.check(&self.rt.watch) {
+            drop(step);
+            return Poll::Ready(self.finish(Err(e)));
+        }
+        let store = self.rt.store();
+        let issued = store.data_mut().meter.issue(fuel.max(1));
+        // The engine meters fuel: `begin` refuses sliced calls otherwise.
+        let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
+        let _ = store.set_fuel(in_store);
+        let mut status = [Val::I32(0)];
+        let outcome = match step {
+            Step::Start(plugin_call, (op_len, payload_len)) => {
+                plugin_call.func().call_resumable(&mut *store, &[Val::I32(op_len), Val::I32(payload_len)], &mut status)
+            }
+            Step::Paused(paused) if in_store < paused.required_fuel() => {
+                return self.pause(paused);
+            }
+            Step::Paused(paused) => paused.resume(&mut *store, &mut status),
+            Step::Done => unreachable!("handled above"),
+        };
+        match outcome {
+            Ok(ResumableCall::Finished) => {
+                let status = match status[0] {
+                    Val::I32(status) => status,
+                    _ => hookr_abi::FAILURE,
+                };
+                Poll::Ready(self.finish(Ok(status)))
+            }
+            Ok(ResumableCall::OutOfFuel(paused)) => self.pause(paused),
+            // A host import failed (a bad pointer, a limit, `proc_exit`, a host panic):
+            // that ends the call, as in an unsliced one.
+            Ok(ResumableCall::HostTrap(trap)) => {
+                Poll::Ready(self.finish(Err(Error::from_wasmi(trap.into_host_error()))))
+            }
+            Err(e) => Poll::Ready(self.finish(Err(Error::from_wasmi(e)))),
+        }
+    }
+
+    /// Keeps `paused` for the next slice, or ends the call out of fuel when its
+    /// budget has all been handed out and the store cannot pay the next step.
+    fn pause(&mut self, paused: ResumableCallOutOfFuel) -> Poll<Result<(), Error>> {
+        let store = self.rt.store();
+        let in_store = store.get_fuel().unwrap_or(0);
+        if store.data().meter.exhausted() && in_store < paused.required_fuel() {
+            drop(paused);
+            return Poll::Ready(self.finish(Err(Error::OutOfFuel)));
+        }
+        self.step = Step::Paused(paused);
+        Poll::Pending
+    }
+
+    fn finish(&mut self, result: Result<i32, Error>) -> Result<(), Error> {
+        self.step = Step::Done;
+        self.rt.end(self.op, result, self.out)
+    }
+
+    /// Whether the call has finished (its result was returned) or not.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.step, Step::Done)
+    }
+}
+
+impl<T: 'static> Drop for SlicedCall<'_, T> {
+    fn drop(&mut self) {
+        if !self.is_finished() {
+            // Abandoned half-way: `end` starts the plugin afresh after any error.
+            self.step = Step::Done;
+            let _ = self.rt.end(self.op, Err(Error::Cancelled), self.out);
+        }
+    }
+}
+
+impl<T: 'static> core::fmt::Debug for SlicedCall<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SlicedCall").field("op", &self.op).field("finished", &self.is_finished()).finish()
+    }
+}
+
+/// Stops the calls running on the runtimes it was given to, from another thread or
+/// an interrupt handler.
+///
+/// Cheap to clone (`Send + Sync`): give one to [`Builder::cancel_handle`] of one or
+/// more runtimes and keep a clone. [`cancel`](Self::cancel) stops every call that is
+/// running on them at that moment, at its next slice boundary (within
+/// [`Limits::slice_fuel`](crate::Limits::slice_fuel) of work, or at once when it is
+/// in a host function that returns), with [`Error::Cancelled`]; calls that start
+/// afterwards are not affected. A runtime with a cancel handle runs every call in
+/// slices.
+///
+/// [`Builder::cancel_handle`]: crate::Builder::cancel_handle
+///
+/// ```
+/// # let wasm = wat::parse_str(r#"(module (memory (export "memory") 1)
+/// #   (func (export "__plugin_call") (param i32 i32) (result i32)
+/// #     (loop $forever (br $forever)) (i32.const 1)))"#).unwrap();
+/// // A plugin that loops forever, stopped from another thread.
+/// let cancel = hookr::CancelHandle::new();
+/// let mut rt = hookr::Runtime::builder(()).bytes(&wasm).cancel_handle(cancel.clone()).build()?;
+/// let stopper = std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_millis(20));
+///     cancel.cancel();
+/// });
+/// assert!(matches!(rt.invoke("spin", b""), Err(hookr::Error::Cancelled)));
+/// stopper.join().unwrap();
+/// # Ok::<(), hookr::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle {
+    /// Counts the cancellations; a call notes it when it starts and stops when it
+    /// changes.
+    generation: Arc<AtomicU32>,
+}
+
+impl CancelHandle {
+    /// A new handle.
+    pub fn new() -> Self {
+        CancelHandle::default()
+    }
+
+    /// Stops the calls running now on every runtime that holds this handle.
+    pub fn cancel(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+/// What stops a runtime's calls besides fuel: a timeout and a cancel handle.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Watch {
+    #[cfg(feature = "std")]
+    pub(crate) timeout: Option<core::time::Duration>,
+    pub(crate) cancel: Option<CancelHandle>,
+}
+
+impl Watch {
+    /// Whether calls must run in slices so that something can stop them.
+    pub(crate) fn active(&self) -> bool {
+        #[cfg(feature = "std")]
+        if self.timeout.is_some() {
+            return true;
+        }
+        self.cancel.is_some()
+    }
+
+    /// What a call starting now must watch for.
+    fn start(&self) -> Watching {
+        Watching {
+            #[cfg(feature = "std")]
+            deadline: self.timeout.map(|t| std::time::Instant::now().checked_add(t)),
+            generation: self.cancel.as_ref().map(CancelHandle::generation),
+        }
+    }
+}
+
+/// The deadline and cancel generation of one call.
+#[derive(Debug)]
+struct Watching {
+    /// `Some(None)`: a timeout so long that its deadline is past representable time.
+    #[cfg(feature = "std")]
+    deadline: Option<Option<std::time::Instant>>,
+    generation: Option<u32>,
+}
+
+impl Watching {
+    fn check(&self, watch: &Watch) -> Result<(), Error> {
+        if let (Some(seen), Some(cancel)) = (self.generation, &watch.cancel) {
+            if cancel.generation() != seen {
+                return Err(Error::Cancelled);
+            }
+        }
+        #[cfg(feature = "std")]
+        if let (Some(Some(deadline)), Some(timeout)) = (self.deadline, watch.timeout) {
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::Timeout(timeout));
+            }
+        }
+        Ok(())
+    }
+}
