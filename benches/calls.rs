@@ -10,87 +10,15 @@
 
 extern crate alloc;
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+
+use common::{fmt_ns, hello, hello_byte, Echo, Results, State, SENTENCE, SIMPLE};
 
 use hookr::codec;
 use hookr::wasmi::{self, Caller, Engine, Linker, Memory, Store, TypedFunc};
 use hookr::{EngineConfig, Hasher, HostError, HostFn, Module, NoVerify, Runtime, Sha256Hasher};
-
-const SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
-
-// ---------------------------------------------------------------------------------
-// The timer
-
-/// How long one sample runs, and the time given to each case.
-const SAMPLE: Duration = Duration::from_micros(200);
-const BUDGET: Duration = Duration::from_millis(300);
-
-/// The median time of one call of `f`, in nanoseconds.
-///
-/// Calibrates a batch size so that one sample takes about [`SAMPLE`], then takes
-/// samples for about [`BUDGET`] (at least 31) and returns the median of their
-/// per-call times.
-fn median_ns(mut f: impl FnMut()) -> f64 {
-    let mut iters: u64 = 1;
-    let per_call = loop {
-        let start = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        let elapsed = start.elapsed();
-        if elapsed >= SAMPLE / 4 || iters >= 1 << 24 {
-            break elapsed.as_secs_f64() / iters as f64;
-        }
-        iters *= 2;
-    };
-    let iters = ((SAMPLE.as_secs_f64() / per_call) as u64).max(1);
-    let samples = ((BUDGET.as_secs_f64() / (per_call * iters as f64)) as usize).clamp(31, 1001);
-    let mut times: Vec<f64> = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let start = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        times.push(start.elapsed().as_secs_f64() * 1e9 / iters as f64);
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
-struct Results {
-    filter: Option<String>,
-    rows: Vec<(String, f64)>,
-}
-
-impl Results {
-    fn wanted(&self, name: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| name.contains(f))
-    }
-
-    fn run(&mut self, name: &str, f: impl FnMut()) {
-        if !self.wanted(name) {
-            return;
-        }
-        let ns = median_ns(f);
-        println!("{name:<44} {:>14}", fmt_ns(ns));
-        self.rows.push((name.to_string(), ns));
-    }
-
-    fn get(&self, name: &str) -> Option<f64> {
-        self.rows.iter().find(|(n, _)| n == name).map(|&(_, ns)| ns)
-    }
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e4 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // Plugins: hand-written WAT, run unchanged by the floor and by hookr
@@ -126,59 +54,6 @@ const HOST_CALL: &str = r#"(module
     (call $resp (i32.const 8192) (local.get $n))
     (i32.const 1)))"#;
 
-/// A plugin of about 100 KiB: `count` functions of straight-line arithmetic, branches
-/// and memory traffic (the shape of compiled Rust, if not its content), behind an
-/// echo `__plugin_call` that calls the first of them.
-fn big_wat(count: usize) -> String {
-    let mut w = String::from(
-        r#"(module
-  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
-  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
-  (memory (export "memory") 2)
-  (global $g (mut i32) (i32.const 7))
-  (data (i32.const 4096) "a data segment, as compiled plugins have for their constants")
-  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
-    (call $req (i32.const 0) (i32.const 1024))
-    (drop (call $f0 (local.get $op) (local.get $len)))
-    (call $resp (i32.const 1024) (local.get $len))
-    (i32.const 1))
-"#,
-    );
-    let mut seed: u32 = 0x2545_f491;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        seed
-    };
-    for i in 0..count {
-        w.push_str(&format!(
-            "  (func $f{i} (param $a i32) (param $b i32) (result i32) (local $x i32) (local $y i32)\n"
-        ));
-        for _ in 0..4 {
-            let (k1, k2, off) = (next() % 1000, next() % 97 + 1, (next() % 1024) * 4);
-            w.push_str(&format!(
-                "    (local.set $x (i32.xor (i32.mul (i32.add (local.get $a) (i32.const {k1})) (local.get $b)) (global.get $g)))
-    (local.set $y (i32.load offset={off} (i32.and (local.get $x) (i32.const 1020))))
-    (if (i32.gt_u (local.get $x) (local.get $y))
-      (then (local.set $a (i32.rem_u (local.get $x) (i32.const {k2}))))
-      (else (i32.store offset={off} (i32.const 0) (i32.add (local.get $y) (local.get $b)))))
-"
-            ));
-        }
-        let callee = if i + 1 < count {
-            format!("(call $f{} (local.get $b) (local.get $a))", i + 1)
-        } else {
-            "(local.get $a)".into()
-        };
-        w.push_str(&format!(
-            "    (if (result i32) (i32.eqz (local.get $b)) (then (i32.add (local.get $x) (local.get $y))) (else {callee})))\n"
-        ));
-    }
-    w.push_str(")\n");
-    w
-}
-
 // ---------------------------------------------------------------------------------
 // The floor: wasmi alone, the hookr ABI's pattern with nothing around it
 
@@ -190,16 +65,26 @@ struct FloorCtx {
     host_response: Vec<u8>,
 }
 
-/// The engine hookr builds for `EngineConfig::default()` (see `EngineConfig::engine`).
+/// The engine hookr builds for `EngineConfig::default()` (see `EngineConfig::engine`):
+/// fuel metered, translation lazy and free of fuel.
 fn floor_engine() -> Engine {
     let c = EngineConfig::default();
     let mut config = wasmi::Config::default();
-    config.consume_fuel(c.fuel).set_max_recursion_depth(c.max_recursion_depth).set_max_stack_height(c.max_stack_height);
-    if c.fuel {
-        config.compilation_mode(wasmi::CompilationMode::Eager);
-    }
+    config
+        .set_min_stack_height(EngineConfig::MIN_STACK_HEIGHT)
+        .set_max_stack_height(c.max_stack_height)
+        .set_max_recursion_depth(c.max_recursion_depth)
+        .consume_fuel(c.fuel)
+        .fuel_cost(wasmi::CustomFuelCosts {
+            bytes_copied_per_fuel: hookr::meter::BYTES_PER_FUEL as u32,
+            fuel_per_bytes_translated: 0,
+            fuel_per_bytes_validated: 0,
+        });
     Engine::new(&config)
 }
+
+/// The fuel hookr gives each call by default, which the floor gives its calls too.
+const FUEL: u64 = hookr::Limits::DEFAULT_CALL_FUEL;
 
 fn range(len: usize, ptr: i32, n: usize) -> Result<std::ops::Range<usize>, wasmi::Error> {
     let start = ptr as u32 as usize;
@@ -276,6 +161,7 @@ impl Floor {
             host_response: Vec::new(),
         };
         let mut store = Store::new(engine, ctx);
+        store.set_fuel(FUEL).unwrap();
         let instance = linker.instantiate_and_start(&mut store, module).unwrap();
         let memory = instance.get_memory(&store, "memory").unwrap();
         let call = instance.get_typed_func::<(i32, i32), i32>(&store, "__plugin_call").unwrap();
@@ -287,6 +173,7 @@ impl Floor {
     /// left in the store.
     fn call(&mut self) {
         let args = (self.store.data().op.len() as i32, self.store.data().payload.len() as i32);
+        self.store.set_fuel(FUEL).unwrap();
         let status = self.call.call(&mut self.store, args).unwrap();
         assert_eq!(status, 1);
     }
@@ -299,8 +186,6 @@ impl Floor {
 // ---------------------------------------------------------------------------------
 // Host side for hookr
 
-struct State;
-
 fn echo_host(_: &mut State, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
     out.extend_from_slice(input);
     Ok(())
@@ -308,16 +193,6 @@ fn echo_host(_: &mut State, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostE
 
 fn other(_: &mut State, _: &[u8], _: &mut Vec<u8>) -> Result<(), HostError> {
     Err(HostError::new("not this one"))
-}
-
-fn hello_byte(_: &mut State, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
-    out.extend_from_slice(b"Hello, ");
-    out.extend_from_slice(input);
-    Ok(())
-}
-
-fn hello(_: &mut State, input: Hello) -> Result<Hello, HostError> {
-    Ok(Hello { msg: format!("Hello, {}!", input.msg) })
 }
 
 /// A table the size of a small real one, so the lookup is not a single comparison.
@@ -330,17 +205,11 @@ static HOST_FNS: &[HostFn<State>] = &[
     HostFn::bytes("omega", other),
 ];
 
-/// The `simple` plugin's message types, shared with its source.
-#[path = "../targets/plugins/simple/src/messages.rs"]
-mod messages;
-use messages::{Echo, Hello};
-
 fn runtime(wasm: &[u8]) -> Runtime<State> {
     Runtime::builder(State).bytes(wasm).host_fns(HOST_FNS).build().unwrap()
 }
 
 const SIZES: &[(&str, usize)] = &[("0 B", 0), ("64 B", 64), ("4 KiB", 4 << 10), ("1 MiB", 1 << 20)];
-const SENTENCE: &[u8] = b"The quick brown fox jumps over the lazy dog, and the dog does not seem to mind at all.";
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -414,14 +283,7 @@ fn main() {
 
     // --- start-up
     let simple_hash = Sha256Hasher.hash(SIMPLE);
-    let mut count = 300;
-    let big = loop {
-        let wasm = wat::parse_str(big_wat(count)).unwrap();
-        if wasm.len() >= 100 << 10 {
-            break wasm;
-        }
-        count = count * (100 << 10) / wasm.len() + 1;
-    };
+    let (big, count) = common::big_plugin();
     let big_hash = Sha256Hasher.hash(&big);
     println!("(simple.wasm is {} bytes; the big plugin {} bytes in {count} functions)", SIMPLE.len(), big.len());
     r.run("start-up simple: sha256 only", || {
@@ -433,6 +295,7 @@ fn main() {
         let engine = floor_engine();
         let module = wasmi::Module::new(&engine, black_box(SIMPLE)).unwrap();
         let mut store = Store::new(&engine, ());
+        store.set_fuel(FUEL).unwrap();
         let linker = simple_floor_linker(&engine);
         black_box(linker.instantiate_and_start(&mut store, &module).unwrap());
     });
@@ -464,14 +327,6 @@ fn main() {
             .unwrap();
         black_box(rt);
     });
-    // Fuel metering compiles every function up front (so that a call's fuel does not
-    // depend on what was translated before it); without fuel, translation is lazy.
-    r.run("start-up simple: hookr, fuel on (eager)", || {
-        black_box(Runtime::builder(State).bytes(black_box(SIMPLE)).host_fns(HOST_FNS).fuel(1 << 20).build().unwrap());
-    });
-    r.run("start-up 100 KiB: hookr, fuel on (eager)", || {
-        black_box(Runtime::builder(State).bytes(black_box(&big)).host_fns(HOST_FNS).fuel(1 << 20).build().unwrap());
-    });
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
     let simple_floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
     let simple_linker = simple_floor_linker(&engine);
@@ -479,6 +334,7 @@ fn main() {
     // table and sandbox for each runtime.
     r.run("fresh instance simple: floor (wasmi)", || {
         let mut store = Store::new(&engine, ());
+        store.set_fuel(FUEL).unwrap();
         black_box(simple_linker.instantiate_and_start(&mut store, &simple_floor_module).unwrap());
     });
     r.run("fresh instance simple: hookr from Module", || {
@@ -603,8 +459,6 @@ fn summary(r: &Results) {
     }
     println!();
     for name in [
-        "start-up simple: hookr, fuel on (eager)",
-        "start-up 100 KiB: hookr, fuel on (eager)",
         "simple vowel 0 B: invoke_into",
         "simple vowel 86 B: invoke_into",
         "simple echoByte 86 B: invoke_into",

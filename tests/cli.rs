@@ -253,9 +253,17 @@ fn every_command_has_help() {
         assert!(run.stdout_str().contains("Usage: hookr"), "{cmd:?}");
     }
     let help = hookr(&["invoke", "--help"]);
-    for word in
-        ["--input-file", "--hash", "--fuel", "--max-memory-pages", "--msgpack", "--deterministic", "Exit status"]
-    {
+    for word in [
+        "--input-file",
+        "--hash",
+        "--fuel",
+        "--unmetered",
+        "--timeout",
+        "--max-memory-pages",
+        "--msgpack",
+        "--deterministic",
+        "Exit status",
+    ] {
         assert!(help.stdout_str().contains(word), "{word} missing from invoke --help");
     }
 }
@@ -282,6 +290,55 @@ fn a_trap_names_its_kind() {
 fn an_endless_loop_runs_out_of_fuel() {
     let plugin = fixture("endless", ENDLESS);
     hookr(&["invoke", p(&plugin), "spin", "--fuel", "100000"]).fails(EXIT_STOPPED, "plugin ran out of fuel");
+    // Metered with the default budget when nothing is said.
+    hookr(&["invoke", p(&plugin), "spin"]).fails(EXIT_STOPPED, "plugin ran out of fuel");
+}
+
+/// Writes 1 MiB of lines to WASI stdout, again and again, for ever.
+const FLOOD: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 17)
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (memory.fill (i32.const 16) (i32.const 120) (i32.const 1048576))
+    (i32.store8 (i32.const 1048591) (i32.const 10))
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 1048576))
+    (loop $forever (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))) (br $forever))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_flood_of_output_is_bounded_and_the_call_runs_out_of_fuel() {
+    let plugin = fixture("flood", FLOOD);
+    let run = hookr(&["invoke", p(&plugin), "flood"]);
+    run.fails(EXIT_STOPPED, "plugin ran out of fuel");
+    // The plugin's stdout goes to stderr: 1 MiB of it per call, and the error line.
+    assert!(run.stderr.len() >= 1 << 20 && run.stderr.len() < (1 << 20) + 200, "{}", run.stderr.len());
+}
+
+#[test]
+fn a_timeout_stops_the_call() {
+    let plugin = fixture("endless", ENDLESS);
+    let run = hookr(&["invoke", p(&plugin), "spin", "--fuel", "10000000000000", "--timeout", "200ms"]);
+    run.fails(EXIT_STOPPED, "call exceeded its timeout of 200ms");
+    let echo = fixture("echo", ECHO);
+    let run = hookr(&["invoke", p(&echo), "echo", "fast", "--timeout", "10s"]);
+    assert_eq!((run.status, run.stdout.as_slice()), (0, &b"fast"[..]), "{}", run.stderr);
+    for bad in ["soon", "5", "1h", "0s", "-1s"] {
+        let run = hookr(&["invoke", p(&echo), "echo", "--timeout", bad]);
+        assert_eq!(run.status, EXIT_USAGE, "--timeout {bad}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn unmetered_runs_trusted_plugins_without_fuel() {
+    let echo = fixture("echo", ECHO);
+    let run = hookr(&["invoke", p(&echo), "echo", "trusted", "--unmetered"]);
+    assert_eq!((run.status, run.stdout.as_slice()), (0, &b"trusted"[..]), "{}", run.stderr);
+    // Nothing that needs fuel goes with it.
+    for clash in [&["--fuel", "10"][..], &["--timeout", "1s"]] {
+        let run = hookr(&[&["invoke", p(&echo), "echo", "--unmetered"][..], clash].concat());
+        assert_eq!(run.status, EXIT_USAGE, "{clash:?}: {}", run.stderr);
+    }
 }
 
 #[test]
