@@ -50,6 +50,16 @@
 //! # Ok::<(), hookr::Error>(())
 //! ```
 //!
+//! # Every call is bounded
+//!
+//! Calls are metered by default ([`Limits::DEFAULT_CALL_FUEL`] per call): the
+//! interpreter charges fuel per instruction and every host import for the bytes it
+//! moves ([`meter`] has the cost model), so no plugin keeps its host busy beyond its
+//! budget. Output is bounded per call, a [timeout](Builder::timeout) or a
+//! [`CancelHandle`] stops a call between slices of fuel, and
+//! [`Runtime::start_sliced`] runs a call a slice at a time, for a firmware main loop.
+//! After any of these stops a call, the plugin starts afresh for the next one.
+//!
 //! # Features
 //! - `std` (default): files, `std::io::Write` sinks, OS randomness and clocks.
 //! - `serde` (default): [`Serde`] makes any serde type a typed payload (needs `std`).

@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
+use core::task::Poll;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln};
@@ -58,6 +59,8 @@ const MAX_PAGES: u32 = 4;
 const SMALL_FUEL: u64 = 50_000;
 /// Payload for the out-of-fuel call: far more bytes than `SMALL_FUEL` can count.
 const BIG_PAYLOAD: usize = 16 * 1024;
+/// Fuel a long call gets per tick of the main loop.
+const TICK_FUEL: u64 = 5_000;
 
 /// The fake clock's start, milliseconds since the Unix epoch; each `now_ms` call moves it
 /// on by `TICK_MS`.
@@ -220,6 +223,27 @@ fn vowel_calls(rt: &mut Runtime<SimpleHost>, n: u32) -> Result<usize, Failure> {
     Ok(meter::stack_high_water())
 }
 
+/// A firmware main loop: each tick does its other work (here it counts it) and gives
+/// the plugin call one slice of fuel, until the call is done. Checks the call's
+/// answer against `vowel` run whole and returns the ticks and the rounds of other work.
+fn superloop(rt: &mut Runtime<SimpleHost>, text: &[u8]) -> Result<(u32, u32), Failure> {
+    let mut out = Vec::new();
+    let (mut ticks, mut other_work) = (0u32, 0u32);
+    let mut call = rt.start_sliced("vowel", text, &mut out).context("vowel, sliced")?;
+    loop {
+        ticks += 1;
+        other_work += 1; // poll sensors, feed the watchdog, ...
+        match call.resume(TICK_FUEL) {
+            Poll::Ready(result) => break result.context("vowel, sliced")?,
+            Poll::Pending => continue,
+        }
+    }
+    drop(call);
+    let want = alloc::format!("{}", text.iter().filter(|b| b"aeiouAEIOU".contains(b)).count());
+    ensure_eq("sliced vowel", out.as_slice(), want.as_bytes())?;
+    Ok((ticks, other_work))
+}
+
 fn check() -> Result<(), Failure> {
     hprintln!(
         "stack region {} B, heap {} B; stack used before loading: {} B",
@@ -334,6 +358,28 @@ fn check() -> Result<(), Failure> {
     hprintln!("then vowel \"recovered\" -> {}", Text(&got));
     ensure_eq("vowel after running out of fuel", got.as_slice(), b"4".as_slice())?;
     drop(starved);
+
+    // --- a long call advanced one slice per tick of the main loop -------------------
+    // The first call with a payload this big grows the guest's request buffer; the
+    // second finds the plugin as the sliced call will.
+    simple.invoke("vowel", &big).context("vowel, whole")?;
+    let whole = simple.invoke("vowel", &big).context("vowel, whole")?;
+    let whole_fuel = simple.last_call().fuel;
+    let (ticks, other_work) = superloop(&mut simple, &big)?;
+    hprintln!(
+        "vowel on {} B, {} fuel a tick: {} after {} ticks of the main loop ({} rounds of its other work), {:?} fuel",
+        BIG_PAYLOAD,
+        TICK_FUEL,
+        Text(&whole),
+        ticks,
+        other_work,
+        simple.last_call().fuel
+    );
+    ensure_eq("sliced vowel: fuel, against the whole call", simple.last_call().fuel, whole_fuel)?;
+    ensure_eq("sliced vowel: the main loop ran on", other_work, ticks)?;
+    if ticks < 10 {
+        return Err(Failure::Mismatch("sliced vowel: ticks", alloc::format!("{ticks}"), String::from(">= 10")));
+    }
 
     // --- the stack stays flat over many calls, and calls leave nothing behind -------
     let short = vowel_calls(&mut simple, 10)?;
