@@ -14,7 +14,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{fmt_ns, hello, hello_byte, Echo, Results, State, SENTENCE, SIMPLE};
+use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Echo, Results, State, SENTENCE, SIMPLE};
 
 use hookr::codec;
 use hookr::wasmi::{self, Caller, Engine, Linker, Memory, Store, TypedFunc};
@@ -393,32 +393,6 @@ fn main() {
     }
 
     summary(&r);
-}
-
-/// A linker that satisfies every `hookr` import with a no-op, for instantiating
-/// `simple.wasm` under wasmi alone.
-fn simple_floor_linker(engine: &Engine) -> Linker<()> {
-    let mut linker = Linker::new(engine);
-    linker
-        .func_wrap("hookr", "__plugin_request", |_: i32, _: i32| {})
-        .unwrap()
-        .func_wrap("hookr", "__plugin_response", |_: i32, _: i32| {})
-        .unwrap()
-        .func_wrap("hookr", "__plugin_error", |_: i32, _: i32| {})
-        .unwrap()
-        .func_wrap("hookr", "__host_call", |_: i32, _: i32, _: i32, _: i32| 0i32)
-        .unwrap()
-        .func_wrap("hookr", "__host_response_len", || 0i32)
-        .unwrap()
-        .func_wrap("hookr", "__host_response", |_: i32| {})
-        .unwrap()
-        .func_wrap("hookr", "__host_error_len", || 0i32)
-        .unwrap()
-        .func_wrap("hookr", "__host_error", |_: i32| {})
-        .unwrap()
-        .func_wrap("hookr", "__log", |_: i32, _: i32| {})
-        .unwrap();
-    linker
 }
 
 fn summary(r: &Results) {

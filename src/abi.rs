@@ -57,7 +57,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 /// The guest's memory: the handle cached after instantiation, or looked up while a
 /// start function runs before that.
 #[inline]
-pub(crate) fn memory<T>(caller: &Caller<'_, Ctx<T>>) -> Result<Memory, wasmi::Error> {
+pub(crate) fn memory(caller: &Caller<'_, Ctx>) -> Result<Memory, wasmi::Error> {
     if let Some(m) = caller.data().memory {
         return Ok(m);
     }
@@ -71,9 +71,9 @@ pub(crate) fn memory<T>(caller: &Caller<'_, Ctx<T>>) -> Result<Memory, wasmi::Er
 /// ([`IMPORT_FUEL`](crate::meter::IMPORT_FUEL)), then runs `f`, which charges what it
 /// moves through `ctx.meter`. The store's fuel is read before and written back after.
 #[inline]
-pub(crate) fn metered<T, R>(
-    caller: &mut Caller<'_, Ctx<T>>,
-    f: impl FnOnce(&mut Caller<'_, Ctx<T>>) -> Result<R, wasmi::Error>,
+pub(crate) fn metered<R>(
+    caller: &mut Caller<'_, Ctx>,
+    f: impl FnOnce(&mut Caller<'_, Ctx>) -> Result<R, wasmi::Error>,
 ) -> Result<R, wasmi::Error> {
     let metered = caller.data().meter.metered();
     if metered {
@@ -93,9 +93,9 @@ pub(crate) fn metered<T, R>(
 
 /// Runs a host import under the meter with the guest's memory and the store data.
 #[inline]
-pub(crate) fn with_memory<T, R>(
-    caller: &mut Caller<'_, Ctx<T>>,
-    f: impl FnOnce(&mut [u8], &mut Ctx<T>) -> Result<R, wasmi::Error>,
+pub(crate) fn with_memory<R>(
+    caller: &mut Caller<'_, Ctx>,
+    f: impl FnOnce(&mut [u8], &mut Ctx) -> Result<R, wasmi::Error>,
 ) -> Result<R, wasmi::Error> {
     metered(caller, |caller| {
         let mem = memory(caller)?;
@@ -111,11 +111,11 @@ pub(crate) fn cut_note(len: usize) -> alloc::string::String {
 
 /// Copies `src` into guest memory at `ptr`, charging for the bytes.
 #[inline]
-fn write_from<T>(
-    caller: &mut Caller<'_, Ctx<T>>,
+fn write_from(
+    caller: &mut Caller<'_, Ctx>,
     import: &'static str,
     ptr: i32,
-    src: impl Fn(&Ctx<T>) -> &[u8],
+    src: impl Fn(&Ctx) -> &[u8],
 ) -> Result<(), wasmi::Error> {
     with_memory(caller, |data, ctx| {
         let len = src(ctx).len();
@@ -129,10 +129,10 @@ fn write_from<T>(
 }
 
 /// Defines the nine `hookr` imports in `linker`.
-pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi::Error> {
+pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
     let m = names::HOST_MODULE;
 
-    linker.func_wrap(m, names::PLUGIN_REQUEST, |mut caller: Caller<'_, Ctx<T>>, op_ptr: i32, payload_ptr: i32| {
+    linker.func_wrap(m, names::PLUGIN_REQUEST, |mut caller: Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32| {
         with_memory(&mut caller, |data, ctx| {
             let (op, payload) = ctx.frame.get();
             let len = data.len();
@@ -147,7 +147,7 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
         })
     })?;
 
-    linker.func_wrap(m, names::PLUGIN_RESPONSE, |mut caller: Caller<'_, Ctx<T>>, ptr: i32, len: i32| {
+    linker.func_wrap(m, names::PLUGIN_RESPONSE, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
         with_memory(&mut caller, |data, ctx| {
             let range = guest_range(data.len(), ptr, len)
                 .ok_or_else(|| bad_pointer(names::PLUGIN_RESPONSE, ptr, len, data.len()))?;
@@ -162,7 +162,7 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
         })
     })?;
 
-    linker.func_wrap(m, names::PLUGIN_ERROR, |mut caller: Caller<'_, Ctx<T>>, ptr: i32, len: i32| {
+    linker.func_wrap(m, names::PLUGIN_ERROR, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
         with_memory(&mut caller, |data, ctx| {
             let range = guest_range(data.len(), ptr, len)
                 .ok_or_else(|| bad_pointer(names::PLUGIN_ERROR, ptr, len, data.len()))?;
@@ -179,7 +179,7 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
     linker.func_wrap(
         m,
         names::HOST_CALL,
-        |mut caller: Caller<'_, Ctx<T>>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
+        |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
             with_memory(&mut caller, |data, ctx| {
                 let len = data.len();
                 let op_range = guest_range(len, op_ptr, op_len)
@@ -190,7 +190,7 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
                 ctx.host_response.clear();
                 ctx.host_error.clear();
                 let result = contain("a host function", || {
-                    ctx.host.call(&mut ctx.state, &data[op_range], &data[payload_range], &mut ctx.host_response)
+                    ctx.host.call(&data[op_range], &data[payload_range], &mut ctx.host_response)
                 })?;
                 let limit = ctx.limits.max_host_response;
                 if ctx.host_response.len() > limit {
@@ -213,23 +213,23 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
         },
     )?;
 
-    linker.func_wrap(m, names::HOST_RESPONSE_LEN, |mut caller: Caller<'_, Ctx<T>>| {
+    linker.func_wrap(m, names::HOST_RESPONSE_LEN, |mut caller: Caller<'_, Ctx>| {
         metered(&mut caller, |caller| Ok(caller.data().host_response.len() as i32))
     })?;
 
-    linker.func_wrap(m, names::HOST_RESPONSE, |mut caller: Caller<'_, Ctx<T>>, ptr: i32| {
+    linker.func_wrap(m, names::HOST_RESPONSE, |mut caller: Caller<'_, Ctx>, ptr: i32| {
         write_from(&mut caller, names::HOST_RESPONSE, ptr, |c| &c.host_response)
     })?;
 
-    linker.func_wrap(m, names::HOST_ERROR_LEN, |mut caller: Caller<'_, Ctx<T>>| {
+    linker.func_wrap(m, names::HOST_ERROR_LEN, |mut caller: Caller<'_, Ctx>| {
         metered(&mut caller, |caller| Ok(caller.data().host_error.len() as i32))
     })?;
 
-    linker.func_wrap(m, names::HOST_ERROR, |mut caller: Caller<'_, Ctx<T>>, ptr: i32| {
+    linker.func_wrap(m, names::HOST_ERROR, |mut caller: Caller<'_, Ctx>, ptr: i32| {
         write_from(&mut caller, names::HOST_ERROR, ptr, |c| &c.host_error)
     })?;
 
-    linker.func_wrap(m, names::LOG, |mut caller: Caller<'_, Ctx<T>>, ptr: i32, len: i32| {
+    linker.func_wrap(m, names::LOG, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
         with_memory(&mut caller, |data, ctx| {
             let range =
                 guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(names::LOG, ptr, len, data.len()))?;

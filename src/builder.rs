@@ -6,10 +6,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use hookr_abi::codec::{Decode, Encode};
-use wasmi::Linker;
 
 use crate::error::Error;
-use crate::host_fn::{self, CallHandler, DynFn, HostError, HostFn, HostTable};
+use crate::host_fn::{self, CallHandler, DynFn, HostError, HostFn, HostSide, HostTable};
 use crate::io::{self, Clock, RandomSource, Sink};
 use crate::limits::Limits;
 use crate::module::{BoxedHasher, Check, EngineConfig, Hasher, Module, NoVerify, Pinned, Source};
@@ -318,8 +317,7 @@ impl<'a, T: 'static> Builder<'a, T> {
                 "the module was compiled with another recursion limit than `Limits::max_recursion_depth`",
             ));
         }
-        check_imports(&module)?;
-        let host = HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take())?;
+        let table = HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take())?;
         let deterministic = self.deterministic;
         let io = Io::new(
             self.stdout.take().unwrap_or_else(io::default_stdout),
@@ -330,19 +328,10 @@ impl<'a, T: 'static> Builder<'a, T> {
             core::mem::take(&mut self.env),
         );
         let logger = self.logger.take().unwrap_or_else(io::default_logger);
-        let mut linker = Linker::new(&module.engine);
-        crate::abi::link(&mut linker).map_err(Error::from_wasmi)?;
-        if module.uses_wasi() {
-            crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
-        }
-        let ctx = Ctx::new(self.state, host, logger, io, self.limits);
-        Runtime::new(module, linker, ctx, self.watch)
+        let host = Box::new(HostSide { state: self.state, table });
+        let ctx = Ctx::new(host, logger, io, self.limits);
+        Runtime::new(module, ctx, self.watch)
     }
-}
-
-/// Names the first import the host cannot satisfy, with its reason.
-fn check_imports(module: &Module) -> Result<(), Error> {
-    module.module.imports().try_for_each(|import| check_import(import.module(), import.name(), import.ty()))
 }
 
 /// Checks one import of a module against what hookr provides: the nine `hookr`

@@ -4,6 +4,7 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::fmt;
 
 use hookr_abi::codec::{self, Decode, Encode};
@@ -255,6 +256,48 @@ impl<T> HostTable<T> {
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// The host side of a runtime with its type erased: the host state and the host
+/// functions that take it. The store holds one, so that the store's data, and with it
+/// the linker, do not depend on the host state's type: a module's linker is built
+/// once and serves runtimes of any host state.
+pub(crate) trait Host {
+    /// Runs the host operation `op` (see [`HostTable::call`]).
+    fn call(&mut self, op: &[u8], payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError>;
+    /// The host state.
+    fn state(&self) -> &dyn Any;
+    /// The host state, mutably.
+    fn state_mut(&mut self) -> &mut dyn Any;
+    /// The host state, taken out.
+    fn into_state(self: Box<Self>) -> Box<dyn Any>;
+    /// How many host functions there are.
+    fn len(&self) -> usize;
+}
+
+/// A host state and its host functions.
+pub(crate) struct HostSide<T: 'static> {
+    pub(crate) state: T,
+    pub(crate) table: HostTable<T>,
+}
+
+impl<T: 'static> Host for HostSide<T> {
+    #[inline]
+    fn call(&mut self, op: &[u8], payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+        self.table.call(&mut self.state, op, payload, out)
+    }
+    fn state(&self) -> &dyn Any {
+        &self.state
+    }
+    fn state_mut(&mut self) -> &mut dyn Any {
+        &mut self.state
+    }
+    fn into_state(self: Box<Self>) -> Box<dyn Any> {
+        Box::new(self.state)
+    }
+    fn len(&self) -> usize {
+        self.table.len()
     }
 }
 

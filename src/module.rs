@@ -2,11 +2,15 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+
+use wasmi::Linker;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::runtime::Ctx;
 
 /// Hashes module bytes and checks them against an expected hash.
 ///
@@ -181,11 +185,19 @@ impl EngineConfig {
 /// instantiated into many [`Runtime`](crate::Runtime)s with
 /// [`Builder::module`](crate::Builder::module) without compiling again. Under `std`
 /// it is `Send + Sync`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Module {
     pub(crate) engine: wasmi::Engine,
     pub(crate) module: wasmi::Module,
     pub(crate) config: EngineConfig,
+    /// The host imports the module needs, defined once for every runtime made from it.
+    pub(crate) linker: Arc<Linker<Ctx>>,
+}
+
+impl core::fmt::Debug for Module {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Module").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl Module {
@@ -224,9 +236,14 @@ impl Module {
         }
         let engine = config.engine()?;
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
-        let this = Module { engine, module, config };
-        this.check_exports()?;
-        Ok(this)
+        check_exports(&module)?;
+        check_imports(&module)?;
+        let mut linker = Linker::new(&engine);
+        crate::abi::link(&mut linker).map_err(Error::from_wasmi)?;
+        if uses_wasi(&module) {
+            crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
+        }
+        Ok(Module { engine, module, config, linker: Arc::new(linker) })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -241,21 +258,6 @@ impl Module {
         Self::new(&bytes, expected_hash, hasher, config)
     }
 
-    fn check_exports(&self) -> Result<(), Error> {
-        use wasmi::ExternType;
-        match self.module.get_export(hookr_abi::MEMORY) {
-            Some(ExternType::Memory(_)) => {}
-            _ => return Err(Error::MissingExport(hookr_abi::MEMORY)),
-        }
-        match self.module.get_export(hookr_abi::PLUGIN_CALL) {
-            Some(ExternType::Func(ty))
-                if ty.params() == [wasmi::ValType::I32; 2] && ty.results() == [wasmi::ValType::I32] => {}
-            Some(_) => return Err(Error::InvalidModule("`__plugin_call` must be a function (i32, i32) -> i32".into())),
-            None => return Err(Error::MissingExport(hookr_abi::PLUGIN_CALL)),
-        }
-        Ok(())
-    }
-
     /// The module's imports as `(module, name)` pairs.
     pub fn imports(&self) -> impl Iterator<Item = (&str, &str)> {
         self.module.imports().map(|i| (i.module(), i.name()))
@@ -268,13 +270,42 @@ impl Module {
 
     /// Whether the module imports anything from WASI (`wasi_snapshot_preview1`).
     pub fn uses_wasi(&self) -> bool {
-        self.module.imports().any(|i| i.module() == hookr_abi::WASI_MODULE)
+        uses_wasi(&self.module)
     }
 
     /// The engine settings the module was compiled with.
     pub fn engine_config(&self) -> EngineConfig {
         self.config
     }
+
+    /// The interpreter engine the module was compiled for.
+    pub fn engine(&self) -> &wasmi::Engine {
+        &self.engine
+    }
+}
+
+fn uses_wasi(module: &wasmi::Module) -> bool {
+    module.imports().any(|i| i.module() == hookr_abi::WASI_MODULE)
+}
+
+fn check_exports(module: &wasmi::Module) -> Result<(), Error> {
+    use wasmi::ExternType;
+    match module.get_export(hookr_abi::MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        _ => return Err(Error::MissingExport(hookr_abi::MEMORY)),
+    }
+    match module.get_export(hookr_abi::PLUGIN_CALL) {
+        Some(ExternType::Func(ty)) if ty.params() == [wasmi::ValType::I32; 2] && ty.results() == [wasmi::ValType::I32] => {
+            Ok(())
+        }
+        Some(_) => Err(Error::InvalidModule("`__plugin_call` must be a function (i32, i32) -> i32".into())),
+        None => Err(Error::MissingExport(hookr_abi::PLUGIN_CALL)),
+    }
+}
+
+/// Names the first import the host cannot satisfy, with its reason.
+fn check_imports(module: &wasmi::Module) -> Result<(), Error> {
+    module.imports().try_for_each(|import| crate::check_import(import.module(), import.name(), import.ty()))
 }
 
 #[cfg(feature = "validate")]

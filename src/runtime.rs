@@ -5,12 +5,15 @@ use alloc::vec::Vec;
 
 use hookr_abi::codec::{self, Decode, Encode};
 use hookr_abi::{self as names};
-use wasmi::{Linker, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use alloc::boxed::Box;
+use core::marker::PhantomData;
+
+use wasmi::{Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
 use core::task::Poll;
 
 use crate::error::Error;
-use crate::host_fn::HostTable;
+use crate::host_fn::{Host, HostSide};
 use crate::io::Logger;
 use crate::limits::Limits;
 use crate::meter::{Meter, Usage};
@@ -59,9 +62,11 @@ impl Frame {
     }
 }
 
-/// Everything the host imports reach: the store's data.
-pub(crate) struct Ctx<T: 'static> {
-    pub(crate) state: T,
+/// Everything the host imports reach: the store's data. It does not depend on the
+/// host state's type (the host side is a [`Host`]), so one linker serves every runtime
+/// of a module.
+pub(crate) struct Ctx {
+    pub(crate) host: HostBox,
     pub(crate) frame: Frame,
     pub(crate) response: Vec<u8>,
     pub(crate) plugin_error: Vec<u8>,
@@ -70,7 +75,6 @@ pub(crate) struct Ctx<T: 'static> {
     pub(crate) plugin_error_len: Option<usize>,
     pub(crate) host_response: Vec<u8>,
     pub(crate) host_error: Vec<u8>,
-    pub(crate) host: HostTable<T>,
     pub(crate) logger: Logger,
     pub(crate) io: Io,
     pub(crate) limits: Limits,
@@ -79,8 +83,9 @@ pub(crate) struct Ctx<T: 'static> {
     pub(crate) meter: Meter,
 }
 
-impl<T> Ctx<T> {
-    pub(crate) fn new(state: T, host: HostTable<T>, logger: Logger, io: Io, limits: Limits) -> Self {
+impl Ctx {
+    pub(crate) fn new(host: Box<dyn Host>, logger: Logger, io: Io, limits: Limits) -> Self {
+        let host = HostBox(host);
         let store_limits = StoreLimitsBuilder::new()
             .memory_size((limits.max_memory_pages as usize).saturating_mul(Limits::PAGE_SIZE))
             .table_elements(limits.max_table_elements)
@@ -89,14 +94,13 @@ impl<T> Ctx<T> {
             .memories(1)
             .build();
         Ctx {
-            state,
+            host,
             frame: Frame::EMPTY,
             response: Vec::new(),
             plugin_error: Vec::new(),
             plugin_error_len: None,
             host_response: Vec::new(),
             host_error: Vec::new(),
-            host,
             logger,
             io,
             meter: Meter::new(limits.fuel.is_some()),
@@ -154,10 +158,12 @@ struct Live {
 /// if the failed one never happened. The host state is kept.
 pub struct Runtime<T: 'static> {
     // `None` only while `reinstantiate` swaps stores (see `POISONED`).
-    store: Option<Store<Ctx<T>>>,
+    store: Option<Store<Ctx>>,
     live: Option<Live>,
     module: Module,
-    linker: Linker<Ctx<T>>,
+    /// The host state's type (the store holds the state itself, type-erased), which
+    /// also makes a runtime `Send` exactly when its state is (see `HostBox`).
+    state: PhantomData<T>,
     request: Vec<u8>,
     reply: Vec<u8>,
     /// A call began and has not ended: only when a [`SlicedCall`] was leaked. The
@@ -167,26 +173,59 @@ pub struct Runtime<T: 'static> {
     pub(crate) watch: Watch,
 }
 
+// `Builder::build` puts a `HostSide<T>` in the store of a `Runtime<T>`, and nothing
+// replaces it: its state is a `T`.
+const WRONG_STATE: &str = "the host state is not of the runtime's type";
+
+/// The type-erased host side in a store's data.
+pub(crate) struct HostBox(Box<dyn Host>);
+
+// SAFETY: a `HostBox` is only ever in the store of a `Runtime<T>`, and holds that
+// runtime's `HostSide<T>` (see `WRONG_STATE`): host functions that are `fn` pointers or
+// `Send` closures, and a `T`, so it is `Send` when `T` is (`assert_send` checks that).
+// A `Runtime<T>` is `Send` only when `T` is, through its `PhantomData<T>`.
+unsafe impl Send for HostBox {}
+
+impl core::ops::Deref for HostBox {
+    type Target = dyn Host;
+    fn deref(&self) -> &(dyn Host + 'static) {
+        &*self.0
+    }
+}
+
+impl core::ops::DerefMut for HostBox {
+    fn deref_mut(&mut self) -> &mut (dyn Host + 'static) {
+        &mut *self.0
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send<T: Send + 'static>() {
+    fn send<S: Send>() {}
+    send::<HostSide<T>>();
+    send::<Ctx>();
+}
+
 // The store is missing only inside `reinstantiate`, between taking the old store and
 // putting the fresh one in, where no user code runs: only a failed allocation that
 // panics there, caught by the host, could leave it missing.
 const POISONED: &str = "the runtime is unusable: it panicked while its store was being replaced";
 
-fn present<T>(slot: &mut Option<Store<Ctx<T>>>) -> &mut Store<Ctx<T>> {
+fn present(slot: &mut Option<Store<Ctx>>) -> &mut Store<Ctx> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
     }
 }
 
-fn present_ref<T>(slot: &Option<Store<Ctx<T>>>) -> &Store<Ctx<T>> {
+fn present_ref(slot: &Option<Store<Ctx>>) -> &Store<Ctx> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
     }
 }
 
-fn present_owned<T>(slot: Option<Store<Ctx<T>>>) -> Store<Ctx<T>> {
+fn present_owned(slot: Option<Store<Ctx>>) -> Store<Ctx> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
@@ -199,13 +238,13 @@ impl<T: 'static> Runtime<T> {
         crate::Builder::new(state)
     }
 
-    pub(crate) fn new(module: Module, linker: Linker<Ctx<T>>, ctx: Ctx<T>, watch: Watch) -> Result<Self, Error> {
+    pub(crate) fn new(module: Module, ctx: Ctx, watch: Watch) -> Result<Self, Error> {
         let store = Store::new(&module.engine, ctx);
         let mut rt = Runtime {
             store: Some(store),
             live: None,
             module,
-            linker,
+            state: PhantomData,
             request: Vec::new(),
             reply: Vec::new(),
             open_call: false,
@@ -216,17 +255,17 @@ impl<T: 'static> Runtime<T> {
         Ok(rt)
     }
 
-    pub(crate) fn store(&mut self) -> &mut Store<Ctx<T>> {
+    pub(crate) fn store(&mut self) -> &mut Store<Ctx> {
         present(&mut self.store)
     }
 
-    fn store_ref(&self) -> &Store<Ctx<T>> {
+    fn store_ref(&self) -> &Store<Ctx> {
         present_ref(&self.store)
     }
 
     /// Starts an initialiser (or the start function): a whole budget of init fuel
     /// and a fresh output bound.
-    fn start_init(store: &mut Store<Ctx<T>>) -> Result<(), Error> {
+    fn start_init(store: &mut Store<Ctx>) -> Result<(), Error> {
         let ctx = store.data_mut();
         let fuel = ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, false);
         if ctx.meter.metered() {
@@ -243,7 +282,7 @@ impl<T: 'static> Runtime<T> {
         Self::start_init(store)?;
         // `Builder::build` has checked every import by name and type already.
         let instance =
-            self.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
+            self.module.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
         let plugin_call = instance
             .get_typed_func::<(i32, i32), i32>(&*store, names::PLUGIN_CALL)
@@ -370,6 +409,13 @@ impl<T: 'static> Runtime<T> {
         outcome
     }
 
+    /// Puts the plugin back into its state right after initialisation, as after a
+    /// trap; the host state is kept. A pool does this to a runtime whose call failed.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.open_call = false;
+        self.reinstantiate()
+    }
+
     /// Calls the plugin function `op` with `payload` and returns its response.
     ///
     /// Allocates the returned vector; [`invoke_into`](Self::invoke_into) reuses one.
@@ -490,12 +536,18 @@ impl<T: 'static> Runtime<T> {
 
     /// The host state.
     pub fn state(&self) -> &T {
-        &self.store_ref().data().state
+        match self.store_ref().data().host.state().downcast_ref() {
+            Some(state) => state,
+            None => unreachable!("{WRONG_STATE}"),
+        }
     }
 
     /// The host state, mutably.
     pub fn state_mut(&mut self) -> &mut T {
-        &mut self.store().data_mut().state
+        match self.store().data_mut().host.state_mut().downcast_mut() {
+            Some(state) => state,
+            None => unreachable!("{WRONG_STATE}"),
+        }
     }
 
     /// The compiled module this runtime runs, for instantiating it again elsewhere.
@@ -535,7 +587,10 @@ impl<T: 'static> Runtime<T> {
 
     /// Ends the runtime and hands back the host state.
     pub fn into_state(mut self) -> T {
-        present_owned(self.store.take()).into_data().state
+        match present_owned(self.store.take()).into_data().host.0.into_state().downcast() {
+            Ok(state) => *state,
+            Err(_) => unreachable!("{WRONG_STATE}"),
+        }
     }
 }
 

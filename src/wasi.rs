@@ -200,9 +200,9 @@ impl Io {
 
 /// Runs a WASI call under the meter on the guest's memory and the store data.
 #[inline]
-fn with_memory<T>(
-    caller: &mut Caller<'_, Ctx<T>>,
-    f: impl FnOnce(&mut [u8], &mut Ctx<T>) -> Result<i32, wasmi::Error>,
+fn with_memory(
+    caller: &mut Caller<'_, Ctx>,
+    f: impl FnOnce(&mut [u8], &mut Ctx) -> Result<i32, wasmi::Error>,
 ) -> Result<i32, wasmi::Error> {
     crate::abi::with_memory(caller, |data, ctx| {
         // Sinks, the clock and the random source are the host's code.
@@ -251,7 +251,7 @@ fn iovec_buffers(data: &[u8], iovs: i32, iovs_len: i32) -> impl Iterator<Item = 
 
 /// Checks that the iovec array at `iovs` lies in memory and charges for reading it;
 /// the errno when it does not.
-fn iovec_array<T>(data: &[u8], ctx: &mut Ctx<T>, iovs: i32, iovs_len: i32) -> Result<Result<(), i32>, wasmi::Error> {
+fn iovec_array(data: &[u8], ctx: &mut Ctx, iovs: i32, iovs_len: i32) -> Result<Result<(), i32>, wasmi::Error> {
     let Some(bytes) = (iovs_len as u32).checked_mul(IOVEC_SIZE) else {
         return Ok(Err(errno::FAULT));
     };
@@ -262,9 +262,9 @@ fn iovec_array<T>(data: &[u8], ctx: &mut Ctx<T>, iovs: i32, iovs_len: i32) -> Re
     Ok(Ok(()))
 }
 
-fn fd_write<T>(
+fn fd_write(
     data: &mut [u8],
-    ctx: &mut Ctx<T>,
+    ctx: &mut Ctx,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
@@ -308,9 +308,9 @@ fn fd_write<T>(
     Ok(put(data, nwritten, &(room as u32).to_le_bytes()))
 }
 
-fn fd_read<T>(
+fn fd_read(
     data: &mut [u8],
-    ctx: &mut Ctx<T>,
+    ctx: &mut Ctx,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
@@ -343,7 +343,7 @@ fn fd_fdstat_get(data: &mut [u8], fd: i32, ptr: i32) -> i32 {
 
 /// Reads the clock `id` (after the result pointer was found good, so that a failed
 /// call does not advance a deterministic clock).
-fn clock_read<T>(data: &mut [u8], ctx: &mut Ctx<T>, id: i32, ptr: i32, resolution: bool) -> i32 {
+fn clock_read(data: &mut [u8], ctx: &mut Ctx, id: i32, ptr: i32, resolution: bool) -> i32 {
     if !matches!(id, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_PROCESS_CPUTIME | CLOCK_THREAD_CPUTIME) {
         return errno::INVAL;
     }
@@ -432,23 +432,23 @@ fn strings_get<'a>(
 }
 
 /// Defines all of `wasi_snapshot_preview1` in `linker`.
-pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi::Error> {
+pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
     let m = hookr_abi::WASI_MODULE;
-    type C<'a, T> = Caller<'a, Ctx<T>>;
+    type C<'a> = Caller<'a, Ctx>;
 
-    linker.func_wrap(m, "fd_write", |mut c: C<'_, T>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| {
+    linker.func_wrap(m, "fd_write", |mut c: C<'_>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| {
         with_memory(&mut c, |data, ctx| fd_write(data, ctx, fd, iovs, iovs_len, nwritten))
     })?;
-    linker.func_wrap(m, "fd_read", |mut c: C<'_, T>, fd: i32, iovs: i32, iovs_len: i32, nread: i32| {
+    linker.func_wrap(m, "fd_read", |mut c: C<'_>, fd: i32, iovs: i32, iovs_len: i32, nread: i32| {
         with_memory(&mut c, |data, ctx| fd_read(data, ctx, fd, iovs, iovs_len, nread))
     })?;
-    linker.func_wrap(m, "fd_fdstat_get", |mut c: C<'_, T>, fd: i32, ptr: i32| {
+    linker.func_wrap(m, "fd_fdstat_get", |mut c: C<'_>, fd: i32, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(FDSTAT_SIZE as usize)?;
             Ok(fd_fdstat_get(data, fd, ptr))
         })
     })?;
-    linker.func_wrap(m, "random_get", |mut c: C<'_, T>, ptr: i32, len: i32| {
+    linker.func_wrap(m, "random_get", |mut c: C<'_>, ptr: i32, len: i32| {
         with_memory(&mut c, |data, ctx| match guest_range(data.len(), ptr, len) {
             Some(range) => {
                 ctx.meter.charge_random(range.len())?;
@@ -458,49 +458,49 @@ pub(crate) fn link<T: 'static>(linker: &mut Linker<Ctx<T>>) -> Result<(), wasmi:
             None => Ok(errno::FAULT),
         })
     })?;
-    linker.func_wrap(m, "clock_time_get", |mut c: C<'_, T>, id: i32, _precision: i64, ptr: i32| {
+    linker.func_wrap(m, "clock_time_get", |mut c: C<'_>, id: i32, _precision: i64, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             Ok(clock_read(data, ctx, id, ptr, false))
         })
     })?;
-    linker.func_wrap(m, "clock_res_get", |mut c: C<'_, T>, id: i32, ptr: i32| {
+    linker.func_wrap(m, "clock_res_get", |mut c: C<'_>, id: i32, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             Ok(clock_read(data, ctx, id, ptr, true))
         })
     })?;
-    linker.func_wrap(m, "args_sizes_get", |mut c: C<'_, T>, count: i32, bytes: i32| {
+    linker.func_wrap(m, "args_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             Ok(sizes_get(data, ctx.io.args_sizes, count, bytes))
         })
     })?;
-    linker.func_wrap(m, "args_get", |mut c: C<'_, T>, ptrs: i32, buf: i32| {
+    linker.func_wrap(m, "args_get", |mut c: C<'_>, ptrs: i32, buf: i32| {
         with_memory(&mut c, |data, ctx| {
             strings_get(data, &mut ctx.meter, args_of(&ctx.io), ctx.io.args_sizes, ptrs, buf)
         })
     })?;
-    linker.func_wrap(m, "environ_sizes_get", |mut c: C<'_, T>, count: i32, bytes: i32| {
+    linker.func_wrap(m, "environ_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             Ok(sizes_get(data, ctx.io.env_sizes, count, bytes))
         })
     })?;
-    linker.func_wrap(m, "environ_get", |mut c: C<'_, T>, ptrs: i32, buf: i32| {
+    linker.func_wrap(m, "environ_get", |mut c: C<'_>, ptrs: i32, buf: i32| {
         with_memory(&mut c, |data, ctx| {
             strings_get(data, &mut ctx.meter, environ_of(&ctx.io), ctx.io.env_sizes, ptrs, buf)
         })
     })?;
-    linker.func_wrap(m, "proc_exit", |mut c: C<'_, T>, status: i32| -> Result<(), wasmi::Error> {
+    linker.func_wrap(m, "proc_exit", |mut c: C<'_>, status: i32| -> Result<(), wasmi::Error> {
         metered(&mut c, |_| Err(wasmi::Error::i32_exit(status)))
     })?;
-    linker.func_wrap(m, "sched_yield", |mut c: C<'_, T>| metered(&mut c, |_| Ok(errno::SUCCESS)))?;
+    linker.func_wrap(m, "sched_yield", |mut c: C<'_>| metered(&mut c, |_| Ok(errno::SUCCESS)))?;
 
     for &(name, params, results) in FUNCTIONS.iter().filter(|(n, ..)| !IMPLEMENTED.contains(n)) {
         let answer = stub_errno(name);
         let ty = FuncType::new(params.iter().copied(), results.iter().copied());
-        linker.func_new(m, name, ty, move |mut c: C<'_, T>, _, out: &mut [Val]| {
+        linker.func_new(m, name, ty, move |mut c: C<'_>, _, out: &mut [Val]| {
             metered(&mut c, |_| {
                 out[0] = Val::I32(answer);
                 Ok(())

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use hookr::wasmi::{Engine, Linker};
 use hookr::{codec, HostError};
 
 /// The `simple` plugin's message types, shared with its source.
@@ -171,3 +172,30 @@ pub fn big_plugin() -> (Vec<u8>, usize) {
         count = count * (100 << 10) / wasm.len() + 1;
     }
 }
+
+/// A linker that satisfies every `hookr` import with a no-op, for instantiating
+/// `simple.wasm` under wasmi alone.
+pub fn simple_floor_linker(engine: &Engine) -> Linker<()> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap("hookr", "__plugin_request", |_: i32, _: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__plugin_response", |_: i32, _: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__plugin_error", |_: i32, _: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__host_call", |_: i32, _: i32, _: i32, _: i32| 0i32)
+        .unwrap()
+        .func_wrap("hookr", "__host_response_len", || 0i32)
+        .unwrap()
+        .func_wrap("hookr", "__host_response", |_: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__host_error_len", || 0i32)
+        .unwrap()
+        .func_wrap("hookr", "__host_error", |_: i32| {})
+        .unwrap()
+        .func_wrap("hookr", "__log", |_: i32, _: i32| {})
+        .unwrap();
+    linker
+}
+
