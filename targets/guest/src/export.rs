@@ -64,7 +64,25 @@ static RESPONSE: GuestCell<Vec<u8>> = GuestCell::new(Vec::new());
 /// `__plugin_error`. Returns 1 on success and 0 on failure.
 ///
 /// An operation missing from `exports` fails with `Could not find function "op"`.
-pub fn dispatch(exports: &[Export], op_len: i32, payload_len: i32) -> i32 {
+///
+/// # Safety
+///
+/// `op_len` and `payload_len` must be the lengths the host passed to `__plugin_call`
+/// for the request it is serving: `__plugin_request` writes that many bytes into a
+/// buffer sized from them, so other values let it write past the buffer. Call it only
+/// as the body of the `__plugin_call` export, with that export's arguments, as
+/// [`plugin!`](crate::plugin!) does.
+///
+/// Calling it from safe code does not compile:
+///
+/// ```compile_fail,E0133
+/// # #![no_std]
+/// # #![no_main]
+/// fn serve(op_len: i32, payload_len: i32) -> i32 {
+///     hookr_guest::dispatch(&[], op_len, payload_len)
+/// }
+/// ```
+pub unsafe fn dispatch(exports: &[Export], op_len: i32, payload_len: i32) -> i32 {
     let mut request = REQUEST.take();
     let mut response = RESPONSE.take();
     let result = serve(exports, op_len, payload_len, &mut request, &mut response);
@@ -109,7 +127,8 @@ fn serve(
     request.resize(total, 0);
     let base = request.as_mut_ptr();
     // SAFETY: `request` holds `op_len + payload_len` initialised bytes, so the host's
-    // writes of `op_len` bytes at `base` and `payload_len` bytes right after stay in it.
+    // writes of `op_len` bytes at `base` and `payload_len` bytes right after stay in it,
+    // given that these are the lengths of its request (the contract of `dispatch`).
     unsafe { sys::plugin_request(base, base.add(op_len)) };
     let (op, payload) = request.split_at(op_len);
     response.clear();
@@ -173,6 +192,20 @@ fn not_found(op: &[u8]) -> String {
 ///     Ok(())
 /// }
 /// ```
+///
+/// The generated `__plugin_call` is for the host alone: it is an `unsafe fn`, since
+/// called with lengths other than the host's it would let the host write past the
+/// request buffer, so plugin code cannot call it without `unsafe`:
+///
+/// ```compile_fail,E0133
+/// # #![no_std]
+/// # #![no_main]
+/// hookr_guest::plugin! {}
+///
+/// fn call_myself() -> i32 {
+///     __plugin_call(4, 1 << 20)
+/// }
+/// ```
 #[macro_export]
 macro_rules! plugin {
     ($($kind:ident $name:literal => $function:path),* $(,)?) => {
@@ -181,9 +214,15 @@ macro_rules! plugin {
         ];
 
         /// The hookr entry point: runs the export the host names.
+        ///
+        /// # Safety
+        ///
+        /// Only the host calls it, with the lengths of the request it is serving.
         #[unsafe(no_mangle)]
-        pub extern "C" fn __plugin_call(op_len: i32, payload_len: i32) -> i32 {
-            $crate::dispatch(__HOOKR_EXPORTS, op_len, payload_len)
+        pub unsafe extern "C" fn __plugin_call(op_len: i32, payload_len: i32) -> i32 {
+            // SAFETY: the arguments are the host's, as `dispatch` requires (this
+            // function's own contract).
+            unsafe { $crate::dispatch(__HOOKR_EXPORTS, op_len, payload_len) }
         }
     };
 }
