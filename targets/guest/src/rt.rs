@@ -4,6 +4,10 @@
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
+#[cfg(all(feature = "allocator", not(feature = "dlmalloc")))]
+#[global_allocator]
+static ALLOCATOR: crate::heap::Heap = crate::heap::Heap::new();
+
 /// A log line in a fixed stack buffer: formatting into it never allocates (the panic
 /// may be an allocation failure), and what does not fit is cut at a character boundary.
 #[cfg(feature = "panic-handler")]
