@@ -1,15 +1,14 @@
 //! The functions a plugin exports, and `__plugin_call`, which dispatches to them.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use hookr_abi::codec::{self, Decode, Encode};
+use hookr_abi::codec::{self, Decode, DecodeError, Encode, EncodeError};
 use hookr_abi::{FAILURE, SUCCESS};
 
 use crate::cell::GuestCell;
 use crate::error::Error;
-use crate::sys;
+use crate::{sys, text};
 
 /// A byte function: reads the payload and appends its response to the buffer, which
 /// is empty when the function is called.
@@ -46,11 +45,19 @@ where
     O: Encode,
     F: FnOnce(I) -> Result<O, Error>,
 {
-    let input = codec::from_slice::<I>(payload)
-        .map_err(|e| Error::from(format!("cannot decode the request: {e}")))?;
+    let input = codec::from_slice::<I>(payload).map_err(bad_request)?;
     let output = f(input)?;
-    codec::encode_into(&output, out)
-        .map_err(|e| Error::from(format!("cannot encode the response: {e}")))
+    codec::encode_into(&output, out).map_err(bad_response)
+}
+
+#[cold]
+fn bad_request(e: DecodeError) -> Error {
+    Error::from(text::decode_error("cannot decode the request: ", &e))
+}
+
+#[cold]
+fn bad_response(e: EncodeError) -> Error {
+    Error::from(text::encode_error("cannot encode the response: ", &e))
 }
 
 // The request (operation name, then payload) and response buffers, kept between calls.
@@ -161,10 +168,10 @@ const MAX_NAME_IN_ERROR: usize = 128;
 fn not_found(op: &[u8]) -> String {
     // Plain concatenation: `{:?}` would pull Unicode escaping tables into every plugin.
     let cut = op.len() > MAX_NAME_IN_ERROR;
-    let op = String::from_utf8_lossy(&op[..op.len().min(MAX_NAME_IN_ERROR)]);
-    let mut message = String::with_capacity(op.len() + 30);
-    message.push_str("Could not find function \"");
-    message.push_str(&op);
+    let mut message = text::lossy(
+        "Could not find function \"",
+        &op[..op.len().min(MAX_NAME_IN_ERROR)],
+    );
     if cut {
         message.push('…');
     }

@@ -8,7 +8,7 @@ use hookr_abi::SUCCESS;
 
 use crate::cell::GuestCell;
 use crate::error::HostError;
-use crate::sys;
+use crate::{sys, text};
 
 // Buffers of typed host calls, kept between calls. A call made while they are in use
 // (a host function that re-enters the plugin) finds them empty and allocates its own.
@@ -44,7 +44,7 @@ pub fn host_call_into(op: &str, payload: &[u8], out: &mut Vec<u8>) -> Result<(),
         unsafe { fetch(&mut message, len, sys::host_error)? };
         Err(HostError::Failed(match String::from_utf8(message) {
             Ok(message) => message,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            Err(e) => text::lossy("", e.as_bytes()),
         }))
     }
 }

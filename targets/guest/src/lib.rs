@@ -102,7 +102,10 @@
 //!   over `allocator`.
 //! - With `default-features = false` (and `features = ["panic-handler"]` to keep the
 //!   panic handler), install your own `#[global_allocator]`.
-//! - `panic-handler` (default): a panic logs its message through `__log` and traps.
+//! - `panic-handler` (default): a panic logs `plugin panicked at FILE:LINE:COLUMN` through
+//!   `__log`, followed by the message when it is a plain string (`panic!("no sensor")`,
+//!   `Option::unwrap`, `expect`), and traps. A message with arguments is left out: it
+//!   would need `core::fmt`.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -125,6 +128,7 @@ mod heap;
 mod host;
 mod rt;
 mod sys;
+mod text;
 
 pub use cell::GuestCell;
 pub use error::{Error, HostError};
