@@ -98,7 +98,26 @@ pub fn log(message: &str) {
     unsafe { sys::log(message.as_ptr(), message.len()) }
 }
 
+/// Sends the concatenation of `parts` to the host as one log line.
+///
+/// Unlike [`log!`](crate::log!), this does not go through `core::fmt`, which adds
+/// several kilobytes of formatting code to a plugin that uses it.
+///
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// fn report(sensor: &str, kind: &str) {
+///     hookr_guest::log_parts(&["sensor \"", sensor, "\": ", kind]);
+/// }
+/// ```
+pub fn log_parts(parts: &[&str]) {
+    log(&text::concat(parts));
+}
+
 /// Formats a log line, as `format!` does, and sends it with [`log`](crate::log()).
+///
+/// Formatting brings `core::fmt` into the plugin (several kilobytes, more for floats);
+/// [`log_parts`](crate::log_parts()) joins plain strings without it.
 ///
 /// ```no_run
 /// # #![no_std]

@@ -7,7 +7,7 @@
 //! [`hookr_abi::codec`], laid out the way Go's `tinylib/msgp` lays out structs. The kit
 //! provides the rest of the hookr ABI: the `__plugin_call` export, calls into host
 //! functions ([`host_call`], [`host_call_into`], [`host_call_typed`]), logging
-//! ([`log()`], [`log!`]), a global allocator and a panic handler.
+//! ([`log()`], [`log_parts()`], [`log!`]), a global allocator and a panic handler.
 //!
 //! ```no_run
 //! #![no_std]
@@ -134,7 +134,7 @@ pub use cell::GuestCell;
 pub use error::{Error, HostError};
 pub use export::{call_typed, dispatch, ByteFn, Export};
 pub use hookr_abi::codec::{self, Decode, Encode};
-pub use host::{host_call, host_call_into, host_call_typed, log};
+pub use host::{host_call, host_call_into, host_call_typed, log, log_parts};
 
 #[doc(hidden)]
 pub use alloc::format as __format;
