@@ -59,7 +59,11 @@ impl From<String> for Error {
     }
 }
 
+// The conversions are out of line (and cold) for the same reason as the kit's other
+// failure paths: inlined into a function, they would make each of its calls dearer.
 impl From<HostError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: HostError) -> Self {
         match e {
             // The host's own words, unchanged, as a Go plugin passes them on.
@@ -70,12 +74,16 @@ impl From<HostError> for Error {
 }
 
 impl From<DecodeError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: DecodeError) -> Self {
         Error::from(text::decode_error("", &e))
     }
 }
 
 impl From<EncodeError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: EncodeError) -> Self {
         Error::from(text::encode_error("", &e))
     }

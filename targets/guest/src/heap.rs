@@ -198,11 +198,15 @@ unsafe impl GlobalAlloc for Heap {
         // SAFETY: `Layout` was valid with the old size and `realloc`'s contract says the
         // new size rounded up to the alignment does not overflow an `isize`.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let new = state.alloc(new_layout);
+        // SAFETY: as for `realloc`'s own arguments; `state` is not used past this point.
+        let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
-            // SAFETY: both blocks are ours, distinct, and at least this long.
-            unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
-            state.dealloc(ptr, layout.size());
+            // SAFETY: both blocks are ours, distinct, and at least this long; `ptr` was
+            // allocated with `layout`.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
         }
         new
     }

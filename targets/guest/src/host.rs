@@ -37,16 +37,28 @@ pub fn host_call_into(op: &str, payload: &[u8], out: &mut Vec<u8>) -> Result<(),
         // SAFETY: `__host_response` writes exactly the length it just reported.
         unsafe { fetch(out, len, sys::host_response) }
     } else {
-        // SAFETY: as above, for the error message.
-        let len = unsafe { sys::host_error_len() } as u32 as usize;
-        let mut message = Vec::new();
-        // SAFETY: `__host_error` writes exactly the length it just reported.
-        unsafe { fetch(&mut message, len, sys::host_error)? };
-        Err(HostError::Failed(match String::from_utf8(message) {
-            Ok(message) => message,
-            Err(e) => text::lossy("", e.as_bytes()),
-        }))
+        Err(host_error())
     }
+}
+
+/// The error message of the host call that just failed.
+///
+/// Out of line: the interpreter sets up every local of a function on each call, so
+/// the failure path would slow down the success path if it were inlined.
+#[cold]
+#[inline(never)]
+fn host_error() -> HostError {
+    // SAFETY: `__host_error_len` takes no arguments and only reads host state.
+    let len = unsafe { sys::host_error_len() } as u32 as usize;
+    let mut message = Vec::new();
+    // SAFETY: `__host_error` writes exactly the length it just reported.
+    if let Err(e) = unsafe { fetch(&mut message, len, sys::host_error) } {
+        return e;
+    }
+    HostError::Failed(match String::from_utf8(message) {
+        Ok(message) => message,
+        Err(e) => text::lossy("", e.as_bytes()),
+    })
 }
 
 /// Appends `len` bytes that `write` puts at the pointer it is given.
