@@ -65,11 +65,11 @@
 //!     if name.0.is_empty() {
 //!         return Err(Error::new("no name given"));
 //!     }
-//!     hookr_guest::log!("greeting {}", name.0);
-//!     Ok(Greeting(format!("hi {}", name.0)))
+//!     hookr_guest::log_parts(&["greeting ", &name.0]);
+//!     Ok(Greeting(["hi ", &name.0].concat()))
 //! }
 //! # extern crate alloc;
-//! # use alloc::{format, string::String, vec::Vec};
+//! # use alloc::{string::String, vec::Vec};
 //! ```
 //!
 //! # Building
@@ -86,6 +86,16 @@
 //! function that answers within the capacity of earlier calls allocates nothing. The
 //! operation is looked up by comparing names in table order. Typed host calls reuse
 //! their own pair of buffers too; only what the decoded response owns is allocated.
+//!
+//! # Size
+//!
+//! The host hashes and compiles a plugin at every start-up, and a device keeps it in
+//! flash, so the kit keeps its own code small: its allocator is about 1 KB, and none of
+//! its messages (decode errors, unknown operations, panics) go through `core::fmt`.
+//! A plugin keeps that gain by doing the same: [`log_parts()`] instead of [`log!`],
+//! strings joined with `push_str` or `concat` instead of `format!`, no float
+//! formatting, `?` rather than `Result::unwrap`. `targets/README.md` ("Keeping a plugin
+//! small") gives the costs and how to see what takes space.
 //!
 //! # Features
 //!
