@@ -2,11 +2,12 @@
 //!
 //! A plugin's allocations are mostly a few buffers kept between calls and short-lived
 //! values of a handful of sizes, so a general-purpose allocator (dlmalloc: about 9 KB
-//! of code) buys little. This one is a few hundred bytes:
+//! of code) buys little. This one is under 1 KB:
 //!
 //! - Every size maps to a class: multiples of 16 bytes up to 64, then four classes per
-//!   power of two (80, 96, 112, 128, 160, …), so a block wastes at most a quarter of
-//!   its size. Blocks are 16-byte aligned and never split or merged.
+//!   power of two (80, 96, 112, 128, 160, …), so above 64 bytes a block is less than a
+//!   quarter larger than the request. Blocks are 16-byte aligned and never split or
+//!   merged.
 //! - A freed block goes onto its class's free list (a pointer in its first word), and
 //!   the next allocation of that class takes it back: a plugin that keeps allocating
 //!   the same sizes stops growing.

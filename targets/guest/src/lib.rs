@@ -114,8 +114,8 @@
 //!   panic handler), install your own `#[global_allocator]`.
 //! - `panic-handler` (default): a panic logs `plugin panicked at FILE:LINE:COLUMN` through
 //!   `__log`, followed by the message when it is a plain string (`panic!("no sensor")`,
-//!   `Option::unwrap`, `expect`), and traps. A message with arguments is left out: it
-//!   would need `core::fmt`.
+//!   `Option::unwrap`, `Option::expect`), and traps. A message with arguments is left
+//!   out: it would need `core::fmt`.
 #![no_std]
 #![deny(missing_docs)]
 

@@ -38,7 +38,7 @@ impl Line {
 
 /// Logs where the plugin panicked and traps: `plugin panicked at src/lib.rs:12:5`,
 /// followed by `:` and the message on the next line when the message is a plain string
-/// (`panic!("no sensor")`, `unwrap()` on `None`, `expect("…")`). A message with
+/// (`panic!("no sensor")`, `Option::unwrap`, `Option::expect`). A message with
 /// arguments (`index out of bounds: the len is 3 but the index is 7`) is left out:
 /// formatting it would put `core::fmt` into every plugin.
 #[cfg(feature = "panic-handler")]
