@@ -110,11 +110,13 @@ impl HostError {
     fn describe(&self) -> String {
         match self {
             HostError::Failed(message) => message.clone(),
-            HostError::OutOfMemory(len) => text::concat(&[
-                "a host response of ",
-                text::decimal(*len, &mut [0; 20]),
-                " bytes does not fit in memory",
-            ]),
+            HostError::OutOfMemory(len) => {
+                let mut message = String::new();
+                text::push(&mut message, "a host response of ");
+                text::push_decimal(&mut message, *len);
+                text::push(&mut message, " bytes does not fit in memory");
+                message
+            }
             HostError::Encode(e) => text::encode_error("cannot encode the host request: ", e),
             HostError::Decode(e) => text::decode_error("cannot decode the host response: ", e),
         }

@@ -172,10 +172,7 @@ fn not_found(op: &[u8]) -> String {
         "Could not find function \"",
         &op[..op.len().min(MAX_NAME_IN_ERROR)],
     );
-    if cut {
-        message.push('…');
-    }
-    message.push('"');
+    text::push(&mut message, if cut { "…\"" } else { "\"" });
     message
 }
 
