@@ -150,14 +150,20 @@ fn serve(
 
 /// `a == b`, compared four bytes at a time: the slice comparison calls `memcmp`,
 /// which on wasm32 is a byte loop costing the interpreter a dozen instructions a byte.
+/// The bytes past the last whole word are compared as the last four bytes, which
+/// overlap the word before; a name shorter than a word is compared byte by byte.
 fn same_name(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tails_equal = a4.remainder() == b4.remainder();
     let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-    tails_equal && a4.zip(b4).all(|(x, y)| word(x) == word(y))
+    match a.len().checked_sub(4) {
+        None => a.iter().zip(b).all(|(x, y)| x == y),
+        Some(last) => {
+            let mut words = a.chunks_exact(4).zip(b.chunks_exact(4));
+            words.all(|(x, y)| word(x) == word(y)) && word(&a[last..]) == word(&b[last..])
+        }
+    }
 }
 
 /// The longest operation name an error message repeats; a longer one is cut, so that
