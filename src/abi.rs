@@ -7,7 +7,7 @@ use hookr_abi as names;
 use wasmi::{Caller, Extern, Linker, Memory};
 
 use crate::error::Error;
-use crate::meter::IMPORT_FUEL;
+use crate::meter::{IMPORT_FUEL, OUTPUT_FUEL};
 use crate::runtime::Ctx;
 
 /// The byte range `[ptr, ptr + len)` of a memory of `memory_len` bytes, or `None` when
@@ -206,6 +206,9 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
                         let message = truncate(e.message(), ctx.limits.max_error);
                         ctx.meter.charge_bytes(message.len())?;
                         ctx.host_error.extend_from_slice(message.as_bytes());
+                        if message.len() < e.message().len() {
+                            ctx.host_error.extend_from_slice(cut_note(e.message().len()).as_bytes());
+                        }
                         Ok(names::FAILURE)
                     }
                 }
@@ -236,14 +239,19 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
             // A longer line is cut, not refused.
             let kept = range.start..range.start + range.len().min(ctx.limits.max_log);
             ctx.meter.charge_bytes(kept.len())?;
-            if !ctx.meter.log_line(kept.len()) {
+            if ctx.meter.output_spent() {
+                ctx.meter.drop_line();
                 return Ok(());
             }
-            let cut = kept.len() < range.len();
-            let mut line = alloc::string::String::from_utf8_lossy(&data[kept]);
-            if cut {
+            let mut line = alloc::string::String::from_utf8_lossy(&data[kept.clone()]);
+            if kept.len() < range.len() {
                 line.to_mut().push_str(&cut_note(range.len()));
             }
+            // What the logger gets counts, after UTF-8 repair and the note.
+            if !ctx.meter.log_line(line.len()) {
+                return Ok(());
+            }
+            ctx.meter.charge(OUTPUT_FUEL)?;
             contain("the logger", || (ctx.logger)(&line))
         })
     })?;

@@ -224,7 +224,8 @@ impl<'a, T: 'static> Builder<'a, T> {
     }
 
     /// Fuel for each call (default [`Limits::DEFAULT_CALL_FUEL`]); turns metering
-    /// back on after [`unmetered`](Self::unmetered).
+    /// back on after [`unmetered`](Self::unmetered). Initialisers have their own
+    /// budget, [`init_fuel`](Self::init_fuel).
     pub fn fuel(mut self, fuel: u64) -> Self {
         self.limits.fuel = Some(fuel);
         self

@@ -34,7 +34,10 @@ pub struct Limits {
     /// whose initial memory is larger fails to instantiate; `memory.grow` past it
     /// returns -1, as the Wasm spec says.
     pub max_memory_pages: u32,
-    /// The most table elements (default 10 000).
+    /// The most table elements (default 10 000). Under fuel metering, tables cannot
+    /// grow during calls (initialisers may grow them): `table.grow` answers -1, as the
+    /// Wasm spec allows. (wasmi resumes a sliced call at the wrong place after a
+    /// `table.grow` ran out of fuel.)
     pub max_table_elements: usize,
     /// The deepest guest call stack in frames (default 1024); deeper recursion traps
     /// with a stack overflow.
@@ -49,7 +52,7 @@ pub struct Limits {
     /// error is cut to this size and marked as cut.
     pub max_error: usize,
     /// The largest log line (default 64 KiB); a longer line is cut to this size and
-    /// marked as cut.
+    /// marked as cut. Must not be 0.
     pub max_log: usize,
     /// The most bytes one WASI `fd_write` passes to a sink (default 1 MiB); past it the
     /// write is short, which WASI allows, and the plugin writes the rest again. Must
@@ -81,8 +84,8 @@ impl Limits {
     pub const DEFAULT_INIT_FUEL: u64 = 1_000_000_000;
 
     /// Checks that these limits can work: no zero fuel budget, slice or recursion
-    /// depth (every call would fail or never progress) and no zero `max_output` (a
-    /// plugin would retry a write of nothing forever).
+    /// depth (every call would fail or never progress), no zero `max_output` (a
+    /// plugin would retry a write of nothing forever) and no zero `max_log`.
     pub fn check(&self) -> Result<(), Error> {
         if self.fuel == Some(0) {
             return Err(Error::Config("`Limits::fuel` is 0: every call would run out of fuel at once"));
@@ -95,6 +98,9 @@ impl Limits {
         }
         if self.max_recursion_depth == 0 {
             return Err(Error::Config("`Limits::max_recursion_depth` is 0: every call would overflow the stack"));
+        }
+        if self.max_log == 0 {
+            return Err(Error::Config("`Limits::max_log` is 0: every log line would be cut to nothing"));
         }
         if self.max_output == 0 {
             return Err(Error::Config(
@@ -123,5 +129,68 @@ impl Default for Limits {
             max_output_per_call: 1 << 20,
             retain_buffer: 64 << 10,
         }
+    }
+}
+
+/// What a store asks before it grows a memory or a table, or makes an instance.
+pub(crate) struct Limiter {
+    max_memory_bytes: usize,
+    max_table_elements: usize,
+    metered: bool,
+    /// Refuse table growth: set for calls, when metered. wasmi resumes a sliced call
+    /// that ran out of fuel in `table.grow` from before the instruction, which runs
+    /// guest code twice; refused for whole calls too, so that both agree.
+    fixed_tables: bool,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Limiter {
+            max_memory_bytes: (limits.max_memory_pages as usize).saturating_mul(Limits::PAGE_SIZE),
+            max_table_elements: limits.max_table_elements,
+            metered: limits.fuel.is_some(),
+            fixed_tables: false,
+        }
+    }
+
+    /// Tables are fixed from the end of instantiation (initialisers included) on, when
+    /// metered.
+    pub(crate) fn fix_tables(&mut self, fixed: bool) {
+        self.fixed_tables = fixed && self.metered;
+    }
+}
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(desired <= self.max_memory_bytes && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        if self.fixed_tables {
+            return Ok(false);
+        }
+        Ok(desired <= self.max_table_elements && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        4
+    }
+
+    fn memories(&self) -> usize {
+        1
     }
 }

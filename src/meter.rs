@@ -20,8 +20,9 @@
 //! | `__plugin_response`, `__plugin_error` | the bytes it copies out of guest memory (an error at most [`max_error`](crate::Limits::max_error)) |
 //! | `__host_call` | the operation name and payload handed to the host function, then its response or error |
 //! | `__host_response`, `__host_error` | the bytes it copies into guest memory |
-//! | `__log` | the line (at most [`max_log`](crate::Limits::max_log)) |
-//! | `fd_write`, `fd_read` | [`IOVEC_FUEL`] per iovec in the array it reads, then the bytes it passes to the sink |
+//! | `__log` | the line (at most [`max_log`](crate::Limits::max_log)), and [`OUTPUT_FUEL`] when it reaches the logger |
+//! | `fd_write` | [`IOVEC_FUEL`] per iovec in the array it reads, then the bytes it passes to the sink and [`OUTPUT_FUEL`] for passing them |
+//! | `fd_read` | [`IOVEC_FUEL`] per iovec in the array it reads |
 //! | `random_get` | the random bytes, at one unit each |
 //! | `args_get`, `environ_get` | the strings and pointers it writes |
 //! | `clock_time_get`, `clock_res_get`, `fd_fdstat_get`, the `*_sizes_get` calls | the result they write |
@@ -53,9 +54,14 @@ pub const IMPORT_FUEL: u64 = 32;
 /// `memory.copy` and `memory.fill` at this rate too.
 pub const BYTES_PER_FUEL: u64 = 8;
 
-/// The fuel each iovec of an `fd_write` or `fd_read` costs: checking it, and for a
-/// write handing its buffer to the sink, take about as long as moving 64 bytes.
+/// The fuel each iovec of an `fd_write` or `fd_read` costs: checking it and
+/// gathering its bytes take about as long as moving 64 bytes.
 pub const IOVEC_FUEL: u64 = 8;
+
+/// The fuel for handing output to a sink (once per `fd_write`, which passes all its
+/// bytes in one write) or a line to the logger: about a system call, which a sink or
+/// logger that writes to a file or terminal makes.
+pub const OUTPUT_FUEL: u64 = 1000;
 
 /// The fuel an import that moves `bytes` bytes (and makes no random ones) costs.
 ///
@@ -82,12 +88,13 @@ pub struct Usage {
     /// The fuel the call used, host imports' charges included; `None` when the
     /// runtime is unmetered. The same whether the call ran whole or in slices.
     pub fuel: Option<u64>,
-    /// Bytes passed to the stdout and stderr sinks and the logger.
+    /// Bytes passed to the stdout and stderr sinks and the logger (an empty log line
+    /// counts as one).
     pub output_bytes: u64,
     /// `fd_write` calls answered `EBADF` because the call's output was spent.
-    pub refused_writes: u32,
+    pub refused_writes: u64,
     /// Log lines dropped because the call's output was spent.
-    pub dropped_log_lines: u32,
+    pub dropped_log_lines: u64,
 }
 
 /// The fuel and output accounting of the call under way (or initialiser).
@@ -202,26 +209,37 @@ impl Meter {
         len.min(self.output_left)
     }
 
+    /// Whether the call's output is spent: nothing more is passed on.
+    pub(crate) fn output_spent(&self) -> bool {
+        self.output_left == 0
+    }
+
     /// Records `len` bytes of output passed on.
     pub(crate) fn output(&mut self, len: usize) {
         self.output_left -= len.min(self.output_left);
-        self.usage.output_bytes += len as u64;
+        self.usage.output_bytes = self.usage.output_bytes.saturating_add(len as u64);
     }
 
-    /// Takes room for a log line of `len` bytes; false when it does not fit, and the
-    /// line is then counted as dropped.
+    /// Takes room for a log line of `len` bytes (an empty one takes one); false when
+    /// it does not fit, and the line is then counted as dropped.
     pub(crate) fn log_line(&mut self, len: usize) -> bool {
+        let len = len.max(1);
         if len > self.output_left {
-            self.usage.dropped_log_lines += 1;
+            self.drop_line();
             return false;
         }
         self.output(len);
         true
     }
 
+    /// Records a log line dropped because the output is spent.
+    pub(crate) fn drop_line(&mut self) {
+        self.usage.dropped_log_lines = self.usage.dropped_log_lines.saturating_add(1);
+    }
+
     /// Records an `fd_write` refused because the output is spent.
     pub(crate) fn refuse_write(&mut self) {
-        self.usage.refused_writes += 1;
+        self.usage.refused_writes = self.usage.refused_writes.saturating_add(1);
     }
 }
 
@@ -272,9 +290,11 @@ mod tests {
         let mut m = Meter::new(false);
         m.start(0, 10, false);
         assert!(m.log_line(4));
-        assert_eq!(m.output_room(100), 6);
-        m.output(6);
-        assert!(!m.log_line(1));
+        assert!(m.log_line(0), "an empty line takes a byte");
+        assert_eq!(m.output_room(100), 5);
+        m.output(5);
+        assert!(m.output_spent());
+        assert!(!m.log_line(0));
         assert_eq!(m.output_room(5), 0);
         assert_eq!((m.usage.output_bytes, m.usage.dropped_log_lines), (10, 1));
     }

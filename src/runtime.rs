@@ -8,14 +8,14 @@ use hookr_abi::{self as names};
 use alloc::boxed::Box;
 use core::marker::PhantomData;
 
-use wasmi::{Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use wasmi::{Memory, Store, TypedFunc};
 
 use core::task::Poll;
 
 use crate::error::Error;
 use crate::host_fn::{Host, HostSide};
 use crate::io::Logger;
-use crate::limits::Limits;
+use crate::limits::{Limiter, Limits};
 use crate::meter::{Meter, Usage};
 use crate::module::Module;
 use crate::sliced::{SlicedCall, Watch};
@@ -75,10 +75,12 @@ pub(crate) struct Ctx {
     pub(crate) plugin_error_len: Option<usize>,
     pub(crate) host_response: Vec<u8>,
     pub(crate) host_error: Vec<u8>,
+    /// Where `fd_write` gathers the buffers of one write.
+    pub(crate) scratch: Vec<u8>,
     pub(crate) logger: Logger,
     pub(crate) io: Io,
     pub(crate) limits: Limits,
-    pub(crate) store_limits: StoreLimits,
+    pub(crate) limiter: Limiter,
     pub(crate) memory: Option<Memory>,
     pub(crate) meter: Meter,
 }
@@ -86,13 +88,7 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub(crate) fn new(host: Box<dyn Host>, logger: Logger, io: Io, limits: Limits) -> Self {
         let host = HostBox(host);
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size((limits.max_memory_pages as usize).saturating_mul(Limits::PAGE_SIZE))
-            .table_elements(limits.max_table_elements)
-            .instances(1)
-            .tables(4)
-            .memories(1)
-            .build();
+        let limiter = Limiter::new(&limits);
         Ctx {
             host,
             frame: Frame::EMPTY,
@@ -101,11 +97,12 @@ impl Ctx {
             plugin_error_len: None,
             host_response: Vec::new(),
             host_error: Vec::new(),
+            scratch: Vec::new(),
             logger,
             io,
             meter: Meter::new(limits.fuel.is_some()),
             limits,
-            store_limits,
+            limiter,
             memory: None,
         }
     }
@@ -114,7 +111,15 @@ impl Ctx {
     /// and a buffer grown past [`Limits::retain_buffer`] is freed.
     fn clear_call_state(&mut self) {
         let keep = self.limits.retain_buffer;
-        for buf in [&mut self.plugin_error, &mut self.host_response, &mut self.host_error] {
+        // `response` is the spare of the caller's buffer, which `begin` swaps in: it
+        // holds data only when an initialiser called `__plugin_response`.
+        for buf in [
+            &mut self.response,
+            &mut self.plugin_error,
+            &mut self.host_response,
+            &mut self.host_error,
+            &mut self.scratch,
+        ] {
             release(buf, keep);
         }
         self.plugin_error_len = None;
@@ -166,9 +171,9 @@ pub struct Runtime<T: 'static> {
     state: PhantomData<T>,
     request: Vec<u8>,
     reply: Vec<u8>,
-    /// A call began and has not ended: only when a [`SlicedCall`] was leaked. The
-    /// instance is then mid-call and is replaced before the next call.
-    open_call: bool,
+    /// The instance must be replaced before the next call: a call failed, or one began
+    /// and never ended (a [`SlicedCall`] was leaked, or a panic unwound out of a call).
+    needs_reset: bool,
     last_call: Usage,
     pub(crate) watch: Watch,
 }
@@ -247,7 +252,7 @@ impl<T: 'static> Runtime<T> {
             state: PhantomData,
             request: Vec::new(),
             reply: Vec::new(),
-            open_call: false,
+            needs_reset: false,
             last_call: Usage::default(),
             watch,
         };
@@ -277,8 +282,9 @@ impl<T: 'static> Runtime<T> {
     /// Instantiates the module in the current store and runs its initialisers.
     fn instantiate(&mut self) -> Result<Live, Error> {
         let store = present(&mut self.store);
-        store.limiter(|ctx| &mut ctx.store_limits);
+        store.limiter(|ctx| &mut ctx.limiter);
         store.data_mut().frame = Frame::EMPTY;
+        store.data_mut().limiter.fix_tables(false);
         Self::start_init(store)?;
         // `Builder::build` has checked every import by name and type already.
         let instance =
@@ -305,7 +311,9 @@ impl<T: 'static> Runtime<T> {
                 Err(e) => return Err(Error::Init { name, source: alloc::boxed::Box::new(Error::from_wasmi(e)) }),
             }
         }
-        store.data_mut().clear_call_state();
+        let ctx = store.data_mut();
+        ctx.clear_call_state();
+        ctx.limiter.fix_tables(true);
         Ok(Live { memory, plugin_call })
     }
 
@@ -337,6 +345,8 @@ impl<T: 'static> Runtime<T> {
     ) -> Result<(PluginCall, (i32, i32)), Error> {
         out.clear();
         let limits = self.store_ref().data().limits;
+        // A call refused here used nothing.
+        self.last_call = Usage { fuel: limits.fuel.map(|_| 0), ..Usage::default() };
         if payload.len() > limits.max_request {
             return Err(Error::TooLarge { what: "request payload", len: payload.len(), limit: limits.max_request });
         }
@@ -350,8 +360,7 @@ impl<T: 'static> Runtime<T> {
         if sliced && limits.fuel.is_none() {
             return Err(Error::Config("a call runs in slices of fuel: this runtime is unmetered"));
         }
-        if self.open_call || self.live.is_none() {
-            self.open_call = false;
+        if self.needs_reset || self.live.is_none() {
             self.reinstantiate()?;
         }
         let Some(live) = &self.live else {
@@ -364,7 +373,7 @@ impl<T: 'static> Runtime<T> {
         // The guest's response goes straight into the caller's buffer.
         core::mem::swap(&mut ctx.response, out);
         ctx.frame = Frame { op: op.as_ptr(), op_len: op.len(), payload: payload.as_ptr(), payload_len: payload.len() };
-        self.open_call = true;
+        self.needs_reset = true;
         if ctx.meter.metered() {
             // Cannot fail: the engine meters fuel.
             let _ = store.set_fuel(fuel);
@@ -383,7 +392,6 @@ impl<T: 'static> Runtime<T> {
         core::mem::swap(&mut ctx.response, out);
         ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
-        self.open_call = false;
         let outcome = match result {
             Ok(_) if ctx.plugin_error_len.is_some() => {
                 let mut message = String::from_utf8_lossy(&ctx.plugin_error).into_owned();
@@ -396,12 +404,12 @@ impl<T: 'static> Runtime<T> {
             Ok(_) => Err(Error::plugin(alloc::format!("call to `{op}` was unsuccessful"))),
             Err(err) => {
                 out.clear();
-                // The guest may be half-way through anything: start it afresh. If that
-                // fails, the next call tries again and reports why.
-                let _ = self.reinstantiate();
+                // The guest may be half-way through anything: the next call starts it
+                // afresh (see `needs_reset`), and this one returns at once.
                 return Err(err);
             }
         };
+        self.needs_reset = false;
         ctx.clear_call_state();
         if outcome.is_err() {
             out.clear();
@@ -409,11 +417,13 @@ impl<T: 'static> Runtime<T> {
         outcome
     }
 
-    /// Puts the plugin back into its state right after initialisation, as after a
-    /// trap; the host state is kept. A pool does this to a runtime whose call failed.
+    /// Puts the plugin back into its state right after initialisation now, as the next
+    /// call would after a failed one; the host state is kept. A call that failed leaves
+    /// its instance (and its memory) until then.
     pub fn reset(&mut self) -> Result<(), Error> {
-        self.open_call = false;
-        self.reinstantiate()
+        self.reinstantiate()?;
+        self.needs_reset = false;
+        Ok(())
     }
 
     /// Calls the plugin function `op` with `payload` and returns its response.
@@ -492,8 +502,11 @@ impl<T: 'static> Runtime<T> {
         payload: &'a [u8],
         out: &'a mut Vec<u8>,
     ) -> Result<SlicedCall<'a, T>, Error> {
+        // Watched from here: a cancel or deadline during the reset `begin` may make
+        // counts against this call.
+        let watching = self.watch.start();
         let (plugin_call, args) = self.begin(op, payload, out, true)?;
-        Ok(SlicedCall::new(self, op, out, plugin_call, args))
+        Ok(SlicedCall::new(self, op, out, plugin_call, args, watching))
     }
 
     /// Encodes `input` as MessagePack, calls `op`, and decodes the response.
@@ -526,7 +539,9 @@ impl<T: 'static> Runtime<T> {
         crate::PluginFn::new(name.into())
     }
 
-    /// The size of the plugin's linear memory in bytes.
+    /// The size of the plugin's linear memory in bytes. After a failed call, that of
+    /// the failed instance, until the next call (or [`reset`](Self::reset)) starts the
+    /// plugin afresh.
     pub fn memory_size(&self) -> usize {
         match &self.live {
             Some(live) => live.memory.data_size(self.store_ref()),
@@ -555,10 +570,9 @@ impl<T: 'static> Runtime<T> {
         &self.module
     }
 
-    /// Fuel left in the store after the last call, when fuel metering is on. After a
-    /// call that failed with a trap or an exhausted limit the plugin was instantiated
-    /// afresh, and this is what its initialisers left.
-    /// [`last_call`](Self::last_call) has the fuel the call itself used.
+    /// Fuel left in the store after the last call, when fuel metering is on: of a
+    /// sliced call, what its last slice left. [`last_call`](Self::last_call) has the
+    /// fuel the call itself used.
     pub fn fuel_left(&self) -> Option<u64> {
         self.store_ref().get_fuel().ok()
     }

@@ -21,8 +21,11 @@ use crate::runtime::{PluginCall, Runtime};
 ///
 /// Made by [`Runtime::start_sliced`], which has an example. It borrows the runtime
 /// for its whole life, so no other call can start while it is under way. Dropping it
-/// before it finished abandons the call: the runtime starts the plugin afresh, as
+/// before it finished abandons the call: the next call starts the plugin afresh, as
 /// after a trap.
+///
+/// A slice bounds the interpreter's and the imports' work, not the translation of a
+/// function the first time it is called, which happens within the slice that calls it.
 #[must_use = "a sliced call runs only when resumed"]
 pub struct SlicedCall<'a, T: 'static> {
     rt: &'a mut Runtime<T>,
@@ -49,8 +52,8 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
         out: &'a mut Vec<u8>,
         plugin_call: PluginCall,
         args: (i32, i32),
+        watching: Watching,
     ) -> Self {
-        let watching = rt.watch.start();
         SlicedCall { rt, op, out, step: Step::Start(plugin_call, args), watching }
     }
 
@@ -134,7 +137,8 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
 impl<T: 'static> Drop for SlicedCall<'_, T> {
     fn drop(&mut self) {
         if !self.is_finished() {
-            // Abandoned half-way: `end` starts the plugin afresh after any error.
+            // Abandoned half-way: after any error, `end` has the next call start the
+            // plugin afresh.
             self.step = Step::Done;
             let _ = self.rt.end(self.op, Err(Error::Cancelled), self.out);
         }
@@ -153,10 +157,9 @@ impl<T: 'static> core::fmt::Debug for SlicedCall<'_, T> {
 /// Cheap to clone (`Send + Sync`): give one to [`Builder::cancel_handle`] of one or
 /// more runtimes and keep a clone. [`cancel`](Self::cancel) stops every call that is
 /// running on them at that moment, at its next slice boundary (within
-/// [`Limits::slice_fuel`](crate::Limits::slice_fuel) of work, or at once when it is
-/// in a host function that returns), with [`Error::Cancelled`]; calls that start
-/// afterwards are not affected. A runtime with a cancel handle runs every call in
-/// slices.
+/// [`Limits::slice_fuel`](crate::Limits::slice_fuel) of work, or when the host
+/// function it is in returns), with [`Error::Cancelled`]; calls that start afterwards
+/// are not affected. A runtime with a cancel handle runs every call in slices.
 ///
 /// [`Builder::cancel_handle`]: crate::Builder::cancel_handle
 ///
@@ -217,7 +220,7 @@ impl Watch {
     }
 
     /// What a call starting now must watch for.
-    fn start(&self) -> Watching {
+    pub(crate) fn start(&self) -> Watching {
         Watching {
             #[cfg(feature = "std")]
             deadline: self.timeout.map(|t| std::time::Instant::now().checked_add(t)),
@@ -228,7 +231,7 @@ impl Watch {
 
 /// The deadline and cancel generation of one call.
 #[derive(Debug)]
-struct Watching {
+pub(crate) struct Watching {
     /// `Some(None)`: a timeout so long that its deadline is past representable time.
     #[cfg(feature = "std")]
     deadline: Option<Option<std::time::Instant>>,

@@ -37,7 +37,7 @@ use wasmi::{Caller, FuncType, Linker, Val, ValType};
 
 use crate::abi::{contain, guest_range, metered};
 use crate::io::{BoxedClock, BoxedRandom, BoxedSink};
-use crate::meter::IOVEC_FUEL;
+use crate::meter::{IOVEC_FUEL, OUTPUT_FUEL};
 use crate::runtime::Ctx;
 
 /// The preview 1 error numbers this subset answers (`0` is success).
@@ -240,7 +240,7 @@ fn check_iovecs(data: &[u8], iovs: i32, iovs_len: i32) -> Result<u32, i32> {
 }
 
 /// The buffers an iovec array names, already checked by [`check_iovecs`].
-fn iovec_buffers(data: &[u8], iovs: i32, iovs_len: i32) -> impl Iterator<Item = &[u8]> {
+fn iovec_buffers(data: &[u8], iovs: i32, iovs_len: i32) -> impl Iterator<Item = &[u8]> + Clone {
     let start = iovs as u32 as usize;
     let end = start + iovs_len as u32 as usize * IOVEC_SIZE as usize;
     (start..end).step_by(IOVEC_SIZE as usize).map(move |at| {
@@ -277,7 +277,7 @@ fn fd_write(
         return Ok(errno::FAULT);
     }
     // Once the call's output is spent the stream is as good as closed.
-    if ctx.meter.output_room(1) == 0 {
+    if ctx.meter.output_spent() {
         ctx.meter.refuse_write();
         return Ok(errno::BADF);
     }
@@ -291,20 +291,39 @@ fn fd_write(
     // The buffers may all name the same memory: without a cap one cheap call could
     // hand the sink gigabytes. What is over the cap is a short write, as WASI allows.
     let room = ctx.meter.output_room(total.min(ctx.limits.max_output));
-    ctx.meter.charge_bytes(room)?;
-    let sink = if fd == STDOUT { &mut ctx.io.stdout } else { &mut ctx.io.stderr };
-    let mut left = room;
-    for buf in iovec_buffers(data, iovs, iovs_len).filter(|b| !b.is_empty()) {
-        if left == 0 {
-            break;
-        }
-        let buf = &buf[..buf.len().min(left)];
-        left -= buf.len();
-        if sink.write_all(buf).is_err() {
-            return Ok(errno::IO);
-        }
+    if room == 0 {
+        return Ok(put(data, nwritten, &0u32.to_le_bytes()));
     }
+    ctx.meter.charge_bytes(room)?;
+    ctx.meter.charge(OUTPUT_FUEL)?;
+    // Counted before the sink sees it: a sink that fails half-way took some of it.
     ctx.meter.output(room);
+    // One write per call: the bytes in place when one buffer holds them all, else
+    // gathered first, so that many small iovecs cost the sink one write.
+    let written = {
+        let buffers = iovec_buffers(data, iovs, iovs_len).filter(|b| !b.is_empty());
+        let bytes = match buffers.clone().next() {
+            Some(first) if first.len() >= room => &first[..room],
+            _ => {
+                ctx.scratch.clear();
+                let mut left = room;
+                for buf in buffers {
+                    let take = buf.len().min(left);
+                    ctx.scratch.extend_from_slice(&buf[..take]);
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
+                }
+                &ctx.scratch[..]
+            }
+        };
+        let sink = if fd == STDOUT { &mut ctx.io.stdout } else { &mut ctx.io.stderr };
+        sink.write_all(bytes).is_ok()
+    };
+    if !written {
+        return Ok(errno::IO);
+    }
     Ok(put(data, nwritten, &(room as u32).to_le_bytes()))
 }
 

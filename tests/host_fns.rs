@@ -140,3 +140,18 @@ fn duplicate_names_are_refused_at_build() {
         .unwrap_err();
     assert_eq!(err.to_string(), "host error: host function `hello` is registered twice");
 }
+
+#[test]
+fn a_host_error_over_the_limit_is_cut_and_marked() {
+    let limits = hookr::Limits { max_error: 6, ..Default::default() };
+    let mut rt = Runtime::builder(State::default())
+        .bytes(&common::kitchen())
+        .limits(limits)
+        .host_fn("wordy", |_, _, _| Err(HostError::new("a long explanation")))
+        .build()
+        .unwrap();
+    let err = rt.invoke("h", &common::host_call("wordy", b"")).unwrap_err();
+    // The guest reads `a long … [truncated from 18 bytes]` (36 bytes) and reports it
+    // as its own error, which is cut to 6 bytes again.
+    assert_eq!(err.to_string(), "plugin error: a long … [truncated from 36 bytes]");
+}

@@ -92,6 +92,9 @@ fn a_memory_bomb_stops_at_the_limit() {
     // A payload that needs more memory than allowed makes this plugin trap.
     let err = rt.invoke("echo", &[0; 8 * 65536]).unwrap_err();
     assert!(matches!(err, Error::Trap(TrapCode::UnreachableCodeReached)), "{err:?}");
+    // The failed instance keeps its memory until the next call or a reset.
+    assert_eq!(rt.memory_size(), 8 * 65536);
+    rt.reset().unwrap();
     assert_eq!(rt.memory_size(), 2 * 65536, "memory was not reset");
     assert_recovered(&mut rt);
 }

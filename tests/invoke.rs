@@ -127,3 +127,37 @@ fn nothing_of_one_call_is_visible_to_the_next() {
     assert!(rt.invoke("trap", b"").is_err());
     assert_eq!(lens(&mut rt), [0; 8]);
 }
+
+#[test]
+fn what_an_initialiser_answers_reaches_no_caller() {
+    // `_initialize` hands `__plugin_response` a secret; calls answer nothing.
+    let wasm = common::wasm(
+        r#"(module
+        (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "secret")
+        (func (export "_initialize") (call $resp (i32.const 0) (i32.const 6)))
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let mut rt = Runtime::builder(()).bytes(&wasm).build().unwrap();
+    assert_eq!(rt.invoke("x", b"").unwrap(), b"");
+    // Not even through the buffer a leaked sliced call leaves with its caller.
+    let mut out = Vec::new();
+    let call = rt.start_sliced("x", b"", &mut out).unwrap();
+    std::mem::forget(call);
+    assert_eq!(out, b"");
+    rt.reset().unwrap();
+    let mut out = Vec::new();
+    std::mem::forget(rt.start_sliced("x", b"", &mut out).unwrap());
+    assert_eq!(out, b"");
+}
+
+#[test]
+fn a_refused_call_reports_no_fuel_used() {
+    let limits = hookr::Limits { max_request: 4, ..Default::default() };
+    let mut rt = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).build().unwrap();
+    rt.invoke("echo", b"ok").unwrap();
+    assert!(rt.last_call().fuel.unwrap() > 0);
+    assert!(matches!(rt.invoke("echo", b"too long"), Err(Error::TooLarge { .. })));
+    assert_eq!(rt.last_call().fuel, Some(0));
+}

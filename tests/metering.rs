@@ -317,3 +317,93 @@ fn translating_a_function_on_its_first_call_costs_no_fuel() {
         assert_eq!(fuel_of(&mut second, op), *cost, "{op}, first in a new module");
     }
 }
+
+/// Loops on `__log` of the line at 0 with the length the payload's 4 LE bytes say,
+/// or on `fd_write` to stdout of two iovecs, 60 000 bytes of `a` then one 0xFF byte.
+const LOGGER: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__log" (func $log (param i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32) (local $n i32)
+    (call $req (i32.const 100000) (i32.const 100016))
+    (local.set $n (i32.load (i32.const 100016)))
+    (memory.fill (i32.const 0) (i32.const 255) (i32.const 1000))
+    (if (i32.eq (i32.load8_u (i32.const 100000)) (i32.const 108)) (then
+      (loop $l (call $log (i32.const 0) (local.get $n)) (br $l))))
+    (memory.fill (i32.const 1000) (i32.const 97) (i32.const 60000))
+    (i32.store (i32.const 90000) (i32.const 1000))
+    (i32.store (i32.const 90004) (i32.const 60000))
+    (i32.store (i32.const 90008) (i32.const 0))
+    (i32.store (i32.const 90012) (i32.const 1))
+    (loop $w (drop (call $fd_write (i32.const 1) (i32.const 90000) (i32.const 2) (i32.const 90100))) (br $w))
+    (i32.const 1)))"#;
+
+#[test]
+fn what_reaches_the_logger_and_sinks_is_what_is_counted() {
+    // Enough fuel for 100 000 lines at OUTPUT_FUEL each, and little more.
+    let limits = Limits { fuel: Some(110_000_000), max_output_per_call: 100_000, ..Limits::default() };
+    let (lines, logged) = (Tally::default(), Tally::default());
+    let (l, g) = (lines.clone(), logged.clone());
+    let mut rt = Runtime::builder(())
+        .bytes(&wat::parse_str(LOGGER).unwrap())
+        .limits(limits)
+        .logger(move |line| {
+            l.add(1);
+            g.add(line.len());
+        })
+        .build()
+        .unwrap();
+    // Empty lines take a byte each of the bound, then are dropped.
+    let usage = runs_out_of(&mut rt, "log", 0);
+    assert_eq!((lines.get(), logged.get()), (100_000, 0));
+    assert_eq!(usage.output_bytes, 100_000);
+    assert!(usage.dropped_log_lines > 0, "{usage:?}");
+    // Invalid UTF-8 is repaired to three bytes a byte: the repaired line is counted.
+    let usage = runs_out_of(&mut rt, "log", 1000);
+    assert_eq!(logged.get(), 99_000, "33 lines of 3 000 bytes fit in 100 000");
+    assert_eq!(usage.output_bytes, 99_000);
+
+    // A sink that takes the `a`s and refuses the 0xFF byte: what it took counts.
+    #[derive(Clone, Default)]
+    struct Picky(Tally, Tally);
+    impl std::io::Write for Picky {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.1.add(1);
+            match buf.iter().position(|&b| b == 0xff) {
+                Some(0) => Err(std::io::Error::other("0xFF")),
+                Some(n) => {
+                    self.0.add(n);
+                    Ok(n)
+                }
+                None => {
+                    self.0.add(buf.len());
+                    Ok(buf.len())
+                }
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Picky::default();
+    let mut rt = Runtime::builder(())
+        .bytes(&wat::parse_str(LOGGER).unwrap())
+        .limits(Limits { fuel: Some(10_000_000), ..limits })
+        .stdout(sink.clone())
+        .build()
+        .unwrap();
+    let usage = runs_out_of(&mut rt, "write", 0);
+    // The first write (60 001 bytes) failed after 60 000 of them; the second got the
+    // 39 999 left of the bound, all `a`s; then the stream was closed.
+    assert_eq!(sink.0.get(), 99_999);
+    assert_eq!(usage.output_bytes, 100_000);
+    // Both iovecs went to the sink as one buffer: three `write`s in all.
+    assert_eq!(sink.1.get(), 3);
+    assert!(usage.refused_writes > 0, "{usage:?}");
+}
+
+fn runs_out_of(rt: &mut Runtime<()>, op: &str, len: u32) -> Usage {
+    assert!(matches!(rt.invoke(op, &len.to_le_bytes()), Err(Error::OutOfFuel)), "{op}");
+    rt.last_call()
+}

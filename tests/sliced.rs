@@ -250,3 +250,70 @@ fn what_cannot_work_is_refused_when_built() {
     let silent = Limits { max_output_per_call: 0, ..Limits::default() };
     assert!(Runtime::builder(()).bytes(&wasm).limits(silent).build().is_ok());
 }
+
+#[test]
+fn table_growth_is_refused_during_calls_so_slices_cannot_repeat_code() {
+    // Counts its calls in a global, then tries to grow its table by 9 000 elements (a
+    // few thousand fuel), and answers the count and what `table.grow` gave.
+    let wasm = common::wasm(
+        r#"(module
+        (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+        (memory (export "memory") 1)
+        (table $t 1 funcref)
+        (global $calls (mut i32) (i32.const 0))
+        (func (export "__plugin_call") (param i32 i32) (result i32)
+          (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+          (i32.store (i32.const 0) (global.get $calls))
+          (i32.store (i32.const 4) (table.grow $t (ref.null func) (i32.const 9000)))
+          (call $resp (i32.const 0) (i32.const 8))
+          (i32.const 1)))"#,
+    );
+    let answer = |calls: i32, grown: i32| [calls.to_le_bytes(), grown.to_le_bytes()].concat();
+    let mut rt = Runtime::builder(()).bytes(&wasm).build().unwrap();
+    assert_eq!(rt.invoke("x", b"").unwrap(), answer(1, -1));
+    let whole = rt.last_call();
+    for (n, slice) in [10, 100, 4000].into_iter().enumerate() {
+        let (result, usage, _) = sliced(&mut rt, "x", b"", slice);
+        assert_eq!(result.unwrap(), answer(n as i32 + 2, -1), "slices of {slice}");
+        assert_eq!(usage, whole, "slices of {slice}");
+    }
+    // Unmetered, nothing is sliced, and the table grows.
+    let mut rt = Runtime::builder(()).bytes(&wasm).unmetered().build().unwrap();
+    assert_eq!(rt.invoke("x", b"").unwrap(), answer(1, 1));
+}
+
+#[test]
+fn a_failed_call_returns_at_once_and_the_next_call_resets_the_plugin() {
+    // `_initialize` reports each run to the host; a call traps or answers.
+    let wasm = common::wasm(
+        r#"(module
+        (import "hookr" "__host_call" (func $call (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "init")
+        (func (export "_initialize") (drop (call $call (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 0))))
+        (func (export "__plugin_call") (param $op i32) (param i32) (result i32)
+          (if (i32.eq (local.get $op) (i32.const 4)) (then unreachable))
+          (i32.const 1)))"#,
+    );
+    let mut rt = Runtime::builder(0u32)
+        .bytes(&wasm)
+        .host_fn("init", |runs: &mut u32, _, _| {
+            *runs += 1;
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    assert_eq!(*rt.state(), 1);
+    assert!(matches!(rt.invoke("trap", b""), Err(Error::Trap(_))));
+    assert_eq!(*rt.state(), 1, "the failed call re-ran the initialisers before returning");
+    rt.invoke("ok", b"").unwrap();
+    assert_eq!(*rt.state(), 2, "the next call did not start the plugin afresh");
+    rt.invoke("ok", b"").unwrap();
+    assert_eq!(*rt.state(), 2);
+    // Abandoning a sliced call costs nothing until the next call either.
+    let mut out = Vec::new();
+    drop(rt.start_sliced("ok", b"", &mut out).unwrap());
+    assert_eq!(*rt.state(), 2);
+    rt.reset().unwrap();
+    assert_eq!(*rt.state(), 3);
+}

@@ -10,6 +10,7 @@ use hookr::{codec, HostError};
 /// The `simple` plugin's message types, shared with its source.
 #[path = "../../targets/plugins/simple/src/messages.rs"]
 mod messages;
+#[allow(unused_imports)] // not every benchmark makes typed calls
 pub use messages::{Echo, Hello};
 
 pub const SIMPLE: &[u8] = include_bytes!("../../targets/plugins/simple/simple.wasm");

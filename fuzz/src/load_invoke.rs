@@ -55,7 +55,4 @@ fn check_limits<T>(rt: &Runtime<T>) {
     if let Some(left) = rt.fuel_left() {
         assert!(left <= FUEL, "{left} fuel left of {FUEL}");
     }
-    if let Some(used) = rt.last_call().fuel {
-        assert!(used <= FUEL, "a call used {used} fuel of {FUEL}");
-    }
 }

@@ -1,10 +1,12 @@
 //! Errors a plugin function returns to the host, and errors of host calls.
 
 use alloc::borrow::Cow;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use core::fmt;
 
 use hookr_abi::codec::{DecodeError, EncodeError};
+
+use crate::text;
 
 /// The error a plugin function returns; its message reaches the host through
 /// `__plugin_error` and becomes the error of the host's invoke.
@@ -57,25 +59,33 @@ impl From<String> for Error {
     }
 }
 
+// The conversions are out of line (and cold) for the same reason as the kit's other
+// failure paths: inlined into a function, they would make each of its calls dearer.
 impl From<HostError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: HostError) -> Self {
         match e {
             // The host's own words, unchanged, as a Go plugin passes them on.
             HostError::Failed(message) => Error::from(message),
-            e => Error::from(e.to_string()),
+            e => Error::from(e.describe()),
         }
     }
 }
 
 impl From<DecodeError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: DecodeError) -> Self {
-        Error::from(e.to_string())
+        Error::from(text::decode_error("", &e))
     }
 }
 
 impl From<EncodeError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: EncodeError) -> Self {
-        Error::from(e.to_string())
+        Error::from(text::encode_error("", &e))
     }
 }
 
@@ -94,16 +104,28 @@ pub enum HostError {
     Decode(DecodeError),
 }
 
+impl HostError {
+    /// The message, built without `core::fmt`.
+    #[inline(never)]
+    fn describe(&self) -> String {
+        match self {
+            HostError::Failed(message) => message.clone(),
+            HostError::OutOfMemory(len) => {
+                let mut message = String::new();
+                text::push(&mut message, "a host response of ");
+                text::push_decimal(&mut message, *len);
+                text::push(&mut message, " bytes does not fit in memory");
+                message
+            }
+            HostError::Encode(e) => text::encode_error("cannot encode the host request: ", e),
+            HostError::Decode(e) => text::decode_error("cannot decode the host response: ", e),
+        }
+    }
+}
+
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HostError::Failed(message) => f.write_str(message),
-            HostError::OutOfMemory(len) => {
-                write!(f, "a host response of {len} bytes does not fit in memory")
-            }
-            HostError::Encode(e) => write!(f, "cannot encode the host request: {e}"),
-            HostError::Decode(e) => write!(f, "cannot decode the host response: {e}"),
-        }
+        f.write_str(&self.describe())
     }
 }
 

@@ -1,15 +1,14 @@
 //! The functions a plugin exports, and `__plugin_call`, which dispatches to them.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use hookr_abi::codec::{self, Decode, Encode};
+use hookr_abi::codec::{self, Decode, DecodeError, Encode, EncodeError};
 use hookr_abi::{FAILURE, SUCCESS};
 
 use crate::cell::GuestCell;
 use crate::error::Error;
-use crate::sys;
+use crate::{sys, text};
 
 /// A byte function: reads the payload and appends its response to the buffer, which
 /// is empty when the function is called.
@@ -46,11 +45,19 @@ where
     O: Encode,
     F: FnOnce(I) -> Result<O, Error>,
 {
-    let input = codec::from_slice::<I>(payload)
-        .map_err(|e| Error::from(format!("cannot decode the request: {e}")))?;
+    let input = codec::from_slice::<I>(payload).map_err(bad_request)?;
     let output = f(input)?;
-    codec::encode_into(&output, out)
-        .map_err(|e| Error::from(format!("cannot encode the response: {e}")))
+    codec::encode_into(&output, out).map_err(bad_response)
+}
+
+#[cold]
+fn bad_request(e: DecodeError) -> Error {
+    Error::from(text::decode_error("cannot decode the request: ", &e))
+}
+
+#[cold]
+fn bad_response(e: EncodeError) -> Error {
+    Error::from(text::encode_error("cannot encode the response: ", &e))
 }
 
 // The request (operation name, then payload) and response buffers, kept between calls.
@@ -64,7 +71,25 @@ static RESPONSE: GuestCell<Vec<u8>> = GuestCell::new(Vec::new());
 /// `__plugin_error`. Returns 1 on success and 0 on failure.
 ///
 /// An operation missing from `exports` fails with `Could not find function "op"`.
-pub fn dispatch(exports: &[Export], op_len: i32, payload_len: i32) -> i32 {
+///
+/// # Safety
+///
+/// `op_len` and `payload_len` must be the lengths the host passed to `__plugin_call`
+/// for the request it is serving: `__plugin_request` writes that many bytes into a
+/// buffer sized from them, so other values let it write past the buffer. Call it only
+/// as the body of the `__plugin_call` export, with that export's arguments, as
+/// [`plugin!`](crate::plugin!) does.
+///
+/// Calling it from safe code does not compile:
+///
+/// ```compile_fail,E0133
+/// # #![no_std]
+/// # #![no_main]
+/// fn serve(op_len: i32, payload_len: i32) -> i32 {
+///     hookr_guest::dispatch(&[], op_len, payload_len)
+/// }
+/// ```
+pub unsafe fn dispatch(exports: &[Export], op_len: i32, payload_len: i32) -> i32 {
     let mut request = REQUEST.take();
     let mut response = RESPONSE.take();
     let result = serve(exports, op_len, payload_len, &mut request, &mut response);
@@ -109,7 +134,8 @@ fn serve(
     request.resize(total, 0);
     let base = request.as_mut_ptr();
     // SAFETY: `request` holds `op_len + payload_len` initialised bytes, so the host's
-    // writes of `op_len` bytes at `base` and `payload_len` bytes right after stay in it.
+    // writes of `op_len` bytes at `base` and `payload_len` bytes right after stay in it,
+    // given that these are the lengths of its request (the contract of `dispatch`).
     unsafe { sys::plugin_request(base, base.add(op_len)) };
     let (op, payload) = request.split_at(op_len);
     response.clear();
@@ -124,14 +150,20 @@ fn serve(
 
 /// `a == b`, compared four bytes at a time: the slice comparison calls `memcmp`,
 /// which on wasm32 is a byte loop costing the interpreter a dozen instructions a byte.
+/// The bytes past the last whole word are compared as the last four bytes, which
+/// overlap the word before; a name shorter than a word is compared byte by byte.
 fn same_name(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tails_equal = a4.remainder() == b4.remainder();
     let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-    tails_equal && a4.zip(b4).all(|(x, y)| word(x) == word(y))
+    match a.len().checked_sub(4) {
+        None => a.iter().zip(b).all(|(x, y)| x == y),
+        Some(last) => {
+            let mut words = a.chunks_exact(4).zip(b.chunks_exact(4));
+            words.all(|(x, y)| word(x) == word(y)) && word(&a[last..]) == word(&b[last..])
+        }
+    }
 }
 
 /// The longest operation name an error message repeats; a longer one is cut, so that
@@ -142,14 +174,11 @@ const MAX_NAME_IN_ERROR: usize = 128;
 fn not_found(op: &[u8]) -> String {
     // Plain concatenation: `{:?}` would pull Unicode escaping tables into every plugin.
     let cut = op.len() > MAX_NAME_IN_ERROR;
-    let op = String::from_utf8_lossy(&op[..op.len().min(MAX_NAME_IN_ERROR)]);
-    let mut message = String::with_capacity(op.len() + 30);
-    message.push_str("Could not find function \"");
-    message.push_str(&op);
-    if cut {
-        message.push('…');
-    }
-    message.push('"');
+    let mut message = text::lossy(
+        "Could not find function \"",
+        &op[..op.len().min(MAX_NAME_IN_ERROR)],
+    );
+    text::push(&mut message, if cut { "…\"" } else { "\"" });
     message
 }
 
@@ -173,6 +202,20 @@ fn not_found(op: &[u8]) -> String {
 ///     Ok(())
 /// }
 /// ```
+///
+/// The generated `__plugin_call` is for the host alone: it is an `unsafe fn`, since
+/// called with lengths other than the host's it would let the host write past the
+/// request buffer, so plugin code cannot call it without `unsafe`:
+///
+/// ```compile_fail,E0133
+/// # #![no_std]
+/// # #![no_main]
+/// hookr_guest::plugin! {}
+///
+/// fn call_myself() -> i32 {
+///     __plugin_call(4, 1 << 20)
+/// }
+/// ```
 #[macro_export]
 macro_rules! plugin {
     ($($kind:ident $name:literal => $function:path),* $(,)?) => {
@@ -181,9 +224,15 @@ macro_rules! plugin {
         ];
 
         /// The hookr entry point: runs the export the host names.
+        ///
+        /// # Safety
+        ///
+        /// Only the host calls it, with the lengths of the request it is serving.
         #[unsafe(no_mangle)]
-        pub extern "C" fn __plugin_call(op_len: i32, payload_len: i32) -> i32 {
-            $crate::dispatch(__HOOKR_EXPORTS, op_len, payload_len)
+        pub unsafe extern "C" fn __plugin_call(op_len: i32, payload_len: i32) -> i32 {
+            // SAFETY: the arguments are the host's, as `dispatch` requires (this
+            // function's own contract).
+            unsafe { $crate::dispatch(__HOOKR_EXPORTS, op_len, payload_len) }
         }
     };
 }

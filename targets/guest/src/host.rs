@@ -8,7 +8,7 @@ use hookr_abi::SUCCESS;
 
 use crate::cell::GuestCell;
 use crate::error::HostError;
-use crate::sys;
+use crate::{sys, text};
 
 // Buffers of typed host calls, kept between calls. A call made while they are in use
 // (a host function that re-enters the plugin) finds them empty and allocates its own.
@@ -37,16 +37,28 @@ pub fn host_call_into(op: &str, payload: &[u8], out: &mut Vec<u8>) -> Result<(),
         // SAFETY: `__host_response` writes exactly the length it just reported.
         unsafe { fetch(out, len, sys::host_response) }
     } else {
-        // SAFETY: as above, for the error message.
-        let len = unsafe { sys::host_error_len() } as u32 as usize;
-        let mut message = Vec::new();
-        // SAFETY: `__host_error` writes exactly the length it just reported.
-        unsafe { fetch(&mut message, len, sys::host_error)? };
-        Err(HostError::Failed(match String::from_utf8(message) {
-            Ok(message) => message,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }))
+        Err(host_error())
     }
+}
+
+/// The error message of the host call that just failed.
+///
+/// Out of line: the interpreter sets up every local of a function on each call, so
+/// the failure path would slow down the success path if it were inlined.
+#[cold]
+#[inline(never)]
+fn host_error() -> HostError {
+    // SAFETY: `__host_error_len` takes no arguments and only reads host state.
+    let len = unsafe { sys::host_error_len() } as u32 as usize;
+    let mut message = Vec::new();
+    // SAFETY: `__host_error` writes exactly the length it just reported.
+    if let Err(e) = unsafe { fetch(&mut message, len, sys::host_error) } {
+        return e;
+    }
+    HostError::Failed(match String::from_utf8(message) {
+        Ok(message) => message,
+        Err(e) => text::lossy("", e.as_bytes()),
+    })
 }
 
 /// Appends `len` bytes that `write` puts at the pointer it is given.
@@ -98,7 +110,26 @@ pub fn log(message: &str) {
     unsafe { sys::log(message.as_ptr(), message.len()) }
 }
 
+/// Sends the concatenation of `parts` to the host as one log line.
+///
+/// Unlike [`log!`](crate::log!), this does not go through `core::fmt`, which adds
+/// several kilobytes of formatting code to a plugin that uses it.
+///
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// fn report(sensor: &str, kind: &str) {
+///     hookr_guest::log_parts(&["sensor \"", sensor, "\": ", kind]);
+/// }
+/// ```
+pub fn log_parts(parts: &[&str]) {
+    log(&text::concat(parts));
+}
+
 /// Formats a log line, as `format!` does, and sends it with [`log`](crate::log()).
+///
+/// Formatting brings `core::fmt` into the plugin (several kilobytes, more for floats);
+/// [`log_parts`](crate::log_parts()) joins plain strings without it.
 ///
 /// ```no_run
 /// # #![no_std]

@@ -7,7 +7,7 @@
 //! [`hookr_abi::codec`], laid out the way Go's `tinylib/msgp` lays out structs. The kit
 //! provides the rest of the hookr ABI: the `__plugin_call` export, calls into host
 //! functions ([`host_call`], [`host_call_into`], [`host_call_typed`]), logging
-//! ([`log()`], [`log!`]), a global allocator (`dlmalloc`) and a panic handler.
+//! ([`log()`], [`log_parts()`], [`log!`]), a global allocator and a panic handler.
 //!
 //! ```no_run
 //! #![no_std]
@@ -65,11 +65,11 @@
 //!     if name.0.is_empty() {
 //!         return Err(Error::new("no name given"));
 //!     }
-//!     hookr_guest::log!("greeting {}", name.0);
-//!     Ok(Greeting(format!("hi {}", name.0)))
+//!     hookr_guest::log_parts(&["greeting ", &name.0]);
+//!     Ok(Greeting(["hi ", &name.0].concat()))
 //! }
 //! # extern crate alloc;
-//! # use alloc::{format, string::String, vec::Vec};
+//! # use alloc::{string::String, vec::Vec};
 //! ```
 //!
 //! # Building
@@ -87,12 +87,35 @@
 //! operation is looked up by comparing names in table order. Typed host calls reuse
 //! their own pair of buffers too; only what the decoded response owns is allocated.
 //!
+//! # Size
+//!
+//! The host hashes and compiles a plugin at every start-up, and a device keeps it in
+//! flash, so the kit keeps its own code small: its allocator is about 1 KB, and none of
+//! its messages (decode errors, unknown operations, panics) go through `core::fmt`.
+//! A plugin keeps that gain by doing the same: [`log_parts()`] instead of [`log!`],
+//! strings joined with `push_str` or `concat` instead of `format!`, no float
+//! formatting, `?` rather than `Result::unwrap`. `targets/README.md` ("Keeping a plugin
+//! small") gives the costs and how to see what takes space.
+//!
 //! # Features
 //!
-//! - `dlmalloc` (default): the global allocator is [`dlmalloc`](https://docs.rs/dlmalloc),
-//!   the allocator Rust's own standard library uses on `wasm32`. Turn it off to install
-//!   your own `#[global_allocator]`.
-//! - `panic-handler` (default): a panic logs its message through `__log` and traps.
+//! - `allocator` (default): the global allocator is the kit's own, about 1 KB of code.
+//!   Sizes fall in classes (16-byte steps up to 64 bytes, then four per power of two)
+//!   with a free list each; new blocks are cut from the top of the heap, which starts
+//!   at `__heap_base` and grows with `memory.grow`. A freed block is reused by the next
+//!   allocation of its class, and a block at the top of the heap grows in place. When
+//!   memory cannot grow, allocation fails: `try_reserve` returns an error, and an
+//!   infallible allocation (`Vec::push`) ends the call with a trap.
+//! - `dlmalloc`: installs [`dlmalloc`](https://docs.rs/dlmalloc), the allocator of Rust's
+//!   standard library on `wasm32`, instead: about 9 KB more code, and tighter packing
+//!   when a plugin keeps many allocations of varied sizes alive. It takes precedence
+//!   over `allocator`.
+//! - With `default-features = false` (and `features = ["panic-handler"]` to keep the
+//!   panic handler), install your own `#[global_allocator]`.
+//! - `panic-handler` (default): a panic logs `plugin panicked at FILE:LINE:COLUMN` through
+//!   `__log`, followed by the message when it is a plain string (`panic!("no sensor")`,
+//!   `Option::unwrap`, `Option::expect`), and traps. A message with arguments is left
+//!   out: it would need `core::fmt`.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -110,15 +133,18 @@ extern crate alloc;
 mod cell;
 mod error;
 mod export;
+#[cfg(all(feature = "allocator", not(feature = "dlmalloc")))]
+mod heap;
 mod host;
 mod rt;
 mod sys;
+mod text;
 
 pub use cell::GuestCell;
 pub use error::{Error, HostError};
 pub use export::{call_typed, dispatch, ByteFn, Export};
 pub use hookr_abi::codec::{self, Decode, Encode};
-pub use host::{host_call, host_call_into, host_call_typed, log};
+pub use host::{host_call, host_call_into, host_call_typed, log, log_parts};
 
 #[doc(hidden)]
 pub use alloc::format as __format;

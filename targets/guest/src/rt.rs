@@ -4,8 +4,12 @@
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
-/// A log line in a fixed stack buffer: formatting into it never allocates (the panic
-/// may be an allocation failure), and what does not fit is cut at a character boundary.
+#[cfg(all(feature = "allocator", not(feature = "dlmalloc")))]
+#[global_allocator]
+static ALLOCATOR: crate::heap::Heap = crate::heap::Heap::new();
+
+/// A log line in a fixed stack buffer: writing to it never allocates (the panic may be
+/// an allocation failure), and what does not fit is cut at a character boundary.
 #[cfg(feature = "panic-handler")]
 struct Line {
     bytes: [u8; 256],
@@ -13,26 +17,50 @@ struct Line {
 }
 
 #[cfg(feature = "panic-handler")]
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+impl Line {
+    #[inline(never)]
+    fn push(&mut self, s: &str) {
         let room = self.bytes.len() - self.len;
         let mut keep = s.len().min(room);
         while !s.is_char_boundary(keep) {
             keep -= 1;
         }
-        self.bytes[self.len..self.len + keep].copy_from_slice(&s.as_bytes()[..keep]);
-        self.len += keep;
-        Ok(())
+        if let Some(to) = self.bytes.get_mut(self.len..self.len + keep) {
+            to.copy_from_slice(&s.as_bytes()[..keep]);
+            self.len += keep;
+        }
+    }
+
+    fn push_decimal(&mut self, n: u32) {
+        self.push(crate::text::decimal(n as usize, &mut [0; 20]));
     }
 }
 
+/// Logs where the plugin panicked and traps: `plugin panicked at src/lib.rs:12:5`,
+/// followed by `:` and the message on the next line when the message is a plain string
+/// (`panic!("no sensor")`, `Option::unwrap`, `Option::expect`). A message with
+/// arguments (`index out of bounds: the len is 3 but the index is 7`) is left out:
+/// formatting it would put `core::fmt` into every plugin.
 #[cfg(feature = "panic-handler")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::fmt::Write;
-    let mut line = Line { bytes: [0; 256], len: 0 };
-    // `PanicInfo` shows where and why: "panicked at src/lib.rs:12:5:\nindex out of bounds…".
-    let _ = write!(line, "plugin {info}");
+    let mut line = Line {
+        bytes: [0; 256],
+        len: 0,
+    };
+    line.push("plugin panicked");
+    if let Some(at) = info.location() {
+        line.push(" at ");
+        line.push(at.file());
+        for n in [at.line(), at.column()] {
+            line.push(":");
+            line.push_decimal(n);
+        }
+    }
+    if let Some(message) = info.message().as_str() {
+        line.push(":\n");
+        line.push(message);
+    }
     // SAFETY: a live stack buffer and a length within it; the host only reads it.
     unsafe { crate::sys::log(line.bytes.as_ptr(), line.len) };
     core::arch::wasm32::unreachable()

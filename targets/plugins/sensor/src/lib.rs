@@ -110,7 +110,7 @@ fn check_all(readings: &[Reading]) -> Result<Report, Error> {
         check(reading, &limits, now_ms, &mut alerts);
     }
     for alert in &alerts {
-        hookr_guest::log!("sensor \"{}\": {}", alert.sensor, alert.kind);
+        hookr_guest::log_parts(&["sensor \"", &alert.sensor, "\": ", alert.kind]);
     }
     Ok(Report {
         checked: readings.len(),
@@ -119,14 +119,7 @@ fn check_all(readings: &[Reading]) -> Result<Report, Error> {
 }
 
 fn check(reading: &Reading, limits: &Limits, now_ms: u64, alerts: &mut Vec<Alert>) {
-    let mut alert = |kind, value, limit| {
-        alerts.push(Alert {
-            sensor: reading.sensor.clone(),
-            kind,
-            value,
-            limit,
-        })
-    };
+    let mut alert = |kind, value, limit| push_alert(alerts, &reading.sensor, kind, value, limit);
     let ranges = [
         (
             reading.celsius,
@@ -160,6 +153,24 @@ fn check(reading: &Reading, limits: &Limits, now_ms: u64, alerts: &mut Vec<Alert
             alert("future", ahead as f64, Some(limits.max_skew_ms as f64));
         }
     }
+}
+
+/// Out of line: `check` raises alerts in five places, and each inlined copy of the
+/// push would repeat the string clone and the vector growth.
+#[inline(never)]
+fn push_alert(
+    alerts: &mut Vec<Alert>,
+    sensor: &str,
+    kind: &'static str,
+    value: f64,
+    limit: Option<f64>,
+) {
+    alerts.push(Alert {
+        sensor: String::from(sensor),
+        kind,
+        value,
+        limit,
+    });
 }
 
 fn configure(changes: LimitChanges) -> Result<Limits, Error> {
