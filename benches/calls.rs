@@ -148,7 +148,6 @@ fn floor_linker(engine: &Engine) -> Linker<FloorCtx> {
 struct Floor {
     store: Store<FloorCtx>,
     call: TypedFunc<(i32, i32), i32>,
-    memory: Memory,
 }
 
 impl Floor {
@@ -166,7 +165,7 @@ impl Floor {
         let memory = instance.get_memory(&store, "memory").unwrap();
         let call = instance.get_typed_func::<(i32, i32), i32>(&store, "__plugin_call").unwrap();
         store.data_mut().memory = Some(memory);
-        Floor { store, call, memory }
+        Floor { store, call }
     }
 
     /// Calls `__plugin_call` for the request already in the store; the response is
@@ -328,18 +327,6 @@ fn main() {
         black_box(rt);
     });
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
-    let simple_floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
-    let simple_linker = simple_floor_linker(&engine);
-    // wasmi alone needs only a store and an instance; hookr also builds its linker, host
-    // table and sandbox for each runtime.
-    r.run("fresh instance simple: floor (wasmi)", || {
-        let mut store = Store::new(&engine, ());
-        store.set_fuel(FUEL).unwrap();
-        black_box(simple_linker.instantiate_and_start(&mut store, &simple_floor_module).unwrap());
-    });
-    r.run("fresh instance simple: hookr from Module", || {
-        black_box(Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap());
-    });
 
     // --- the whole stack on simple.wasm
     let mut simple = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap();
@@ -365,32 +352,6 @@ fn main() {
         let reply: Echo = simple.call("echo", black_box(&steve)).unwrap();
         black_box(reply);
     });
-
-    // --- recovery after a trap, against restoring a memory snapshot. With a budget of
-    // 100 fuel every call traps almost at once (a fresh instance's first call spends
-    // about 5 000 setting up its allocator), so the time is that of the recovery: a
-    // fresh store, instantiation and initialisers.
-    let mut fuelled = Runtime::builder(State).bytes(SIMPLE).host_fns(HOST_FNS).fuel(100).build().unwrap();
-    let initial_memory = fuelled.memory_size();
-    assert!(matches!(fuelled.invoke("vowel", b""), Err(hookr::Error::OutOfFuel)));
-    r.run("recovery: trap at once + reinstantiate", || {
-        let err = fuelled.invoke_into("vowel", black_box(b""), &mut out).unwrap_err();
-        black_box(err);
-    });
-    // What a reset instance costs the next call: its first call sets up the guest's
-    // allocator and buffers again, which a snapshot taken after a warm-up call keeps.
-    r.run("recovery: fresh instance + first vowel 86 B", || {
-        let mut rt = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap();
-        rt.invoke_into("vowel", black_box(SENTENCE), &mut out).unwrap();
-    });
-    let used_memory = simple.memory_size();
-    let mut restore = Floor::new(&engine, &linker, &echo_module);
-    for size in [initial_memory, used_memory] {
-        let snapshot = vec![0x5au8; size];
-        r.run(&format!("recovery: restore {} KiB snapshot", size >> 10), || {
-            restore.memory.write(&mut restore.store, 0, black_box(&snapshot)).unwrap();
-        });
-    }
 
     summary(&r);
 }
@@ -426,7 +387,6 @@ fn summary(r: &Results) {
             "start-up 100 KiB: floor (wasmi compile+inst)",
             "start-up 100 KiB: hookr bytes -> runtime",
         ),
-        ("fresh instance simple", "fresh instance simple: floor (wasmi)", "fresh instance simple: hookr from Module"),
     ] {
         let (f, h) = (r.get(floor), r.get(hookr));
         println!("{:<28} {:>12} {:>12} {:>8}", label, ns(f), ns(h), ratio(h, f));
@@ -441,8 +401,5 @@ fn summary(r: &Results) {
         if let Some(v) = r.get(name) {
             println!("{name:<44} {:>12}", fmt_ns(v));
         }
-    }
-    for (name, v) in r.rows.iter().filter(|(n, _)| n.starts_with("recovery")) {
-        println!("{name:<44} {:>12}", fmt_ns(*v));
     }
 }

@@ -1,18 +1,21 @@
 //! Many instances of one plugin: a fresh runtime from a compiled module beside wasmi
-//! doing the same, and a reset beside a fresh instance.
+//! doing the same, a reset beside a fresh instance, and calls per second through a
+//! pool against one runtime per thread, on 1 and 2 threads.
 //!
-//! `cargo bench --bench instances` runs every case and ends with a table of medians
-//! and ratios; `-- WORD` runs only the cases named WORD.
+//! `cargo bench --bench instances` runs every case and ends with a table of medians,
+//! ratios and throughputs; `-- WORD` runs only the cases named WORD.
 
 extern crate alloc;
 
 mod common;
 
 use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
 
-use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Results, State, SENTENCE, SIMPLE};
+use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Echo, Results, State, SENTENCE, SIMPLE};
 use hookr::wasmi::{self, Store};
-use hookr::{EngineConfig, HostFn, Limits, Module, NoVerify, Runtime};
+use hookr::{EngineConfig, HostFn, Limits, Module, NoVerify, Pool, Runtime};
 
 static HOST_FNS: &[HostFn<State>] = &[HostFn::bytes("helloByte", hello_byte), HostFn::typed("hello", hello)];
 
@@ -28,7 +31,7 @@ fn main() {
     let engine = compiled.engine().clone();
     let floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
     let floor_linker = simple_floor_linker(&engine);
-    r.run("fresh instance: floor (wasmi)", || {
+    let mut floor = || {
         let mut store = Store::new(&engine, ());
         store.set_fuel(Limits::DEFAULT_INIT_FUEL).unwrap();
         let instance = floor_linker.instantiate_and_start(&mut store, &floor_module).unwrap();
@@ -40,10 +43,15 @@ fn main() {
         let memory = instance.get_memory(&store, "memory").unwrap();
         let call = instance.get_typed_func::<(i32, i32), i32>(&store, "__plugin_call").unwrap();
         black_box((store, memory, call));
-    });
-    r.run("fresh instance: hookr from Module", || {
+    };
+    let mut hookr = || {
         black_box(fresh());
-    });
+    };
+    r.run("fresh instance: floor (wasmi)", &mut floor);
+    r.run("fresh instance: hookr from Module", &mut hookr);
+    // Both spend most of their time zeroing a 64 KiB memory, which makes them
+    // sensitive to whatever else the machine does: also time them in alternation.
+    let paired = if r.wanted("fresh instance") { Some(paired_ratio(&mut hookr, &mut floor)) } else { None };
 
     let mut out = Vec::new();
     r.run("fresh instance + first vowel 86 B", || {
@@ -59,6 +67,14 @@ fn main() {
     r.run("reset alone", || {
         rt.reset().unwrap();
     });
+    // A call that traps at once (100 fuel is not enough for anything), so that each
+    // one starts by resetting the instance the last one left.
+    let mut trapping = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).fuel(100).build().unwrap();
+    r.run("a trapping call + the reset before the next", || {
+        black_box(trapping.invoke_into("vowel", black_box(SENTENCE), &mut out).unwrap_err());
+    });
+
+    let throughput = if r.wanted("throughput") { throughput(&compiled) } else { Vec::new() };
 
     println!();
     let ratio = |a: &str, b: &str| match (r.get(a), r.get(b)) {
@@ -68,6 +84,103 @@ fn main() {
     let ns = |name: &str| r.get(name).map_or("-".into(), fmt_ns);
     let (floor, hookr) = ("fresh instance: floor (wasmi)", "fresh instance: hookr from Module");
     println!("fresh instance     floor {:>10}  hookr {:>10}  ratio {}", ns(floor), ns(hookr), ratio(hookr, floor));
+    if let Some(paired) = paired {
+        println!("fresh instance     hookr / floor, timed in alternation: {paired:.2}");
+    }
     let (fresh, reset) = ("fresh instance + first vowel 86 B", "reset + first vowel 86 B");
     println!("+ first call       fresh {:>10}  reset {:>10}  ratio {}", ns(fresh), ns(reset), ratio(reset, fresh));
+    if !throughput.is_empty() {
+        println!();
+        println!("{:<34} {:>14} {:>14}", "calls per second", "1 thread", "2 threads");
+        for (label, one, two) in throughput {
+            println!("{label:<34} {one:>14.0} {two:>14.0}   (x{:.2})", two / one);
+        }
+    }
+}
+
+/// The median over many rounds of (time of `a`) / (time of `b`), each round timing a
+/// batch of `a` right after a batch of `b`.
+fn paired_ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
+    const BATCH: usize = 200;
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..101).map(|_| time(b)).zip(0..).map(|(tb, _)| time(a) / tb).collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
+
+/// How long each throughput case runs.
+const RUN: Duration = Duration::from_millis(500);
+
+/// Calls per second of `call` on `threads` threads at once, each making calls for
+/// [`RUN`].
+fn per_second(threads: usize, call: impl Fn() + Sync) -> f64 {
+    let start = Barrier::new(threads);
+    let total: u64 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    let begun = Instant::now();
+                    let mut calls = 0u64;
+                    while begun.elapsed() < RUN {
+                        for _ in 0..64 {
+                            call();
+                        }
+                        calls += 64;
+                    }
+                    calls
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    total as f64 / RUN.as_secs_f64()
+}
+
+/// simple's byte call (`echoByte` through the host) and typed call (`echo`), through
+/// a pool of two runtimes and through one runtime per thread, on 1 and 2 threads.
+fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
+    let make = {
+        let module = module.clone();
+        move || Runtime::builder(State).module(module.clone()).host_fns(HOST_FNS).build()
+    };
+    let pool = Pool::new(2, make.clone()).unwrap();
+    let steve = Echo { data: "Steve".into() };
+    let mut rows = Vec::new();
+    for typed in [false, true] {
+        let call = |rt: &mut Runtime<State>| {
+            if typed {
+                let reply: Echo = rt.call("echo", black_box(&steve)).unwrap();
+                black_box(reply);
+            } else {
+                black_box(rt.invoke("echoByte", black_box(SENTENCE)).unwrap());
+            }
+        };
+        let through_pool = |threads| per_second(threads, || call(&mut pool.get().unwrap()));
+        let own = |threads| {
+            let runtimes: Vec<_> = (0..threads).map(|_| std::sync::Mutex::new(make().unwrap())).collect();
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            // Each thread takes its own runtime once, then calls it.
+            thread_local!(static MINE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) });
+            per_second(threads, || {
+                let i = MINE.with(|m| {
+                    if m.get() == usize::MAX {
+                        m.set(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                    }
+                    m.get()
+                });
+                call(&mut runtimes[i].lock().unwrap());
+            })
+        };
+        let kind = if typed { "typed echo" } else { "echoByte 86 B" };
+        rows.push((format!("{kind}, a runtime per thread"), own(1), own(2)));
+        rows.push((format!("{kind}, a pool of 2"), through_pool(1), through_pool(2)));
+    }
+    rows
 }

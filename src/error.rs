@@ -54,6 +54,13 @@ pub enum Error {
     /// The call was stopped through a [`CancelHandle`](crate::CancelHandle), or
     /// abandoned half-way.
     Cancelled,
+    /// Every runtime of a pool stayed lent out for as long as it was waited for.
+    PoolExhausted {
+        /// How many runtimes the pool has.
+        size: usize,
+        /// How long it was waited for.
+        waited: core::time::Duration,
+    },
     /// The guest asked for more linear memory (or table elements, or instances) than
     /// the runtime allows.
     MemoryLimit(Box<str>),
@@ -178,6 +185,9 @@ impl fmt::Display for Error {
             Error::OutOfFuel => f.write_str("plugin ran out of fuel"),
             Error::Timeout(limit) => write!(f, "call exceeded its timeout of {limit:?}"),
             Error::Cancelled => f.write_str("call was cancelled"),
+            Error::PoolExhausted { size, waited } => {
+                write!(f, "all {size} runtimes of the pool stayed busy for {waited:?}")
+            }
             Error::MemoryLimit(why) => write!(f, "memory limit: {why}"),
             Error::Exit(status) => write!(f, "plugin exited with status {status}"),
             Error::Plugin(msg) => write!(f, "plugin error: {msg}"),

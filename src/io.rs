@@ -179,19 +179,11 @@ impl Clock for FixedClock {
     }
 }
 
-/// The operating system's clocks.
+/// The operating system's clocks; the monotonic one counts from the first read in
+/// the process.
 #[cfg(feature = "std")]
-#[derive(Debug, Clone, Copy)]
-pub struct SystemClock {
-    start: std::time::Instant,
-}
-
-#[cfg(feature = "std")]
-impl Default for SystemClock {
-    fn default() -> Self {
-        SystemClock { start: std::time::Instant::now() }
-    }
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
 
 #[cfg(feature = "std")]
 impl Clock for SystemClock {
@@ -199,7 +191,31 @@ impl Clock for SystemClock {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
     }
     fn monotonic_ns(&mut self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    }
+}
+
+/// The process's stdout, taken when written to: as a default sink, a boxed unit that
+/// costs no allocation.
+#[cfg(feature = "std")]
+struct ProcessStdout;
+
+/// The process's stderr, likewise.
+#[cfg(feature = "std")]
+struct ProcessStderr;
+
+#[cfg(feature = "std")]
+impl Sink for ProcessStdout {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        std::io::Write::write_all(&mut std::io::stdout(), bytes).map_err(|_| SinkError)
+    }
+}
+
+#[cfg(feature = "std")]
+impl Sink for ProcessStderr {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        std::io::Write::write_all(&mut std::io::stderr(), bytes).map_err(|_| SinkError)
     }
 }
 
@@ -238,8 +254,8 @@ impl std::io::Write for DefmtSink {
 fn default_sink(name: &'static str) -> BoxedSink {
     #[cfg(feature = "std")]
     return match name {
-        "stdout" => Box::new(std::io::stdout()),
-        _ => Box::new(std::io::stderr()),
+        "stdout" => Box::new(ProcessStdout),
+        _ => Box::new(ProcessStderr),
     };
     #[cfg(all(feature = "defmt", not(feature = "std")))]
     return Box::new(DefmtSink(name));
@@ -270,7 +286,7 @@ pub(crate) fn default_random(deterministic: bool) -> BoxedRandom {
 pub(crate) fn default_clock(deterministic: bool) -> BoxedClock {
     #[cfg(feature = "std")]
     if !deterministic {
-        return Box::new(SystemClock::default());
+        return Box::new(SystemClock);
     }
     let _ = deterministic;
     Box::new(FixedClock::default())

@@ -60,6 +60,13 @@
 //! [`Runtime::start_sliced`] runs a call a slice at a time, for a firmware main loop.
 //! After any of these stops a call, the plugin starts afresh for the next one.
 //!
+//! # Many instances
+//!
+//! A [`Module`] is compiled once, with the linker for its imports; each
+//! [`Runtime`] made from it with [`Builder::module`] is an instance with its own host
+//! state, about as cheap as wasmi's own instantiation. Under `std`, a [`Pool`] lends
+//! runtimes of one module to many threads.
+//!
 //! # Features
 //! - `std` (default): files, `std::io::Write` sinks, OS randomness and clocks.
 //! - `serde` (default): [`Serde`] makes any serde type a typed payload (needs `std`).
@@ -87,6 +94,8 @@ mod limits;
 pub mod meter;
 mod module;
 mod plugin_fn;
+#[cfg(feature = "std")]
+mod pool;
 mod runtime;
 #[cfg(feature = "serde")]
 mod serde;
@@ -102,6 +111,8 @@ pub use meter::Usage;
 pub use module::validate_and_pin;
 pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher};
 pub use plugin_fn::{PluginFn, PluginFnBytes};
+#[cfg(feature = "std")]
+pub use pool::{Pool, Pooled};
 pub use runtime::Runtime;
 #[cfg(feature = "serde")]
 pub use serde::Serde;

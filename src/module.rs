@@ -192,6 +192,9 @@ pub struct Module {
     pub(crate) config: EngineConfig,
     /// The host imports the module needs, defined once for every runtime made from it.
     pub(crate) linker: Arc<Linker<Ctx>>,
+    /// Which of [`INITIALISERS`](hookr_abi::INITIALISERS) the module exports (bit `i`
+    /// for the `i`th), found once instead of looked up in every instance.
+    pub(crate) initialisers: u8,
 }
 
 impl core::fmt::Debug for Module {
@@ -243,7 +246,12 @@ impl Module {
         if uses_wasi(&module) {
             crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
         }
-        Ok(Module { engine, module, config, linker: Arc::new(linker) })
+        let initialisers = hookr_abi::INITIALISERS
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        Ok(Module { engine, module, config, linker: Arc::new(linker), initialisers })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -295,7 +303,9 @@ fn check_exports(module: &wasmi::Module) -> Result<(), Error> {
         _ => return Err(Error::MissingExport(hookr_abi::MEMORY)),
     }
     match module.get_export(hookr_abi::PLUGIN_CALL) {
-        Some(ExternType::Func(ty)) if ty.params() == [wasmi::ValType::I32; 2] && ty.results() == [wasmi::ValType::I32] => {
+        Some(ExternType::Func(ty))
+            if ty.params() == [wasmi::ValType::I32; 2] && ty.results() == [wasmi::ValType::I32] =>
+        {
             Ok(())
         }
         Some(_) => Err(Error::InvalidModule("`__plugin_call` must be a function (i32, i32) -> i32".into())),

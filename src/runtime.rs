@@ -3,10 +3,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use hookr_abi::codec::{self, Decode, Encode};
-use hookr_abi::{self as names};
 use alloc::boxed::Box;
 use core::marker::PhantomData;
+use hookr_abi::codec::{self, Decode, Encode};
+use hookr_abi::{self as names};
 
 use wasmi::{Memory, Store, TypedFunc};
 
@@ -175,6 +175,8 @@ pub struct Runtime<T: 'static> {
     /// and never ended (a [`SlicedCall`] was leaked, or a panic unwound out of a call).
     needs_reset: bool,
     last_call: Usage,
+    /// Whether the last call failed (it ran, and ended in an error).
+    last_failed: bool,
     pub(crate) watch: Watch,
 }
 
@@ -254,6 +256,7 @@ impl<T: 'static> Runtime<T> {
             reply: Vec::new(),
             needs_reset: false,
             last_call: Usage::default(),
+            last_failed: false,
             watch,
         };
         rt.live = Some(rt.instantiate()?);
@@ -294,7 +297,8 @@ impl<T: 'static> Runtime<T> {
             .get_typed_func::<(i32, i32), i32>(&*store, names::PLUGIN_CALL)
             .map_err(|_| Error::MissingExport(names::PLUGIN_CALL))?;
         store.data_mut().memory = Some(memory);
-        for name in names::INITIALISERS {
+        let exported = self.module.initialisers;
+        for name in names::INITIALISERS.iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;
             };
@@ -345,8 +349,9 @@ impl<T: 'static> Runtime<T> {
     ) -> Result<(PluginCall, (i32, i32)), Error> {
         out.clear();
         let limits = self.store_ref().data().limits;
-        // A call refused here used nothing.
+        // A call refused here used nothing, and changed nothing.
         self.last_call = Usage { fuel: limits.fuel.map(|_| 0), ..Usage::default() };
+        self.last_failed = false;
         if payload.len() > limits.max_request {
             return Err(Error::TooLarge { what: "request payload", len: payload.len(), limit: limits.max_request });
         }
@@ -392,6 +397,7 @@ impl<T: 'static> Runtime<T> {
         core::mem::swap(&mut ctx.response, out);
         ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
+        self.last_failed = !matches!(result, Ok(names::SUCCESS)) || ctx.plugin_error_len.is_some();
         let outcome = match result {
             Ok(_) if ctx.plugin_error_len.is_some() => {
                 let mut message = String::from_utf8_lossy(&ctx.plugin_error).into_owned();
@@ -423,6 +429,7 @@ impl<T: 'static> Runtime<T> {
     pub fn reset(&mut self) -> Result<(), Error> {
         self.reinstantiate()?;
         self.needs_reset = false;
+        self.last_failed = false;
         Ok(())
     }
 
@@ -575,6 +582,13 @@ impl<T: 'static> Runtime<T> {
     /// fuel the call itself used.
     pub fn fuel_left(&self) -> Option<u64> {
         self.store_ref().get_fuel().ok()
+    }
+
+    /// Whether the last call ran and failed: the plugin reported an error, or a trap,
+    /// limit, timeout or cancel stopped it. A [`Pool`](crate::Pool) resets such a
+    /// runtime before it lends it out again.
+    pub fn last_call_failed(&self) -> bool {
+        self.last_failed
     }
 
     /// What the last call used (fuel, output) and what its output bound dropped,

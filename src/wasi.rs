@@ -327,14 +327,7 @@ fn fd_write(
     Ok(put(data, nwritten, &(room as u32).to_le_bytes()))
 }
 
-fn fd_read(
-    data: &mut [u8],
-    ctx: &mut Ctx,
-    fd: i32,
-    iovs: i32,
-    iovs_len: i32,
-    nread: i32,
-) -> Result<i32, wasmi::Error> {
+fn fd_read(data: &mut [u8], ctx: &mut Ctx, fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> Result<i32, wasmi::Error> {
     if fd != STDIN {
         return Ok(errno::BADF);
     }

@@ -155,3 +155,39 @@ fn a_host_error_over_the_limit_is_cut_and_marked() {
     // as its own error, which is cut to 6 bytes again.
     assert_eq!(err.to_string(), "plugin error: a long … [truncated from 36 bytes]");
 }
+
+#[test]
+fn one_module_serves_runtimes_of_any_host_state_send_or_not() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let module = hookr::Module::new(&common::kitchen(), "", &hookr::NoVerify, hookr::EngineConfig::default()).unwrap();
+    // A state that is not `Send`: the runtime is not either, and works all the same.
+    let seen = Rc::new(Cell::new(0u32));
+    let mut local = Runtime::builder(seen.clone())
+        .module(module.clone())
+        .host_fn("count", |seen: &mut Rc<Cell<u32>>, _, _| {
+            seen.set(seen.get() + 1);
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    local.invoke("h", &common::host_call("count", b"")).unwrap();
+    assert_eq!(seen.get(), 1);
+    // The same module, another state type, on another thread.
+    let mut words = Runtime::builder(String::new())
+        .module(module)
+        .host_fn("append", |words: &mut String, payload, _| {
+            words.push_str(std::str::from_utf8(payload).map_err(|_| HostError::new("not UTF-8"))?);
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let words = std::thread::spawn(move || {
+        words.invoke("h", &common::host_call("append", b"sent")).unwrap();
+        words.into_state()
+    });
+    assert_eq!(words.join().unwrap(), "sent");
+    fn send<S: Send>() {}
+    send::<Runtime<String>>();
+    send::<hookr::Pool<String>>();
+}

@@ -199,4 +199,3 @@ pub fn simple_floor_linker(engine: &Engine) -> Linker<()> {
         .unwrap();
     linker
 }
-
