@@ -1,0 +1,87 @@
+//! The `sensor` plugin: a typed host function with host state (a fake clock), typed
+//! calls with floats, NaN and optional fields, and log lines.
+
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use cortex_m_semihosting::hprintln;
+use hookr::{Error, HostError, HostFn, Runtime};
+
+use crate::check::{ensure_eq, log_line, Context, Failure, LOG_LINES};
+use crate::payloads::{Now, NowRequest, Reading, Report};
+use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
+
+static WASM: &[u8] = include_bytes!("../../plugins/sensor/sensor.wasm");
+
+/// The fake clock's start, milliseconds since the Unix epoch; each `now_ms` call moves it
+/// on by `TICK_MS`.
+const CLOCK_START_MS: u64 = 1_700_000_000_000;
+const TICK_MS: u64 = 1_000;
+
+/// Host state of the `sensor` plugin: a fake millisecond clock.
+pub struct SensorHost {
+    now_ms: u64,
+}
+
+fn now_ms(host: &mut SensorHost, _: NowRequest) -> Result<Now, HostError> {
+    host.now_ms += TICK_MS;
+    Ok(Now { now_ms: host.now_ms })
+}
+
+static SENSOR_FNS: &[HostFn<SensorHost>] = &[HostFn::typed("now_ms", now_ms)];
+
+fn runtime() -> Result<Runtime<SensorHost>, Error> {
+    Runtime::builder(SensorHost { now_ms: CLOCK_START_MS })
+        .bytes(WASM)
+        .pinned(pins::SENSOR)
+        .host_fns(SENSOR_FNS)
+        .fuel(FUEL)
+        .max_memory_pages(MAX_PAGES)
+        .logger(log_line)
+        .build()
+}
+
+/// Loads `sensor` beside `simple`, validates a good and a bad reading, and drops it.
+pub fn check() -> Result<(), Failure> {
+    meter::repaint_stack();
+    let in_use_before = HEAP.in_use();
+    let mut sensor = runtime().context("load sensor")?;
+    hprintln!(
+        "loaded sensor ({} B wasm, {} B memory): heap +{} B, stack high-water {} B",
+        WASM.len(),
+        sensor.memory_size(),
+        HEAP.in_use() - in_use_before,
+        meter::stack_high_water()
+    );
+    meter::repaint_stack();
+
+    let logged = LOG_LINES.load(Ordering::Relaxed);
+    let good = Reading { sensor: "greenhouse", celsius: 21.5, humidity: 40.0, timestamp_ms: CLOCK_START_MS };
+    let report: Report = sensor.call("validate", &good).context("validate, good")?;
+    hprintln!("validate {} -> {}", good, report);
+    ensure_eq("good reading: ok", report.ok, true)?;
+    ensure_eq("good reading: checked", report.checked, 1)?;
+    ensure_eq("good reading: alerts", report.alerts.len(), 0)?;
+    ensure_eq("good reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged)?;
+
+    let bad = Reading { sensor: "attic", celsius: 120.0, humidity: f64::NAN, timestamp_ms: CLOCK_START_MS - 120_000 };
+    let report: Report = sensor.call("validate", &bad).context("validate, bad")?;
+    hprintln!("validate {} -> {}", bad, report);
+    ensure_eq("bad reading: ok", report.ok, false)?;
+    ensure_eq("bad reading: checked", report.checked, 1)?;
+    let kinds: Vec<&str> = report.alerts.iter().map(|a| a.kind.as_str()).collect();
+    ensure_eq("bad reading: alert kinds", kinds.as_slice(), ["celsius_high", "humidity_invalid", "stale"].as_slice())?;
+    let first = &report.alerts[0];
+    ensure_eq("bad reading: alert sensor", first.sensor.as_str(), "attic")?;
+    ensure_eq("celsius_high value", first.value, 120.0)?;
+    ensure_eq("celsius_high limit", first.limit, Some(85.0))?;
+    ensure_eq("humidity_invalid limit", report.alerts[1].limit, None)?;
+    // The clock read 2 ticks after its start on the second call.
+    ensure_eq("stale age", report.alerts[2].value, (120_000 + 2 * TICK_MS) as f64)?;
+    ensure_eq("bad reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged + 3)?;
+    ensure_eq("clock reads", sensor.state().now_ms, CLOCK_START_MS + 2 * TICK_MS)?;
+    hprintln!("sensor calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    drop(sensor);
+
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The `simple` plugin: its host functions, its calls, a call out of fuel, and many
+//! calls that keep the stack flat and the heap steady.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use cortex_m_semihosting::hprintln;
+use hookr::{Error, HostError, HostFn, Runtime};
+
+use crate::check::{ensure_eq, log_line, Context, Failure, Text};
+use crate::messages::{Echo, Hello};
+use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
+
+pub static WASM: &[u8] = include_bytes!("../../plugins/simple/simple.wasm");
+
+/// Fuel per call for the runtime meant to run out.
+const SMALL_FUEL: u64 = 50_000;
+/// Payload for the out-of-fuel call: far more bytes than `SMALL_FUEL` can count.
+pub const BIG_PAYLOAD: usize = 16 * 1024;
+
+/// Host state of the `simple` plugin: how often each host function ran.
+#[derive(Default)]
+pub struct SimpleHost {
+    hello: u32,
+    hello_byte: u32,
+}
+
+fn hello(host: &mut SimpleHost, req: Hello) -> Result<Hello, HostError> {
+    host.hello += 1;
+    let mut msg = String::from("Hello, ");
+    msg.push_str(&req.msg);
+    msg.push('!');
+    Ok(Hello { msg })
+}
+
+fn hello_byte(host: &mut SimpleHost, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    host.hello_byte += 1;
+    out.extend_from_slice(b"Hello, ");
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+static HOST_FNS: &[HostFn<SimpleHost>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
+
+fn runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
+    Runtime::builder(SimpleHost::default())
+        .bytes(WASM)
+        .pinned(pins::SIMPLE)
+        .host_fns(HOST_FNS)
+        .fuel(fuel)
+        .max_memory_pages(MAX_PAGES)
+        .logger(log_line)
+        .build()
+}
+
+/// The text the out-of-fuel and sliced calls count the vowels of.
+pub fn big_text() -> Vec<u8> {
+    b"abcde".iter().copied().cycle().take(BIG_PAYLOAD).collect()
+}
+
+/// Loads `simple`, reporting what that took.
+pub fn load() -> Result<Runtime<SimpleHost>, Failure> {
+    HEAP.reset_peak();
+    meter::repaint_stack();
+    let simple = runtime(FUEL).context("load simple")?;
+    hprintln!(
+        "loaded simple ({} B wasm, {} B memory): heap in use {} B, peak {} B, stack high-water {} B",
+        WASM.len(),
+        simple.memory_size(),
+        HEAP.in_use(),
+        HEAP.peak(),
+        meter::stack_high_water()
+    );
+    Ok(simple)
+}
+
+/// Calls every function of `simple` and checks the answers and the host state.
+pub fn calls(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
+    meter::repaint_stack();
+    let echo: Echo = simple.call("echo", &Echo { data: String::from("Steve") }).context("echo")?;
+    hprintln!("echo {{data: \"Steve\"}} -> {{data: {:?}}}", echo.data);
+    ensure_eq("echo", echo.data.as_str(), "Hello, Steve!")?;
+    ensure_eq("hello calls", simple.state().hello, 1)?;
+
+    match simple.invoke("nope", b"") {
+        Err(Error::Plugin(m)) if &*m == "planned Failure" => {
+            hprintln!("nope -> plugin error {:?}", &*m);
+        }
+        Err(e) => return Err(Failure::Call("nope", e)),
+        Ok(out) => {
+            return Err(Failure::Mismatch(
+                "nope",
+                alloc::format!("Ok({})", Text(&out)),
+                String::from("Err(Plugin(\"planned Failure\"))"),
+            ))
+        }
+    }
+
+    let reply = simple.invoke("echoByte", b"Steve").context("echoByte")?;
+    hprintln!("echoByte \"Steve\" -> {}", Text(&reply));
+    ensure_eq("echoByte", reply.as_slice(), b"Hello, Steve".as_slice())?;
+    ensure_eq("helloByte calls", simple.state().hello_byte, 1)?;
+
+    for (text, want) in [(b"hello".as_slice(), b"2".as_slice()), (b"AEIOU aeiou xyz", b"10"), (b"", b"0")] {
+        let got = simple.invoke("vowel", text).context("vowel")?;
+        hprintln!("vowel {} -> {}", Text(text), Text(&got));
+        ensure_eq("vowel", got.as_slice(), want)?;
+    }
+    hprintln!("simple calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    Ok(())
+}
+
+/// A runtime with little fuel runs out of it on a long call, and answers the next.
+pub fn out_of_fuel() -> Result<(), Failure> {
+    let mut starved = runtime(SMALL_FUEL).context("load simple, small fuel")?;
+    match starved.invoke("vowel", &big_text()) {
+        Err(Error::OutOfFuel) => {
+            hprintln!("vowel on {} B with {} fuel -> out of fuel, as budgeted", BIG_PAYLOAD, SMALL_FUEL)
+        }
+        Err(e) => return Err(Failure::Call("vowel, small fuel", e)),
+        Ok(out) => {
+            return Err(Failure::Mismatch(
+                "vowel, small fuel",
+                alloc::format!("Ok({})", Text(&out)),
+                String::from("Err(OutOfFuel)"),
+            ))
+        }
+    }
+    let got = starved.invoke("vowel", b"recovered").context("vowel after running out of fuel")?;
+    hprintln!("then vowel \"recovered\" -> {}", Text(&got));
+    ensure_eq("vowel after running out of fuel", got.as_slice(), b"4".as_slice())
+}
+
+/// Runs `vowel` `n` times on a fixed text and returns the stack high-water of the run.
+fn vowel_calls(rt: &mut Runtime<SimpleHost>, n: u32) -> Result<usize, Failure> {
+    meter::repaint_stack();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        rt.invoke_into("vowel", b"the quick brown fox jumps over the lazy dog", &mut out).context("vowel, repeated")?;
+        ensure_eq("vowel, repeated", out.as_slice(), b"11".as_slice())?;
+    }
+    Ok(meter::stack_high_water())
+}
+
+/// The stack stays flat over many calls, and calls leave nothing on the heap.
+pub fn steady(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
+    let short = vowel_calls(simple, 10)?;
+    let in_use_after_short = HEAP.in_use();
+    let long = vowel_calls(simple, 1000)?;
+    hprintln!(
+        "vowel x10: stack high-water {} B; x1000: {} B; heap in use {} B -> {} B",
+        short,
+        long,
+        in_use_after_short,
+        HEAP.in_use()
+    );
+    ensure_eq("stack high-water, 1000 calls vs 10", long, short)?;
+    ensure_eq("heap in use, after 1000 calls vs after 10", HEAP.in_use(), in_use_after_short)
+}
