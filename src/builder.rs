@@ -289,16 +289,16 @@ impl<'a, T: 'static> Builder<'a, T> {
     pub fn build(mut self) -> Result<Runtime<T>, Error> {
         self.limits.check()?;
         if self.watch.active() && self.limits.fuel.is_none() {
-            return Err(Error::Config(
+            return Err(Error::config(
                 "a timeout or cancel handle stops calls between slices of fuel: it needs metering, not `unmetered`",
             ));
         }
         let config = self.engine_config();
-        let source = self.source.take().ok_or(Error::Config("no module source: call `bytes`, `file` or `module`"))?;
+        let source = self.source.take().ok_or(Error::config("no module source: call `bytes`, `file` or `module`"))?;
         let hasher: BoxedHasher = self.hasher.take().unwrap_or_else(|| Box::new(NoVerify));
         let check = match self.pinned {
             None => Check::Hash(&self.hash, &*hasher),
-            Some(_) if !self.hash.is_empty() => return Err(Error::Config("give either a hash or a pinned hash")),
+            Some(_) if !self.hash.is_empty() => return Err(Error::config("give either a hash or a pinned hash")),
             Some(pin) => Check::Pinned(pin),
         };
         let module = source.load(check, config)?;
@@ -306,15 +306,15 @@ impl<'a, T: 'static> Builder<'a, T> {
         // the ones these limits ask for.
         match (config.fuel, module.config.fuel) {
             (true, false) => {
-                return Err(Error::Config("fuel was asked for, but the module was compiled without fuel metering"))
+                return Err(Error::config("fuel was asked for, but the module was compiled without fuel metering"))
             }
             (false, true) => {
-                return Err(Error::Config("the module was compiled with fuel metering, but the runtime is `unmetered`"))
+                return Err(Error::config("the module was compiled with fuel metering, but the runtime is `unmetered`"))
             }
             _ => {}
         }
         if config.max_recursion_depth != module.config.max_recursion_depth {
-            return Err(Error::Config(
+            return Err(Error::config(
                 "the module was compiled with another recursion limit than `Limits::max_recursion_depth`",
             ));
         }

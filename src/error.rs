@@ -1,5 +1,6 @@
 //! The one error type of the runtime.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
@@ -105,8 +106,8 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The builder was given conflicting or missing options.
-    Config(&'static str),
+    /// The builder was given conflicting, missing or unworkable options.
+    Config(Cow<'static, str>),
     /// Any other error reported by the interpreter.
     Wasm(Box<str>),
 }
@@ -114,6 +115,10 @@ pub enum Error {
 impl Error {
     pub(crate) fn plugin(msg: impl Into<String>) -> Self {
         Error::Plugin(msg.into().into_boxed_str())
+    }
+
+    pub(crate) const fn config(why: &'static str) -> Self {
+        Error::Config(Cow::Borrowed(why))
     }
 
     pub(crate) fn host(msg: impl Into<String>) -> Self {

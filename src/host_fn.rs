@@ -222,7 +222,8 @@ impl<T> HostTable<T> {
         entries.extend(dyns.into_iter().map(|(n, f)| Entry::Dyn(n, f)));
         entries.sort_by(|a, b| name_order(a.name().as_bytes(), b.name().as_bytes()));
         if let Some(w) = entries.windows(2).find(|w| w[0].name() == w[1].name()) {
-            return Err(Error::host(alloc::format!("host function `{}` is registered twice", w[0].name())));
+            let name = w[0].name();
+            return Err(Error::Config(alloc::format!("host function `{name}` is registered twice").into()));
         }
         Ok(HostTable { entries, handler })
     }

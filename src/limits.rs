@@ -10,11 +10,12 @@ use crate::error::Error;
 /// refuses values that could not work ([`Limits::check`]).
 ///
 /// ```
-/// let limits = hookr::Limits { fuel: Some(5_000_000), max_output_per_call: 4096, ..Default::default() };
+/// let limits = hookr::Limits::default().with_fuel(Some(5_000_000)).with_max_output_per_call(4096);
 /// assert!(limits.check().is_ok());
-/// assert!(hookr::Limits { max_output: 0, ..limits }.check().is_err());
+/// assert!(limits.with_max_output(0).check().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Fuel for each call (default [`Limits::DEFAULT_CALL_FUEL`]); `None` turns
     /// metering off, for trusted plugins only. Out of fuel is
@@ -88,26 +89,115 @@ impl Limits {
     /// plugin would retry a write of nothing forever) and no zero `max_log`.
     pub fn check(&self) -> Result<(), Error> {
         if self.fuel == Some(0) {
-            return Err(Error::Config("`Limits::fuel` is 0: every call would run out of fuel at once"));
+            return Err(Error::config("`Limits::fuel` is 0: every call would run out of fuel at once"));
         }
         if self.init_fuel == 0 {
-            return Err(Error::Config("`Limits::init_fuel` is 0: no initialiser could run"));
+            return Err(Error::config("`Limits::init_fuel` is 0: no initialiser could run"));
         }
         if self.slice_fuel == 0 {
-            return Err(Error::Config("`Limits::slice_fuel` is 0: a sliced call would never progress"));
+            return Err(Error::config("`Limits::slice_fuel` is 0: a sliced call would never progress"));
         }
         if self.max_recursion_depth == 0 {
-            return Err(Error::Config("`Limits::max_recursion_depth` is 0: every call would overflow the stack"));
+            return Err(Error::config("`Limits::max_recursion_depth` is 0: every call would overflow the stack"));
         }
         if self.max_log == 0 {
-            return Err(Error::Config("`Limits::max_log` is 0: every log line would be cut to nothing"));
+            return Err(Error::config("`Limits::max_log` is 0: every log line would be cut to nothing"));
         }
         if self.max_output == 0 {
-            return Err(Error::Config(
+            return Err(Error::config(
                 "`Limits::max_output` is 0: every `fd_write` would write nothing and the plugin retry forever",
             ));
         }
         Ok(())
+    }
+}
+
+/// Chainable setters, one per field: `Limits::default().with_fuel(Some(n))`. The struct
+/// is `#[non_exhaustive]`, so that a new limit is not a breaking change; its fields can
+/// also be assigned one by one.
+impl Limits {
+    /// This [`Limits`] with `fuel` set to `value`.
+    pub const fn with_fuel(mut self, value: Option<u64>) -> Self {
+        self.fuel = value;
+        self
+    }
+
+    /// This [`Limits`] with `init_fuel` set to `value`.
+    pub const fn with_init_fuel(mut self, value: u64) -> Self {
+        self.init_fuel = value;
+        self
+    }
+
+    /// This [`Limits`] with `slice_fuel` set to `value`.
+    pub const fn with_slice_fuel(mut self, value: u64) -> Self {
+        self.slice_fuel = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_memory_pages` set to `value`.
+    pub const fn with_max_memory_pages(mut self, value: u32) -> Self {
+        self.max_memory_pages = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_table_elements` set to `value`.
+    pub const fn with_max_table_elements(mut self, value: usize) -> Self {
+        self.max_table_elements = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_recursion_depth` set to `value`.
+    pub const fn with_max_recursion_depth(mut self, value: usize) -> Self {
+        self.max_recursion_depth = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_request` set to `value`.
+    pub const fn with_max_request(mut self, value: usize) -> Self {
+        self.max_request = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_response` set to `value`.
+    pub const fn with_max_response(mut self, value: usize) -> Self {
+        self.max_response = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_host_response` set to `value`.
+    pub const fn with_max_host_response(mut self, value: usize) -> Self {
+        self.max_host_response = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_error` set to `value`.
+    pub const fn with_max_error(mut self, value: usize) -> Self {
+        self.max_error = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_log` set to `value`.
+    pub const fn with_max_log(mut self, value: usize) -> Self {
+        self.max_log = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_output` set to `value`.
+    pub const fn with_max_output(mut self, value: usize) -> Self {
+        self.max_output = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_output_per_call` set to `value`.
+    pub const fn with_max_output_per_call(mut self, value: usize) -> Self {
+        self.max_output_per_call = value;
+        self
+    }
+
+    /// This [`Limits`] with `retain_buffer` set to `value`.
+    pub const fn with_retain_buffer(mut self, value: usize) -> Self {
+        self.retain_buffer = value;
+        self
     }
 }
 

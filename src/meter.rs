@@ -84,6 +84,7 @@ pub(crate) const fn bytes_cost(bytes: usize) -> u64 {
 ///
 /// Returned by [`Runtime::last_call`](crate::Runtime::last_call).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Usage {
     /// The fuel the call used, host imports' charges included; `None` when the
     /// runtime is unmetered. The same whether the call ran whole or in slices.

@@ -126,7 +126,11 @@ impl Hasher for NoVerify {
 }
 
 /// Engine settings fixed when a module is compiled.
+///
+/// `#[non_exhaustive]`: start from `EngineConfig::default()` and change what you need,
+/// with the `with_*` setters or by assigning fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// Meter fuel, so that calls can be given a fuel budget (default on; a runtime
     /// built [`unmetered`](crate::Builder::unmetered) needs it off).
@@ -145,6 +149,24 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// This config with fuel metering on or off.
+    pub const fn with_fuel(mut self, fuel: bool) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// This config with another recursion limit, in frames.
+    pub const fn with_max_recursion_depth(mut self, frames: usize) -> Self {
+        self.max_recursion_depth = frames;
+        self
+    }
+
+    /// This config with another largest value stack, in bytes.
+    pub const fn with_max_stack_height(mut self, bytes: usize) -> Self {
+        self.max_stack_height = bytes;
+        self
+    }
+
     /// The smallest `max_stack_height` a module can be compiled with.
     pub const MIN_STACK_HEIGHT: usize = 1024;
 
@@ -157,10 +179,10 @@ impl EngineConfig {
     /// start-up does not pay for translating what is never called.
     pub(crate) fn engine(&self) -> Result<wasmi::Engine, Error> {
         if self.max_stack_height < Self::MIN_STACK_HEIGHT {
-            return Err(Error::Config("`EngineConfig::max_stack_height` is below `EngineConfig::MIN_STACK_HEIGHT`"));
+            return Err(Error::config("`EngineConfig::max_stack_height` is below `EngineConfig::MIN_STACK_HEIGHT`"));
         }
         if self.max_recursion_depth == 0 {
-            return Err(Error::Config("`EngineConfig::max_recursion_depth` is 0: every call would overflow the stack"));
+            return Err(Error::config("`EngineConfig::max_recursion_depth` is 0: every call would overflow the stack"));
         }
         let mut config = wasmi::Config::default();
         // wasmi panics when the maximum is below its starting height: start no higher.
@@ -215,7 +237,7 @@ impl Module {
         #[cfg(not(feature = "validate"))]
         {
             let _ = config;
-            Err(Error::Config("this build does not validate modules: load one pinned at build time (`pinned`)"))
+            Err(Error::config("this build does not validate modules: load one pinned at build time (`pinned`)"))
         }
         #[cfg(feature = "validate")]
         Self::compile(bytes, config)
@@ -424,7 +446,7 @@ impl Source<'_> {
             Source::File(p) => compile(&read_file(&p)?),
             Source::Compiled(m) => match check {
                 Check::Hash("", _) => Ok(m),
-                _ => Err(Error::Config("a hash is checked when a module is compiled, not when it is reused")),
+                _ => Err(Error::config("a hash is checked when a module is compiled, not when it is reused")),
             },
         }
     }

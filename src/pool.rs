@@ -111,7 +111,7 @@ impl<T: 'static> Pool<T> {
         make: impl Fn() -> Result<Runtime<T>, Error> + Send + Sync + 'static,
     ) -> Result<Self, Error> {
         if size == 0 {
-            return Err(Error::Config("a pool of 0 runtimes could never lend one"));
+            return Err(Error::config("a pool of 0 runtimes could never lend one"));
         }
         let shared = Shared {
             slots: Mutex::new(Slots { idle: Vec::with_capacity(size), busy: 0, waiting: 0 }),

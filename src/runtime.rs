@@ -363,7 +363,7 @@ impl<T: 'static> Runtime<T> {
             });
         };
         if sliced && limits.fuel.is_none() {
-            return Err(Error::Config("a call runs in slices of fuel: this runtime is unmetered"));
+            return Err(Error::config("a call runs in slices of fuel: this runtime is unmetered"));
         }
         if self.needs_reset || self.live.is_none() {
             self.reinstantiate()?;
@@ -607,7 +607,7 @@ impl<T: 'static> Runtime<T> {
     #[cfg(feature = "std")]
     pub fn set_timeout(&mut self, timeout: Option<core::time::Duration>) -> Result<(), Error> {
         if timeout.is_some() && self.limits().fuel.is_none() {
-            return Err(Error::Config("a timeout stops calls between slices of fuel: this runtime is unmetered"));
+            return Err(Error::config("a timeout stops calls between slices of fuel: this runtime is unmetered"));
         }
         self.watch.timeout = timeout;
         Ok(())

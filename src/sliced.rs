@@ -70,7 +70,7 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
     pub fn resume(&mut self, fuel: u64) -> Poll<Result<(), Error>> {
         let step = core::mem::replace(&mut self.step, Step::Done);
         if let Step::Done = step {
-            return Poll::Ready(Err(Error::Config("this sliced call has already finished")));
+            return Poll::Ready(Err(Error::config("this sliced call has already finished")));
         }
         if let Err(e) = self.watching.check(&self.rt.watch) {
             drop(step);

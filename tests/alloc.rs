@@ -154,7 +154,7 @@ fn sliced_calls_allocate_nothing_either() {
     let mut rt = Runtime::builder(()).bytes(&wasm).cancel_handle(cancel).build().unwrap();
     check(&mut rt, "echo", b"Steve", b"Steve");
     let rt = Runtime::builder(()).bytes(SIMPLE).host_fns(HOST_FNS).timeout(std::time::Duration::from_secs(60));
-    let mut rt = rt.limits(hookr::Limits { slice_fuel: 100, ..Default::default() }).build().unwrap();
+    let mut rt = rt.limits(hookr::Limits::default().with_slice_fuel(100)).build().unwrap();
     check(&mut rt, "vowel", b"AEIOU aeiou xyz", b"10");
 }
 
@@ -178,7 +178,7 @@ const BIG_HOST_CALL: &str = r#"(module
 fn a_big_host_response_is_not_kept_after_the_call() {
     let wasm = wat::parse_str(BIG_HOST_CALL).unwrap();
     let runtime = |retain| {
-        let limits = hookr::Limits { retain_buffer: retain, ..Default::default() };
+        let limits = hookr::Limits::default().with_retain_buffer(retain);
         Runtime::builder(())
             .bytes(&wasm)
             .limits(limits)

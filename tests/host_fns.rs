@@ -138,12 +138,13 @@ fn duplicate_names_are_refused_at_build() {
         .host_fn("hello", |_, _, _| Ok(()))
         .build()
         .unwrap_err();
-    assert_eq!(err.to_string(), "host error: host function `hello` is registered twice");
+    assert!(matches!(&err, hookr::Error::Config(_)), "{err:?}");
+    assert_eq!(err.to_string(), "invalid configuration: host function `hello` is registered twice");
 }
 
 #[test]
 fn a_host_error_over_the_limit_is_cut_and_marked() {
-    let limits = hookr::Limits { max_error: 6, ..Default::default() };
+    let limits = hookr::Limits::default().with_max_error(6);
     let mut rt = Runtime::builder(State::default())
         .bytes(&common::kitchen())
         .limits(limits)

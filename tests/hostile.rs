@@ -62,7 +62,7 @@ fn wild_pointers_in_every_import_are_errors() {
 
 #[test]
 fn an_endless_loop_runs_out_of_fuel() {
-    let mut rt = runtime(Limits { fuel: Some(1_000_000), ..Limits::default() });
+    let mut rt = runtime(Limits::default().with_fuel(Some(1_000_000)));
     let err = rt.invoke("Loop", b"").unwrap_err();
     assert!(matches!(err, Error::OutOfFuel), "{err:?}");
     assert_eq!(err.trap_code(), Some(TrapCode::OutOfFuel));
@@ -74,7 +74,7 @@ fn an_endless_loop_runs_out_of_fuel() {
 
 #[test]
 fn fuel_is_the_same_for_the_same_call() {
-    let mut rt = runtime(Limits { fuel: Some(1_000_000), ..Limits::default() });
+    let mut rt = runtime(Limits::default().with_fuel(Some(1_000_000)));
     // The first call grows memory to fit the payload; later ones take the same path.
     rt.invoke("echo", b"abc").unwrap();
     rt.invoke("echo", b"abc").unwrap();
@@ -86,7 +86,7 @@ fn fuel_is_the_same_for_the_same_call() {
 
 #[test]
 fn a_memory_bomb_stops_at_the_limit() {
-    let mut rt = runtime(Limits { max_memory_pages: 8, ..Limits::default() });
+    let mut rt = runtime(Limits::default().with_max_memory_pages(8));
     // `memory.grow` answers -1 at the limit, as the spec says; the plugin sees it.
     assert_eq!(rt.invoke("grow", b"").unwrap(), 8u32.to_le_bytes());
     // A payload that needs more memory than allowed makes this plugin trap.
@@ -132,14 +132,14 @@ fn a_trap_resets_the_instance_but_keeps_host_state() {
 fn a_million_responses_keep_only_the_last() {
     let mut rt = runtime(Limits::default());
     assert_eq!(rt.invoke("million", b"flood").unwrap(), b"flood");
-    let mut fueled = runtime(Limits { fuel: Some(100_000), ..Limits::default() });
+    let mut fueled = runtime(Limits::default().with_fuel(Some(100_000)));
     assert!(matches!(fueled.invoke("million", b"flood").unwrap_err(), Error::OutOfFuel));
     assert_recovered(&mut fueled);
 }
 
 #[test]
 fn an_oversized_host_response_is_refused() {
-    let limits = Limits { max_host_response: 1 << 20, ..Limits::default() };
+    let limits = Limits::default().with_max_host_response(1 << 20);
     let mut rt = runtime(limits);
     let ok = rt.invoke("h", &common::host_call("big", &(1u32 << 20).to_le_bytes())).unwrap();
     assert_eq!(ok.len(), 1 << 20);
@@ -154,7 +154,7 @@ fn an_oversized_host_response_is_refused() {
 #[test]
 fn oversized_responses_are_refused_and_long_errors_and_log_lines_cut() {
     let (lines, logger) = common::log_lines();
-    let limits = Limits { max_response: 1000, max_log: 10, max_error: 7, ..Limits::default() };
+    let limits = Limits::default().with_max_response(1000).with_max_log(10).with_max_error(7);
     let mut rt = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).logger(logger).build().unwrap();
     let err = rt.invoke("echo", &[1; 1001]).unwrap_err();
     assert!(matches!(err, Error::TooLarge { what: "plugin response", len: 1001, limit: 1000 }), "{err:?}");
@@ -248,7 +248,7 @@ fn one_fd_write_cannot_flood_the_host() {
             Ok(())
         }
     }
-    let limits = Limits { max_output: 100_000, ..Limits::default() };
+    let limits = Limits::default().with_max_output(100_000);
     let mut rt = Runtime::builder(()).bytes(&wasm).limits(limits).stdout(Count(written.clone())).build().unwrap();
     let reply = rt.invoke("x", b"").unwrap();
     let (errno, nwritten) =

@@ -93,7 +93,7 @@ fn plugin_fn_bytes_calls_by_name() {
 
 #[test]
 fn an_oversized_request_is_refused_before_the_call() {
-    let limits = hookr::Limits { max_request: 10, ..Default::default() };
+    let limits = hookr::Limits::default().with_max_request(10);
     let mut rt = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).build().unwrap();
     let err = rt.invoke("echo", &[0; 11]).unwrap_err();
     assert!(matches!(err, Error::TooLarge { what: "request payload", len: 11, limit: 10 }), "{err:?}");
@@ -154,7 +154,7 @@ fn what_an_initialiser_answers_reaches_no_caller() {
 
 #[test]
 fn a_refused_call_reports_no_fuel_used() {
-    let limits = hookr::Limits { max_request: 4, ..Default::default() };
+    let limits = hookr::Limits::default().with_max_request(4);
     let mut rt = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).build().unwrap();
     rt.invoke("echo", b"ok").unwrap();
     assert!(rt.last_call().fuel.unwrap() > 0);

@@ -208,16 +208,16 @@ fn a_reused_module_must_match_the_limits_it_was_compiled_for() {
     let wasm = common::kitchen();
     let metered = Runtime::builder(()).bytes(&wasm).fuel(1000).build().unwrap().module().clone();
     let err = Runtime::builder(()).module(metered.clone()).unmetered().build().unwrap_err();
-    assert!(matches!(err, Error::Config(m) if m.contains("metering")), "{err:?}");
+    assert!(matches!(&err, Error::Config(m) if m.contains("metering")), "{err:?}");
     assert!(Runtime::builder(()).module(metered).fuel(1000).build().is_ok());
     let unmetered = Runtime::builder(()).bytes(&wasm).unmetered().build().unwrap().module().clone();
     let err = Runtime::builder(()).module(unmetered.clone()).build().unwrap_err();
-    assert!(matches!(err, Error::Config(m) if m.contains("fuel")), "{err:?}");
+    assert!(matches!(&err, Error::Config(m) if m.contains("fuel")), "{err:?}");
     assert!(Runtime::builder(()).module(unmetered).unmetered().build().is_ok());
     let plain = Runtime::builder(()).bytes(&wasm).build().unwrap().module().clone();
-    let limits = hookr::Limits { max_recursion_depth: 16, ..Default::default() };
+    let limits = hookr::Limits::default().with_max_recursion_depth(16);
     let err = Runtime::builder(()).module(plain).limits(limits).build().unwrap_err();
-    assert!(matches!(err, Error::Config(m) if m.contains("recursion")), "{err:?}");
+    assert!(matches!(&err, Error::Config(m) if m.contains("recursion")), "{err:?}");
 }
 
 #[test]
@@ -227,14 +227,14 @@ fn engine_settings_that_cannot_work_are_errors() {
         (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
     );
     for config in [
-        EngineConfig { max_stack_height: 500, ..EngineConfig::default() },
-        EngineConfig { max_stack_height: 0, ..EngineConfig::default() },
-        EngineConfig { max_recursion_depth: 0, ..EngineConfig::default() },
+        EngineConfig::default().with_max_stack_height(500),
+        EngineConfig::default().with_max_stack_height(0),
+        EngineConfig::default().with_max_recursion_depth(0),
     ] {
         let err = Module::new(&wasm, "", &NoVerify, config).unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{config:?}: {err:?}");
     }
-    let smallest = EngineConfig { max_stack_height: EngineConfig::MIN_STACK_HEIGHT, ..EngineConfig::default() };
+    let smallest = EngineConfig::default().with_max_stack_height(EngineConfig::MIN_STACK_HEIGHT);
     let module = Module::new(&wasm, "", &NoVerify, smallest).unwrap();
     let mut rt = Runtime::builder(()).module(module).build().unwrap();
     assert_eq!(rt.invoke("x", b"").unwrap(), b"");

@@ -342,7 +342,7 @@ const LOGGER: &str = r#"(module
 #[test]
 fn what_reaches_the_logger_and_sinks_is_what_is_counted() {
     // Enough fuel for 100 000 lines at OUTPUT_FUEL each, and little more.
-    let limits = Limits { fuel: Some(110_000_000), max_output_per_call: 100_000, ..Limits::default() };
+    let limits = Limits::default().with_fuel(Some(110_000_000)).with_max_output_per_call(100_000);
     let (lines, logged) = (Tally::default(), Tally::default());
     let (l, g) = (lines.clone(), logged.clone());
     let mut rt = Runtime::builder(())
@@ -389,7 +389,7 @@ fn what_reaches_the_logger_and_sinks_is_what_is_counted() {
     let sink = Picky::default();
     let mut rt = Runtime::builder(())
         .bytes(&wat::parse_str(LOGGER).unwrap())
-        .limits(Limits { fuel: Some(10_000_000), ..limits })
+        .limits(limits.with_fuel(Some(10_000_000)))
         .stdout(sink.clone())
         .build()
         .unwrap();

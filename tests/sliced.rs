@@ -98,7 +98,7 @@ fn imports_that_cost_more_than_a_slice_are_paid_from_the_budget() {
 
 #[test]
 fn running_out_of_fuel_in_slices_uses_the_same_fuel_as_whole() {
-    let limits = Limits { fuel: Some(500_000), ..Limits::default() };
+    let limits = Limits::default().with_fuel(Some(500_000));
     let mut rt = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).build().unwrap();
     for op in ["Loop", "million"] {
         assert!(matches!(rt.invoke(op, b"x"), Err(Error::OutOfFuel)), "{op}");
@@ -237,17 +237,17 @@ fn what_cannot_work_is_refused_when_built() {
     assert_eq!(rt.last_call().fuel, None);
 
     for limits in [
-        Limits { fuel: Some(0), ..Limits::default() },
-        Limits { init_fuel: 0, ..Limits::default() },
-        Limits { slice_fuel: 0, ..Limits::default() },
-        Limits { max_output: 0, ..Limits::default() },
-        Limits { max_recursion_depth: 0, ..Limits::default() },
+        Limits::default().with_fuel(Some(0)),
+        Limits::default().with_init_fuel(0),
+        Limits::default().with_slice_fuel(0),
+        Limits::default().with_max_output(0),
+        Limits::default().with_max_recursion_depth(0),
     ] {
         let err = Runtime::builder(()).bytes(&wasm).limits(limits).build().unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{limits:?}: {err:?}");
     }
     // No output at all is a valid choice: writes are refused, never retried as empty.
-    let silent = Limits { max_output_per_call: 0, ..Limits::default() };
+    let silent = Limits::default().with_max_output_per_call(0);
     assert!(Runtime::builder(()).bytes(&wasm).limits(silent).build().is_ok());
 }
 

@@ -60,7 +60,7 @@ fn module() -> Module {
     static MODULE: OnceLock<Module> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let config = EngineConfig { fuel: true, ..EngineConfig::default() };
+            let config = EngineConfig::default().with_fuel(true);
             Module::new(SIMPLE_WASM, "", &NoVerify, config).expect("simple.wasm compiles")
         })
         .clone()
