@@ -9,6 +9,7 @@ use wasmi::{Caller, Extern, Linker, Memory};
 use crate::error::Error;
 use crate::meter::{IMPORT_FUEL, OUTPUT_FUEL};
 use crate::runtime::Ctx;
+use crate::transcript::Record;
 
 /// The byte range `[ptr, ptr + len)` of a memory of `memory_len` bytes, or `None` when
 /// it does not lie inside. Pointers and lengths are the guest's unsigned 32-bit values.
@@ -128,6 +129,48 @@ fn write_from(
     })
 }
 
+/// Runs a host call for the guest: the host function's answer (or, in a replay, the
+/// transcript's) lands in `host_response` or, cut to `max_error`, in `host_error`; it
+/// is recorded when recording, checked against `max_host_response` and charged.
+/// Returns whether the host function succeeded. `binding` and `namespace` are empty
+/// for hookr's own ABI.
+pub(crate) fn call_host(
+    ctx: &mut Ctx,
+    binding: &str,
+    namespace: &str,
+    op: &[u8],
+    payload: &[u8],
+) -> Result<bool, wasmi::Error> {
+    ctx.host_response.clear();
+    ctx.host_error.clear();
+    let ok = if ctx.tape.replaying_now() {
+        ctx.tape.replay_host_call(binding, namespace, op, payload, &mut ctx.host_response, &mut ctx.host_error)?
+    } else {
+        match contain("a host function", || ctx.host.call(op, payload, &mut ctx.host_response))? {
+            Ok(()) => true,
+            Err(e) => {
+                let message = truncate(e.message(), ctx.limits.max_error);
+                ctx.host_error.extend_from_slice(message.as_bytes());
+                if message.len() < e.message().len() {
+                    ctx.host_error.extend_from_slice(cut_note(e.message().len()).as_bytes());
+                }
+                false
+            }
+        }
+    };
+    let reply = if ok { &ctx.host_response } else { &ctx.host_error };
+    ctx.tape.write(&Record::HostCall { binding, namespace, op, request: payload, ok, reply });
+    let limit = ctx.limits.max_host_response;
+    if ctx.host_response.len() > limit {
+        let len = ctx.host_response.len();
+        // Do not keep a huge buffer alive for the rest of the runtime's life.
+        ctx.host_response = Vec::new();
+        return Err(too_large("host response", len, limit));
+    }
+    ctx.meter.charge_bytes(if ok { ctx.host_response.len() } else { ctx.host_error.len() })?;
+    Ok(ok)
+}
+
 /// Defines the nine `hookr` imports in `linker`.
 pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
     let m = names::HOST_MODULE;
@@ -187,31 +230,8 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
                 let payload_range = guest_range(len, payload_ptr, payload_len)
                     .ok_or_else(|| bad_pointer(names::HOST_CALL, payload_ptr, payload_len, len))?;
                 ctx.meter.charge_bytes(op_range.len() + payload_range.len())?;
-                ctx.host_response.clear();
-                ctx.host_error.clear();
-                let result = contain("a host function", || {
-                    ctx.host.call(&data[op_range], &data[payload_range], &mut ctx.host_response)
-                })?;
-                let limit = ctx.limits.max_host_response;
-                if ctx.host_response.len() > limit {
-                    let len = ctx.host_response.len();
-                    // Do not keep a huge buffer alive for the rest of the runtime's life.
-                    ctx.host_response = Vec::new();
-                    return Err(too_large("host response", len, limit));
-                }
-                ctx.meter.charge_bytes(ctx.host_response.len())?;
-                match result {
-                    Ok(()) => Ok(names::SUCCESS),
-                    Err(e) => {
-                        let message = truncate(e.message(), ctx.limits.max_error);
-                        ctx.meter.charge_bytes(message.len())?;
-                        ctx.host_error.extend_from_slice(message.as_bytes());
-                        if message.len() < e.message().len() {
-                            ctx.host_error.extend_from_slice(cut_note(e.message().len()).as_bytes());
-                        }
-                        Ok(names::FAILURE)
-                    }
-                }
+                let ok = call_host(ctx, "", "", &data[op_range], &data[payload_range])?;
+                Ok(if ok { names::SUCCESS } else { names::FAILURE })
             })
         },
     )?;
@@ -252,6 +272,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
                 return Ok(());
             }
             ctx.meter.charge(OUTPUT_FUEL)?;
+            ctx.tape.log(&line)?;
             contain("the logger", || (ctx.logger)(&line))
         })
     })?;

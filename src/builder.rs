@@ -14,6 +14,7 @@ use crate::limits::Limits;
 use crate::module::{BoxedHasher, Check, EngineConfig, Hasher, Module, NoVerify, Pinned, Source};
 use crate::runtime::{Ctx, Runtime};
 use crate::sliced::{CancelHandle, Watch};
+use crate::transcript::{Header, Tape};
 use crate::wasi::Io;
 
 /// Configures and builds a [`Runtime`].
@@ -60,6 +61,8 @@ pub struct Builder<'a, T: 'static> {
     env: Vec<(String, String)>,
     limits: Limits,
     watch: Watch,
+    record: Option<io::BoxedSink>,
+    tape: Option<Tape>,
 }
 
 impl<'a, T: 'static> Builder<'a, T> {
@@ -83,6 +86,8 @@ impl<'a, T: 'static> Builder<'a, T> {
             env: Vec::new(),
             limits: Limits::default(),
             watch: Watch::default(),
+            record: None,
+            tape: None,
         }
     }
 
@@ -269,6 +274,22 @@ impl<'a, T: 'static> Builder<'a, T> {
         self
     }
 
+    /// Records a transcript of the runtime's life to `sink`: what every call and
+    /// (re)instantiation received and did, to [`replay`](crate::transcript::replay)
+    /// anywhere (see [`transcript`](crate::transcript)). Under `std` a file or any
+    /// `std::io::Write` is a sink; a firmware can stream it out. When the sink refuses
+    /// a write, the call under way fails with [`Error::Host`] saying so.
+    pub fn record(mut self, sink: impl Sink + Send + 'static) -> Self {
+        self.record = Some(Box::new(sink));
+        self
+    }
+
+    /// Replays a transcript instead of calling the host (see `transcript::replay`).
+    pub(crate) fn replaying(mut self, tape: Tape) -> Self {
+        self.tape = Some(tape);
+        self
+    }
+
     /// Every limit at once ([`Limits::check`]ed by [`build`](Self::build)).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -301,7 +322,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             Some(_) if !self.hash.is_empty() => return Err(Error::config("give either a hash or a pinned hash")),
             Some(pin) => Check::Pinned(pin),
         };
-        let module = source.load(check, config)?;
+        let module = source.load(check, config, self.record.is_some())?;
         // A reused module keeps the engine it was compiled with; its settings must be
         // the ones these limits ask for.
         match (config.fuel, module.config.fuel) {
@@ -319,6 +340,28 @@ impl<'a, T: 'static> Builder<'a, T> {
             ));
         }
         let table = HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take())?;
+        let tape = match (self.record.take(), self.tape.take()) {
+            (Some(sink), _) => {
+                let header = Header {
+                    // `load` computed it when no check gave it.
+                    plugin: module.sha256.unwrap_or_default(),
+                    engine: module.config,
+                    limits: self.limits,
+                    args: self.args.clone(),
+                    env: self.env.clone(),
+                };
+                Tape::recording(sink, &header)?
+            }
+            (None, Some(tape)) => {
+                // A replay answers from the transcript, and compares what the plugin
+                // outputs instead of showing it.
+                self.logger = Some(Box::new(|_: &str| {}));
+                self.stdout = Some(Box::new(io::Discard));
+                self.stderr = Some(Box::new(io::Discard));
+                tape
+            }
+            (None, None) => Tape::Off,
+        };
         let deterministic = self.deterministic;
         let io = Io::new(
             self.stdout.take().unwrap_or_else(io::default_stdout),
@@ -330,7 +373,7 @@ impl<'a, T: 'static> Builder<'a, T> {
         );
         let logger = self.logger.take().unwrap_or_else(io::default_logger);
         let host = Box::new(HostSide { state: self.state, table });
-        let ctx = Ctx::new(host, logger, io, self.limits);
+        let ctx = Ctx::new(host, logger, io, self.limits, tape);
         Runtime::new(module, ctx, self.watch)
     }
 }

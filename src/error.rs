@@ -110,6 +110,10 @@ pub enum Error {
     Config(Cow<'static, str>),
     /// Any other error reported by the interpreter.
     Wasm(Box<str>),
+    /// A transcript does not decode, or cannot be replayed against this plugin.
+    Transcript(Cow<'static, str>),
+    /// A replayed plugin did something else than its transcript says.
+    Diverged(Box<crate::transcript::Divergence>),
 }
 
 impl Error {
@@ -210,6 +214,8 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "cannot read `{path}`: {source}"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
             Error::Wasm(why) => write!(f, "{why}"),
+            Error::Transcript(why) => write!(f, "transcript: {why}"),
+            Error::Diverged(d) => write!(f, "replay diverged: {d}"),
         }
     }
 }

@@ -56,6 +56,54 @@ impl std::io::Write for Discard {
     }
 }
 
+/// A buffer that a runtime writes into (as a stdout or stderr sink, or a transcript)
+/// while the host keeps a clone to read it: clones share the bytes.
+///
+/// ```
+/// let out = hookr::io::SharedBuffer::new();
+/// let mut sink = out.clone();
+/// std::io::Write::write_all(&mut sink, b"hi").unwrap();
+/// assert_eq!(out.take(), b"hi");
+/// assert!(out.take().is_empty());
+/// ```
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Default)]
+pub struct SharedBuffer(std::sync::Arc<std::sync::Mutex<alloc::vec::Vec<u8>>>);
+
+#[cfg(feature = "std")]
+impl SharedBuffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        SharedBuffer::default()
+    }
+
+    fn bytes(&self) -> std::sync::MutexGuard<'_, alloc::vec::Vec<u8>> {
+        // Writes only append, so a buffer whose writer panicked is still whole.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes what was written so far, leaving the buffer empty.
+    pub fn take(&self) -> alloc::vec::Vec<u8> {
+        core::mem::take(&mut *self.bytes())
+    }
+
+    /// A copy of what was written so far.
+    pub fn contents(&self) -> alloc::vec::Vec<u8> {
+        self.bytes().clone()
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Where a plugin's random bytes come from.
 pub trait RandomSource {
     /// Fills `buf` with random bytes.

@@ -100,6 +100,7 @@ mod runtime;
 #[cfg(feature = "serde")]
 mod serde;
 mod sliced;
+pub mod transcript;
 pub mod wasi;
 
 pub use builder::{check_import, Builder};

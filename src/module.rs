@@ -25,6 +25,12 @@ pub trait Hasher {
     /// Returns [`Error::MalformedHash`] for an `expected` that is not a hash of this
     /// kind and [`Error::HashMismatch`] for a hash that differs.
     fn verify(&self, expected: &str, data: &[u8]) -> Result<(), Error>;
+
+    /// Whether the hash is SHA-256: a module checked with it knows its SHA-256, which
+    /// a [transcript](crate::transcript) names it by.
+    fn is_sha256(&self) -> bool {
+        false
+    }
 }
 
 /// SHA-256, compared in constant time.
@@ -96,6 +102,10 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Hasher for Sha256Hasher {
+    fn is_sha256(&self) -> bool {
+        true
+    }
+
     fn hash(&self, data: &[u8]) -> String {
         to_hex(&sha256(data))
     }
@@ -217,6 +227,9 @@ pub struct Module {
     /// Which of [`INITIALISERS`](hookr_abi::INITIALISERS) the module exports (bit `i`
     /// for the `i`th), found once instead of looked up in every instance.
     pub(crate) initialisers: u8,
+    /// The module's SHA-256, when it was checked against one (or computed for a
+    /// transcript).
+    pub(crate) sha256: Option<[u8; 32]>,
 }
 
 impl core::fmt::Debug for Module {
@@ -234,13 +247,15 @@ impl Module {
     /// build time, with [`Module::pinned`].
     pub fn new(bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Self, Error> {
         hasher.verify(expected_hash, bytes)?;
+        // A hash that SHA-256 verified is the module's SHA-256.
+        let sha256 = if hasher.is_sha256() { parse_sha256(expected_hash).ok() } else { None };
         #[cfg(not(feature = "validate"))]
         {
-            let _ = config;
+            let _ = (config, sha256);
             Err(Error::config("this build does not validate modules: load one pinned at build time (`pinned`)"))
         }
         #[cfg(feature = "validate")]
-        Self::compile(bytes, config)
+        Self::compile(bytes, config).map(|m| Module { sha256, ..m })
     }
 
     /// Checks `bytes` against the SHA-256 in `pin`, then compiles them; validates them
@@ -250,7 +265,8 @@ impl Module {
     /// stands for a validation done at build time by [`validate_and_pin`].
     pub fn pinned(bytes: &[u8], pin: Pinned, config: EngineConfig) -> Result<Self, Error> {
         Sha256Hasher.verify(pin.0, bytes)?;
-        Self::compile(bytes, config)
+        let sha256 = parse_sha256(pin.0).ok();
+        Self::compile(bytes, config).map(|m| Module { sha256, ..m })
     }
 
     /// Compiles bytes whose hash was checked; without `validate`, only bytes whose hash
@@ -273,7 +289,7 @@ impl Module {
             .enumerate()
             .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
             .fold(0, |bits, (i, _)| bits | 1 << i);
-        Ok(Module { engine, module, config, linker: Arc::new(linker), initialisers })
+        Ok(Module { engine, module, config, linker: Arc::new(linker), initialisers, sha256: None })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -306,6 +322,12 @@ impl Module {
     /// The engine settings the module was compiled with.
     pub fn engine_config(&self) -> EngineConfig {
         self.config
+    }
+
+    /// The module's SHA-256, when it was checked against one (or computed because a
+    /// transcript was recorded).
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        self.sha256
     }
 
     /// The interpreter engine the module was compiled for.
@@ -434,10 +456,18 @@ pub(crate) enum Check<'h> {
 }
 
 impl Source<'_> {
-    pub(crate) fn load(self, check: Check<'_>, config: EngineConfig) -> Result<Module, Error> {
-        let compile = |bytes: &[u8]| match check {
-            Check::Hash(expected, hasher) => Module::new(bytes, expected, hasher, config),
-            Check::Pinned(pin) => Module::pinned(bytes, pin, config),
+    /// Checks and compiles the module; with `want_sha256`, makes sure the module knows
+    /// its SHA-256 (computing it from the bytes when no check gave it).
+    pub(crate) fn load(self, check: Check<'_>, config: EngineConfig, want_sha256: bool) -> Result<Module, Error> {
+        let compile = |bytes: &[u8]| {
+            let module = match check {
+                Check::Hash(expected, hasher) => Module::new(bytes, expected, hasher, config),
+                Check::Pinned(pin) => Module::pinned(bytes, pin, config),
+            }?;
+            match module.sha256 {
+                None if want_sha256 => Ok(Module { sha256: Some(sha256(bytes)), ..module }),
+                _ => Ok(module),
+            }
         };
         match self {
             Source::Bytes(b) => compile(b),

@@ -19,6 +19,7 @@ use crate::limits::{Limiter, Limits};
 use crate::meter::{Meter, Usage};
 use crate::module::Module;
 use crate::sliced::{SlicedCall, Watch};
+use crate::transcript::{error_kind, Outcome, Tape};
 use crate::wasi::Io;
 
 /// The request of the call under way: the operation name and payload the host lends
@@ -83,10 +84,12 @@ pub(crate) struct Ctx {
     pub(crate) limiter: Limiter,
     pub(crate) memory: Option<Memory>,
     pub(crate) meter: Meter,
+    /// Recording a transcript, replaying one, or neither.
+    pub(crate) tape: Tape,
 }
 
 impl Ctx {
-    pub(crate) fn new(host: Box<dyn Host>, logger: Logger, io: Io, limits: Limits) -> Self {
+    pub(crate) fn new(host: Box<dyn Host>, logger: Logger, io: Io, limits: Limits, tape: Tape) -> Self {
         let host = HostBox(host);
         let limiter = Limiter::new(&limits);
         Ctx {
@@ -104,6 +107,7 @@ impl Ctx {
             limits,
             limiter,
             memory: None,
+            tape,
         }
     }
 
@@ -288,6 +292,7 @@ impl<T: 'static> Runtime<T> {
         store.limiter(|ctx| &mut ctx.limiter);
         store.data_mut().frame = Frame::EMPTY;
         store.data_mut().limiter.fix_tables(false);
+        store.data_mut().tape.instantiate()?;
         Self::start_init(store)?;
         // `Builder::build` has checked every import by name and type already.
         let instance =
@@ -374,6 +379,7 @@ impl<T: 'static> Runtime<T> {
         let plugin_call = live.plugin_call;
         let store = present(&mut self.store);
         let ctx = store.data_mut();
+        ctx.tape.call(op, payload)?;
         let fuel = ctx.meter.start(limits.fuel.unwrap_or(0), limits.max_output_per_call, sliced);
         // The guest's response goes straight into the caller's buffer.
         core::mem::swap(&mut ctx.response, out);
@@ -398,6 +404,8 @@ impl<T: 'static> Runtime<T> {
         ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
         self.last_failed = !matches!(result, Ok(names::SUCCESS)) || ctx.plugin_error_len.is_some();
+        // Stopped by a trap, a limit or a host-side error, rather than returned.
+        let stopped = result.is_err();
         let outcome = match result {
             Ok(_) if ctx.plugin_error_len.is_some() => {
                 let mut message = String::from_utf8_lossy(&ctx.plugin_error).into_owned();
@@ -408,19 +416,39 @@ impl<T: 'static> Runtime<T> {
             }
             Ok(names::SUCCESS) => Ok(()),
             Ok(_) => Err(Error::plugin(alloc::format!("call to `{op}` was unsuccessful"))),
-            Err(err) => {
-                out.clear();
-                // The guest may be half-way through anything: the next call starts it
-                // afresh (see `needs_reset`), and this one returns at once.
-                return Err(err);
+            Err(err) => Err(err),
+        };
+        // A replay that diverged inside the call has its answer already.
+        let outcome = match outcome {
+            Err(Error::Diverged(d)) => Err(Error::Diverged(d)),
+            outcome => {
+                let ended = match &outcome {
+                    Ok(()) => ctx.tape.end(&Outcome::Response(out), self.last_call.fuel),
+                    Err(e) => {
+                        let message = alloc::format!("{e}");
+                        ctx.tape.end(&Outcome::Error { kind: error_kind(e), message: &message }, self.last_call.fuel)
+                    }
+                };
+                ended.and(outcome)
             }
         };
+        if stopped {
+            // The guest may be half-way through anything: the next call starts it
+            // afresh (see `needs_reset`), and this one returns at once.
+            out.clear();
+            return outcome;
+        }
         self.needs_reset = false;
         ctx.clear_call_state();
         if outcome.is_err() {
             out.clear();
         }
         outcome
+    }
+
+    /// When replaying a transcript, the operation and request of its next call.
+    pub(crate) fn next_recorded_call(&self) -> Result<Option<(String, Vec<u8>)>, Error> {
+        self.store_ref().data().tape.next_call()
     }
 
     /// Puts the plugin back into its state right after initialisation now, as the next

@@ -39,6 +39,7 @@ use crate::abi::{contain, guest_range, metered};
 use crate::io::{BoxedClock, BoxedRandom, BoxedSink};
 use crate::meter::{IOVEC_FUEL, OUTPUT_FUEL};
 use crate::runtime::Ctx;
+use crate::transcript::Record;
 
 /// The preview 1 error numbers this subset answers (`0` is success).
 pub mod errno {
@@ -318,6 +319,7 @@ fn fd_write(
                 &ctx.scratch[..]
             }
         };
+        ctx.tape.output(fd as u32, bytes)?;
         let sink = if fd == STDOUT { &mut ctx.io.stdout } else { &mut ctx.io.stderr };
         sink.write_all(bytes).is_ok()
     };
@@ -354,21 +356,26 @@ fn fd_fdstat_get(data: &mut [u8], fd: i32, ptr: i32) -> i32 {
 }
 
 /// Reads the clock `id` (after the result pointer was found good, so that a failed
-/// call does not advance a deterministic clock).
-fn clock_read(data: &mut [u8], ctx: &mut Ctx, id: i32, ptr: i32, resolution: bool) -> i32 {
+/// call does not advance a deterministic clock); in a replay, the transcript answers.
+fn clock_read(data: &mut [u8], ctx: &mut Ctx, id: i32, ptr: i32, resolution: bool) -> Result<i32, wasmi::Error> {
     if !matches!(id, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_PROCESS_CPUTIME | CLOCK_THREAD_CPUTIME) {
-        return errno::INVAL;
+        return Ok(errno::INVAL);
     }
     if guest_range(data.len(), ptr, 8).is_none() {
-        return errno::FAULT;
+        return Ok(errno::FAULT);
     }
-    let clock = &mut ctx.io.clock;
-    let ns = match (resolution, id) {
-        (true, _) => clock.resolution_ns(),
-        (false, CLOCK_REALTIME) => clock.realtime_ns(),
-        (false, _) => clock.monotonic_ns(),
+    let ns = if ctx.tape.replaying_now() {
+        ctx.tape.replay_clock(id as u32, resolution)?
+    } else {
+        let clock = &mut ctx.io.clock;
+        match (resolution, id) {
+            (true, _) => clock.resolution_ns(),
+            (false, CLOCK_REALTIME) => clock.realtime_ns(),
+            (false, _) => clock.monotonic_ns(),
+        }
     };
-    put(data, ptr, &ns.to_le_bytes())
+    ctx.tape.write(&Record::Clock { id: id as u32, resolution, ns });
+    Ok(put(data, ptr, &ns.to_le_bytes()))
 }
 
 /// A list of NUL-terminated strings (`args` or `environ`), each made of up to three
@@ -464,7 +471,13 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
         with_memory(&mut c, |data, ctx| match guest_range(data.len(), ptr, len) {
             Some(range) => {
                 ctx.meter.charge_random(range.len())?;
-                ctx.io.random.fill(&mut data[range]);
+                let bytes = &mut data[range];
+                if ctx.tape.replaying_now() {
+                    ctx.tape.replay_random(bytes)?;
+                } else {
+                    ctx.io.random.fill(bytes);
+                }
+                ctx.tape.write(&Record::Random(bytes));
                 Ok(errno::SUCCESS)
             }
             None => Ok(errno::FAULT),
@@ -473,13 +486,13 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
     linker.func_wrap(m, "clock_time_get", |mut c: C<'_>, id: i32, _precision: i64, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
-            Ok(clock_read(data, ctx, id, ptr, false))
+            clock_read(data, ctx, id, ptr, false)
         })
     })?;
     linker.func_wrap(m, "clock_res_get", |mut c: C<'_>, id: i32, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
-            Ok(clock_read(data, ctx, id, ptr, true))
+            clock_read(data, ctx, id, ptr, true)
         })
     })?;
     linker.func_wrap(m, "args_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {

@@ -1,0 +1,1034 @@
+//! Transcripts: a plugin's calls and everything it received from outside, recorded
+//! as it ran, to be replayed anywhere and shown to do exactly the same.
+//!
+//! A runtime built with [`Builder::record`](crate::Builder::record) writes, as it
+//! goes, one MessagePack document to a [`Sink`]: a header (the plugin's SHA-256, the
+//! engine settings, the limits, the WASI arguments and environment), then a flat
+//! sequence of records: each (re)instantiation, and for each call its operation and
+//! request, every host-function call (operation, request, reply or error), clock and
+//! random read, log line and stdout/stderr write in the order they happened, and how
+//! the call ended with the fuel it used.
+//!
+//! [`replay`] runs the plugin again from a transcript alone: host functions, clocks
+//! and random bytes are answered from it, so replaying needs none of the original
+//! host, and works without `std`. The verdict is [`Verdict::Identical`], or the first
+//! [`Divergence`]: which call, what differed, the bytes expected and those seen.
+//!
+//! ```
+//! # let wasm = wat::parse_str(r#"(module
+//! #   (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+//! #   (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+//! #   (import "hookr" "__host_call" (func $call (param i32 i32 i32 i32) (result i32)))
+//! #   (import "hookr" "__host_response_len" (func $rlen (result i32)))
+//! #   (import "hookr" "__host_response" (func $rget (param i32)))
+//! #   (memory (export "memory") 1)
+//! #   (data (i32.const 0) "double")
+//! #   (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+//! #     (call $req (i32.const 100) (i32.const 200))
+//! #     (drop (call $call (i32.const 0) (i32.const 6) (i32.const 200) (local.get $len)))
+//! #     (call $rget (i32.const 1000))
+//! #     (call $resp (i32.const 1000) (call $rlen))
+//! #     (i32.const 1)))"#).unwrap();
+//! use hookr::transcript::{replay, Verdict};
+//! use hookr::{EngineConfig, Module, Runtime, Sha256Hasher, Hasher};
+//!
+//! // Record two calls of a plugin that asks its host to double the payload.
+//! let hash = Sha256Hasher.hash(&wasm);
+//! let transcript = hookr::io::SharedBuffer::new();
+//! let mut rt = Runtime::builder(())
+//!     .bytes(&wasm)
+//!     .hash(&hash)
+//!     .hasher(Sha256Hasher)
+//!     .host_fn("double", |_, payload, out| {
+//!         out.extend_from_slice(payload);
+//!         out.extend_from_slice(payload);
+//!         Ok(())
+//!     })
+//!     .record(transcript.clone())
+//!     .build()?;
+//! assert_eq!(rt.invoke("go", b"ab")?, b"abab");
+//! assert_eq!(rt.invoke("go", b"xyz")?, b"xyzxyz");
+//! drop(rt);
+//!
+//! // Replay it: no host function is registered, the transcript answers.
+//! let module = Module::new(&wasm, &hash, &Sha256Hasher, EngineConfig::default())?;
+//! assert_eq!(replay(&module, transcript.take())?, Verdict::Identical { calls: 2 });
+//! # Ok::<(), hookr::Error>(())
+//! ```
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use hookr_abi::codec::{DecodeError, Decoder, EncodeError, Encoder};
+
+use crate::error::Error;
+use crate::io::{Sink, SinkError};
+use crate::limits::Limits;
+use crate::module::{EngineConfig, Module};
+
+/// The name a transcript's header starts with.
+pub const FORMAT: &str = "hookr-transcript";
+
+/// The version of the format this crate writes and reads.
+pub const VERSION: u64 = 1;
+
+/// One record of a transcript, borrowing its bytes from the transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Record<'a> {
+    /// The plugin was instantiated (again): the records up to the next
+    /// [`Call`](Record::Call) are what its initialisers received and did.
+    Instantiate,
+    /// A call started.
+    Call {
+        /// The operation.
+        op: &'a str,
+        /// The request payload.
+        request: &'a [u8],
+    },
+    /// The plugin called a host function and got `reply`, its response when `ok`, else
+    /// its error message. `binding` and `namespace` are empty for hookr's own ABI.
+    HostCall {
+        /// The waPC binding.
+        binding: &'a str,
+        /// The waPC namespace.
+        namespace: &'a str,
+        /// The operation, as the guest named it (not always UTF-8).
+        op: &'a [u8],
+        /// The request payload.
+        request: &'a [u8],
+        /// Whether the host function succeeded.
+        ok: bool,
+        /// Its response or error message.
+        reply: &'a [u8],
+    },
+    /// The plugin read a WASI clock: `id` as WASI numbers them, its resolution or
+    /// its time.
+    Clock {
+        /// The WASI clock id.
+        id: u32,
+        /// A read of the resolution rather than of the time.
+        resolution: bool,
+        /// What it read, in nanoseconds.
+        ns: u64,
+    },
+    /// The plugin got random bytes.
+    Random(&'a [u8]),
+    /// The plugin logged a line, as the logger got it.
+    Log(&'a str),
+    /// The plugin wrote to stdout (fd 1) or stderr (fd 2).
+    Output {
+        /// The file descriptor.
+        fd: u32,
+        /// The bytes the sink got.
+        bytes: &'a [u8],
+    },
+    /// The call ended.
+    End {
+        /// Its response, or its error.
+        outcome: Outcome<'a>,
+        /// The fuel it used (`None` when unmetered).
+        fuel: Option<u64>,
+    },
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// It succeeded with this response.
+    Response(&'a [u8]),
+    /// It failed: the kind of error (see [`error_kind`]) and its message.
+    Error {
+        /// The kind: `plugin`, `host`, `trap`, `out_of_fuel`, `timeout`, …
+        kind: &'a str,
+        /// The error's message.
+        message: &'a str,
+    },
+}
+
+const INSTANTIATE: u64 = 0;
+const CALL: u64 = 1;
+const HOST_CALL: u64 = 2;
+const CLOCK: u64 = 3;
+const RANDOM: u64 = 4;
+const LOG: u64 = 5;
+const OUTPUT: u64 = 6;
+const END: u64 = 7;
+
+/// The MessagePack of one record, as a transcript holds it (for tools that write or
+/// edit transcripts).
+pub fn encode(record: &Record<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Only lengths past 4 GiB fail, which no slice a record borrows from a transcript
+    // (or a runtime's limits) reaches.
+    let _ = record.encode(&mut out);
+    out
+}
+
+/// The kind of an error, as a transcript names it.
+pub fn error_kind(err: &Error) -> &'static str {
+    match err {
+        Error::Plugin(_) => "plugin",
+        Error::Host(_) => "host",
+        Error::Trap(_) => "trap",
+        Error::OutOfFuel => "out_of_fuel",
+        Error::Timeout(_) => "timeout",
+        Error::Cancelled => "cancelled",
+        Error::MemoryLimit(_) => "memory_limit",
+        Error::Exit(_) => "exit",
+        Error::BadGuestPointer { .. } => "bad_guest_pointer",
+        Error::TooLarge { .. } => "too_large",
+        Error::Wasm(_) => "wasm",
+        _ => "other",
+    }
+}
+
+impl Record<'_> {
+    /// Appends the record's MessagePack to `out`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let e = &mut Encoder::new(out);
+        match self {
+            Record::Instantiate => {
+                e.array_len(1)?;
+                e.uint(INSTANTIATE)
+            }
+            Record::Call { op, request } => {
+                e.array_len(3)?;
+                e.uint(CALL)?;
+                e.str(op)?;
+                e.bin(request)
+            }
+            Record::HostCall { binding, namespace, op, request, ok, reply } => {
+                e.array_len(7)?;
+                e.uint(HOST_CALL)?;
+                e.str(binding)?;
+                e.str(namespace)?;
+                e.bin(op)?;
+                e.bin(request)?;
+                e.bool(*ok)?;
+                e.bin(reply)
+            }
+            Record::Clock { id, resolution, ns } => {
+                e.array_len(4)?;
+                e.uint(CLOCK)?;
+                e.uint(u64::from(*id))?;
+                e.bool(*resolution)?;
+                e.uint(*ns)
+            }
+            Record::Random(bytes) => {
+                e.array_len(2)?;
+                e.uint(RANDOM)?;
+                e.bin(bytes)
+            }
+            Record::Log(line) => {
+                e.array_len(2)?;
+                e.uint(LOG)?;
+                e.str(line)
+            }
+            Record::Output { fd, bytes } => {
+                e.array_len(3)?;
+                e.uint(OUTPUT)?;
+                e.uint(u64::from(*fd))?;
+                e.bin(bytes)
+            }
+            Record::End { outcome, fuel } => {
+                e.array_len(3)?;
+                e.uint(END)?;
+                match outcome {
+                    Outcome::Response(response) => {
+                        e.array_len(1)?;
+                        e.bin(response)?;
+                    }
+                    Outcome::Error { kind, message } => {
+                        e.array_len(2)?;
+                        e.str(kind)?;
+                        e.str(message)?;
+                    }
+                }
+                match fuel {
+                    Some(fuel) => e.uint(*fuel),
+                    None => e.nil(),
+                }
+            }
+        }
+    }
+
+    /// Reads one record.
+    fn decode<'a>(d: &mut Decoder<'a>) -> Result<Record<'a>, DecodeError> {
+        let len = d.array_len()?;
+        let tag = d.uint()?;
+        let want = match tag {
+            INSTANTIATE => 1,
+            CALL | OUTPUT | END => 3,
+            HOST_CALL => 7,
+            CLOCK => 4,
+            RANDOM | LOG => 2,
+            _ => return Err(DecodeError::Invalid("unknown record type")),
+        };
+        if len != want {
+            return Err(DecodeError::Invalid("a record has the wrong number of fields"));
+        }
+        Ok(match tag {
+            INSTANTIATE => Record::Instantiate,
+            CALL => Record::Call { op: d.str()?, request: d.bin()? },
+            HOST_CALL => Record::HostCall {
+                binding: d.str()?,
+                namespace: d.str()?,
+                op: d.bin()?,
+                request: d.bin()?,
+                ok: d.bool()?,
+                reply: d.bin()?,
+            },
+            CLOCK => {
+                let at = d.position();
+                let id = u32::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))?;
+                Record::Clock { id, resolution: d.bool()?, ns: d.uint()? }
+            }
+            RANDOM => Record::Random(d.bin()?),
+            LOG => Record::Log(d.str()?),
+            OUTPUT => {
+                let at = d.position();
+                let fd = u32::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))?;
+                Record::Output { fd, bytes: d.bin()? }
+            }
+            _ => {
+                let outcome = match d.array_len()? {
+                    1 => Outcome::Response(d.bin()?),
+                    2 => Outcome::Error { kind: d.str()?, message: d.str()? },
+                    _ => return Err(DecodeError::Invalid("an outcome has the wrong number of fields")),
+                };
+                let fuel = if d.is_nil() {
+                    d.nil()?;
+                    None
+                } else {
+                    Some(d.uint()?)
+                };
+                Record::End { outcome, fuel }
+            }
+        })
+    }
+}
+
+/// What a transcript's header says: which plugin, and how it was run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Header {
+    /// The plugin's SHA-256.
+    pub plugin: [u8; 32],
+    /// The engine settings it was compiled with.
+    pub engine: EngineConfig,
+    /// The limits it ran under.
+    pub limits: Limits,
+    /// The WASI arguments it saw.
+    pub args: Vec<String>,
+    /// The WASI environment it saw.
+    pub env: Vec<(String, String)>,
+}
+
+/// The fields of [`Limits`] a header carries, in order.
+const LIMIT_FIELDS: [&str; 14] = [
+    "fuel",
+    "init_fuel",
+    "slice_fuel",
+    "max_memory_pages",
+    "max_table_elements",
+    "max_recursion_depth",
+    "max_request",
+    "max_response",
+    "max_host_response",
+    "max_error",
+    "max_log",
+    "max_output",
+    "max_output_per_call",
+    "retain_buffer",
+];
+
+fn limit_values(l: &Limits) -> [Option<u64>; 14] {
+    let n = |v: usize| Some(v as u64);
+    [
+        l.fuel,
+        Some(l.init_fuel),
+        Some(l.slice_fuel),
+        Some(u64::from(l.max_memory_pages)),
+        n(l.max_table_elements),
+        n(l.max_recursion_depth),
+        n(l.max_request),
+        n(l.max_response),
+        n(l.max_host_response),
+        n(l.max_error),
+        n(l.max_log),
+        n(l.max_output),
+        n(l.max_output_per_call),
+        n(l.retain_buffer),
+    ]
+}
+
+impl Header {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let e = &mut Encoder::new(out);
+        e.map_len(7)?;
+        e.str("format")?;
+        e.str(FORMAT)?;
+        e.str("version")?;
+        e.uint(VERSION)?;
+        e.str("plugin")?;
+        e.bin(&self.plugin)?;
+        e.str("engine")?;
+        e.map_len(3)?;
+        e.str("fuel")?;
+        e.bool(self.engine.fuel)?;
+        e.str("max_recursion_depth")?;
+        e.uint(self.engine.max_recursion_depth as u64)?;
+        e.str("max_stack_height")?;
+        e.uint(self.engine.max_stack_height as u64)?;
+        e.str("limits")?;
+        e.map_len(LIMIT_FIELDS.len())?;
+        for (name, value) in LIMIT_FIELDS.iter().zip(limit_values(&self.limits)) {
+            e.str(name)?;
+            match value {
+                Some(v) => e.uint(v)?,
+                None => e.nil()?,
+            }
+        }
+        e.str("args")?;
+        e.array_len(self.args.len())?;
+        for arg in &self.args {
+            e.str(arg)?;
+        }
+        e.str("env")?;
+        e.array_len(self.env.len())?;
+        for (k, v) in &self.env {
+            e.array_len(2)?;
+            e.str(k)?;
+            e.str(v)?;
+        }
+        Ok(())
+    }
+
+    fn decode(d: &mut Decoder<'_>) -> Result<Header, DecodeError> {
+        const NAMES: &[&str] = &["format", "version", "plugin", "engine", "limits", "args", "env"];
+        let (mut format, mut version, mut plugin) = (None, None, None);
+        let mut engine = EngineConfig::default();
+        let mut limits = Limits::default();
+        let (mut args, mut env) = (Vec::new(), Vec::new());
+        let usize_at = |d: &mut Decoder<'_>| {
+            let at = d.position();
+            usize::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))
+        };
+        d.fields(NAMES, |d, field| {
+            match field {
+                Some(0) => format = Some(d.str()?),
+                Some(1) => version = Some(d.uint()?),
+                Some(2) => {
+                    plugin = Some(<[u8; 32]>::try_from(d.bin()?).map_err(|_| DecodeError::Invalid("not a SHA-256"))?)
+                }
+                Some(3) => d.fields(&["fuel", "max_recursion_depth", "max_stack_height"], |d, f| {
+                    match f {
+                        Some(0) => engine.fuel = d.bool()?,
+                        Some(1) => engine.max_recursion_depth = usize_at(d)?,
+                        Some(2) => engine.max_stack_height = usize_at(d)?,
+                        _ => d.skip()?,
+                    }
+                    Ok(())
+                })?,
+                Some(4) => d.fields(&LIMIT_FIELDS, |d, f| {
+                    let Some(f) = f else { return d.skip() };
+                    if f == 0 {
+                        limits.fuel = if d.is_nil() { d.nil().map(|()| None)? } else { Some(d.uint()?) };
+                        return Ok(());
+                    }
+                    let at = d.position();
+                    let v = d.uint()?;
+                    let size = || usize::try_from(v).map_err(|_| DecodeError::OutOfRange(at));
+                    match f {
+                        1 => limits.init_fuel = v,
+                        2 => limits.slice_fuel = v,
+                        3 => limits.max_memory_pages = u32::try_from(v).map_err(|_| DecodeError::OutOfRange(at))?,
+                        4 => limits.max_table_elements = size()?,
+                        5 => limits.max_recursion_depth = size()?,
+                        6 => limits.max_request = size()?,
+                        7 => limits.max_response = size()?,
+                        8 => limits.max_host_response = size()?,
+                        9 => limits.max_error = size()?,
+                        10 => limits.max_log = size()?,
+                        11 => limits.max_output = size()?,
+                        12 => limits.max_output_per_call = size()?,
+                        _ => limits.retain_buffer = size()?,
+                    }
+                    Ok(())
+                })?,
+                Some(5) => {
+                    for _ in 0..d.array_len()? {
+                        args.push(d.string()?);
+                    }
+                }
+                Some(6) => {
+                    for _ in 0..d.array_len()? {
+                        if d.array_len()? != 2 {
+                            return Err(DecodeError::Invalid("an environment variable is not a pair"));
+                        }
+                        env.push((d.string()?, d.string()?));
+                    }
+                }
+                _ => d.skip()?,
+            }
+            Ok(())
+        })?;
+        if format != Some(FORMAT) {
+            return Err(DecodeError::Invalid("not a hookr transcript"));
+        }
+        match version {
+            Some(VERSION) => {}
+            Some(_) => return Err(DecodeError::Invalid("a transcript version this hookr does not read")),
+            None => return Err(DecodeError::MissingField("version")),
+        }
+        let plugin = plugin.ok_or(DecodeError::MissingField("plugin"))?;
+        Ok(Header { plugin, engine, limits, args, env })
+    }
+}
+
+/// A transcript read from bytes: its header, then its records one by one.
+///
+/// Nothing is copied: records borrow from the bytes, and every length in them is
+/// checked against what is left, so a truncated, corrupt or hostile transcript is an
+/// error, never a panic or a large allocation.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    header: Header,
+    records: Decoder<'a>,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads the header of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, Error> {
+        let mut d = Decoder::new(bytes);
+        let header = Header::decode(&mut d).map_err(|e| transcript_error("its header", d.position(), e))?;
+        Ok(Reader { header, records: d })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The next record, or `None` at the end.
+    pub fn next_record(&mut self) -> Result<Option<Record<'a>>, Error> {
+        if self.records.remaining() == 0 {
+            return Ok(None);
+        }
+        let at = self.records.position();
+        Record::decode(&mut self.records).map(Some).map_err(|e| transcript_error("a record", at, e))
+    }
+
+    /// Where the next record starts.
+    pub fn position(&self) -> usize {
+        self.records.position()
+    }
+}
+
+fn transcript_error(what: &str, at: usize, e: DecodeError) -> Error {
+    Error::Transcript(alloc::format!("{what} at offset {at} does not decode: {e}").into())
+}
+
+/// Writes a transcript as a runtime runs: the header first, then each record.
+pub(crate) struct Recorder {
+    sink: Box<dyn Sink + Send>,
+    buf: Vec<u8>,
+    /// Why the sink refused a write, if it did: the call under way then fails.
+    failed: Option<SinkError>,
+}
+
+impl Recorder {
+    pub(crate) fn new(sink: Box<dyn Sink + Send>, header: &Header) -> Result<Self, Error> {
+        let mut rec = Recorder { sink, buf: Vec::new(), failed: None };
+        header.encode(&mut rec.buf).map_err(Error::Encode)?;
+        rec.flush();
+        match rec.failed.take() {
+            Some(e) => Err(Error::Host(alloc::format!("cannot write the transcript: {e}").into())),
+            None => Ok(rec),
+        }
+    }
+
+    /// Writes `record`; a refusal of the sink is kept for [`take_failure`](Self::take_failure).
+    pub(crate) fn write(&mut self, record: &Record<'_>) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.buf.clear();
+        // Every field is a byte string or string that fits 32 bits (limits keep
+        // payloads far below), so encoding cannot fail; if it did, say so.
+        if record.encode(&mut self.buf).is_err() {
+            self.failed = Some(SinkError);
+            return;
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if let Err(e) = self.sink.write_all(&self.buf) {
+            self.failed = Some(e);
+        }
+        // Keep a big record's buffer no longer than the record.
+        if self.buf.capacity() > 64 << 10 {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// The write that failed since the last call, if any.
+    pub(crate) fn take_failure(&mut self) -> Option<SinkError> {
+        self.failed.take()
+    }
+}
+
+/// Where a replay stands in its transcript.
+pub(crate) struct Replayer {
+    bytes: Cow<'static, [u8]>,
+    /// Where the next record starts.
+    at: usize,
+    /// The call being replayed (1 for the first; 0 before the first).
+    call: u64,
+    /// Its operation, for the divergence report.
+    op: String,
+}
+
+/// The record of `bytes` at `at`, and where the one after it starts.
+fn record_at(bytes: &[u8], at: usize) -> Result<Option<(Record<'_>, usize)>, Error> {
+    let rest = &bytes[at..];
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let mut d = Decoder::new(rest);
+    let record = Record::decode(&mut d).map_err(|e| transcript_error("a record", at, e))?;
+    Ok(Some((record, at + d.position())))
+}
+
+/// Takes the record of `bytes` at `*at` and moves `*at` past it; `None` at the end.
+/// (A free function, so that the record borrows only the bytes of a [`Replayer`].)
+fn take<'b>(bytes: &'b [u8], at: &mut usize) -> Result<Option<Record<'b>>, Error> {
+    match record_at(bytes, *at)? {
+        Some((record, next)) => {
+            *at = next;
+            Ok(Some(record))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Takes the next record of the replayer `r`, or returns the divergence of a plugin
+/// that `did` something past the transcript's end.
+macro_rules! next {
+    ($r:expr, $did:expr) => {
+        match take(&$r.bytes, &mut $r.at)? {
+            Some(record) => record,
+            None => return Err($r.diverged(alloc::format!("the plugin {} after the transcript's end", $did), b"", b"")),
+        }
+    };
+}
+
+impl Replayer {
+    /// A divergence in the call under way.
+    fn diverged(&self, what: impl Into<Cow<'static, str>>, expected: &[u8], actual: &[u8]) -> Error {
+        Error::Diverged(Box::new(Divergence {
+            call: self.call,
+            op: self.op.clone(),
+            what: what.into(),
+            expected: expected.to_vec(),
+            actual: actual.to_vec(),
+        }))
+    }
+
+    /// The plugin did `did` where the transcript has `found`.
+    fn mismatch(&self, did: &str, found: &Record<'_>) -> Error {
+        self.diverged(alloc::format!("the plugin {did} where the transcript has {}", describe(found)), b"", b"")
+    }
+
+    /// The operation and request of the next recorded call, looking past a
+    /// re-instantiation and what its initialisers did; `None` when no call is left.
+    fn peek_call(&self) -> Result<Option<(String, Vec<u8>)>, Error> {
+        let mut at = self.at;
+        while let Some((record, next)) = record_at(&self.bytes, at)? {
+            if let Record::Call { op, request } = record {
+                return Ok(Some((String::from(op), request.to_vec())));
+            }
+            at = next;
+        }
+        Ok(None)
+    }
+}
+
+/// Says what a record is, for a divergence.
+fn describe(record: &Record<'_>) -> String {
+    match record {
+        Record::Instantiate => String::from("a new instance"),
+        Record::Call { op, .. } => alloc::format!("the call `{}`", crate::abi::truncate(op, 64)),
+        Record::HostCall { op, .. } => {
+            alloc::format!("a call of the host function `{}`", crate::abi::truncate(&String::from_utf8_lossy(op), 64))
+        }
+        Record::Clock { .. } => String::from("a clock read"),
+        Record::Random(bytes) => alloc::format!("a read of {} random bytes", bytes.len()),
+        Record::Log(_) => String::from("a log line"),
+        Record::Output { fd, .. } => alloc::format!("a write to fd {fd}"),
+        Record::End { .. } => String::from("the end of the call"),
+    }
+}
+
+/// What a runtime does with transcripts: nothing, record one, or replay one.
+#[derive(Default)]
+pub(crate) enum Tape {
+    #[default]
+    Off,
+    Record(Recorder),
+    Replay(Replayer),
+}
+
+impl Tape {
+    pub(crate) fn recording(sink: Box<dyn Sink + Send>, header: &Header) -> Result<Self, Error> {
+        Recorder::new(sink, header).map(Tape::Record)
+    }
+
+    pub(crate) fn replaying(bytes: Cow<'static, [u8]>, start: usize) -> Self {
+        Tape::Replay(Replayer { bytes, at: start, call: 0, op: String::new() })
+    }
+
+    /// Whether host functions, clocks and random bytes come from a transcript.
+    #[inline]
+    pub(crate) fn replaying_now(&self) -> bool {
+        matches!(self, Tape::Replay(_))
+    }
+
+    /// Writes `record` when recording; a no-op otherwise.
+    #[inline]
+    pub(crate) fn write(&mut self, record: &Record<'_>) {
+        if let Tape::Record(r) = self {
+            r.write(record);
+        }
+    }
+
+    /// The plugin is being instantiated.
+    pub(crate) fn instantiate(&mut self) -> Result<(), Error> {
+        match self {
+            Tape::Off => Ok(()),
+            Tape::Record(r) => {
+                r.write(&Record::Instantiate);
+                Ok(())
+            }
+            Tape::Replay(r) => match next!(r, "was instantiated") {
+                Record::Instantiate => Ok(()),
+                other => {
+                    let other = describe(&other);
+                    Err(r.diverged(
+                        alloc::format!("the plugin was instantiated where the transcript has {other}"),
+                        b"",
+                        b"",
+                    ))
+                }
+            },
+        }
+    }
+
+    /// A call of `op` with `request` starts.
+    pub(crate) fn call(&mut self, op: &str, request: &[u8]) -> Result<(), Error> {
+        match self {
+            Tape::Off => Ok(()),
+            Tape::Record(r) => {
+                r.write(&Record::Call { op, request });
+                Ok(())
+            }
+            Tape::Replay(r) => {
+                r.call += 1;
+                r.op = String::from(op);
+                match next!(r, "was called") {
+                    Record::Call { op: want, request: want_request } if want == op && want_request == request => Ok(()),
+                    other => {
+                        let other = describe(&other);
+                        Err(r.diverged(
+                            alloc::format!("the call does not start where the transcript has {other}"),
+                            b"",
+                            b"",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replays a host call: the recorded reply goes into `response` or `error`, and
+    /// whether the host function succeeded comes back.
+    pub(crate) fn replay_host_call(
+        &mut self,
+        binding: &str,
+        namespace: &str,
+        op: &[u8],
+        request: &[u8],
+        response: &mut Vec<u8>,
+        error: &mut Vec<u8>,
+    ) -> Result<bool, Error> {
+        let Tape::Replay(r) = self else {
+            return Err(Error::host("no transcript is being replayed"));
+        };
+        let (b, n, o, q, ok, reply) = match next!(r, "called a host function") {
+            Record::HostCall { binding, namespace, op, request, ok, reply } => {
+                (binding, namespace, op, request, ok, reply)
+            }
+            other => return Err(r.mismatch("called a host function", &other)),
+        };
+        let name = |b: &str, n: &str, o: &[u8]| [b.as_bytes(), b"/", n.as_bytes(), b"/", o].concat();
+        if (b, n, o) != (binding, namespace, op) {
+            let want = name(b, n, o);
+            return Err(r.diverged(
+                "the host function called (binding/namespace/operation)",
+                &want,
+                &name(binding, namespace, op),
+            ));
+        }
+        if q != request {
+            let want = q.to_vec();
+            return Err(r.diverged("the request of the host call", &want, request));
+        }
+        let out = if ok { response } else { error };
+        out.clear();
+        out.extend_from_slice(reply);
+        Ok(ok)
+    }
+
+    /// Replays a clock read.
+    pub(crate) fn replay_clock(&mut self, id: u32, resolution: bool) -> Result<u64, Error> {
+        let Tape::Replay(r) = self else {
+            return Err(Error::host("no transcript is being replayed"));
+        };
+        match next!(r, "read a clock") {
+            Record::Clock { id: i, resolution: res, ns } if (i, res) == (id, resolution) => Ok(ns),
+            Record::Clock { id: i, .. } => Err(r.diverged("the clock read", &i.to_le_bytes(), &id.to_le_bytes())),
+            other => Err(r.mismatch("read a clock", &other)),
+        }
+    }
+
+    /// Replays a read of `buf.len()` random bytes into `buf`.
+    pub(crate) fn replay_random(&mut self, buf: &mut [u8]) -> Result<(), Error> {
+        let Tape::Replay(r) = self else {
+            return Err(Error::host("no transcript is being replayed"));
+        };
+        match next!(r, "read random bytes") {
+            Record::Random(bytes) if bytes.len() == buf.len() => {
+                buf.copy_from_slice(bytes);
+                Ok(())
+            }
+            Record::Random(bytes) => {
+                let (want, got) = (bytes.len() as u64, buf.len() as u64);
+                Err(r.diverged("the number of random bytes read", &want.to_le_bytes(), &got.to_le_bytes()))
+            }
+            other => Err(r.mismatch("read random bytes", &other)),
+        }
+    }
+
+    /// A log line reached the logger: recorded, or compared with the transcript's.
+    pub(crate) fn log(&mut self, line: &str) -> Result<(), Error> {
+        match self {
+            Tape::Off => Ok(()),
+            Tape::Record(r) => {
+                r.write(&Record::Log(line));
+                Ok(())
+            }
+            Tape::Replay(r) => match next!(r, "logged a line") {
+                Record::Log(want) if want == line => Ok(()),
+                Record::Log(want) => {
+                    let want = want.as_bytes().to_vec();
+                    Err(r.diverged("the log line", &want, line.as_bytes()))
+                }
+                other => Err(r.mismatch("logged a line", &other)),
+            },
+        }
+    }
+
+    /// Bytes reached the stdout or stderr sink: recorded, or compared.
+    pub(crate) fn output(&mut self, fd: u32, bytes: &[u8]) -> Result<(), Error> {
+        match self {
+            Tape::Off => Ok(()),
+            Tape::Record(r) => {
+                r.write(&Record::Output { fd, bytes });
+                Ok(())
+            }
+            Tape::Replay(r) => match next!(r, "wrote output") {
+                Record::Output { fd: f, bytes: want } if f == fd && want == bytes => Ok(()),
+                Record::Output { bytes: want, .. } => {
+                    let want = want.to_vec();
+                    Err(r.diverged(alloc::format!("the output to fd {fd}"), &want, bytes))
+                }
+                other => Err(r.mismatch("wrote output", &other)),
+            },
+        }
+    }
+
+    /// The call ended with `outcome` after using `fuel`: recorded, or compared.
+    pub(crate) fn end(&mut self, outcome: &Outcome<'_>, fuel: Option<u64>) -> Result<(), Error> {
+        match self {
+            Tape::Off => Ok(()),
+            Tape::Record(r) => {
+                r.write(&Record::End { outcome: outcome.clone(), fuel });
+                match r.take_failure() {
+                    Some(e) => Err(Error::Host(alloc::format!("cannot write the transcript: {e}").into())),
+                    None => Ok(()),
+                }
+            }
+            Tape::Replay(r) => {
+                let (want, want_fuel) = match next!(r, "ended the call") {
+                    Record::End { outcome, fuel } => (outcome, fuel),
+                    other => return Err(r.mismatch("ended the call", &other)),
+                };
+                let text = |o: &Outcome<'_>| match o {
+                    Outcome::Response(bytes) => bytes.to_vec(),
+                    Outcome::Error { kind, message } => alloc::format!("{kind}: {message}").into_bytes(),
+                };
+                if want != *outcome {
+                    let what = match (&want, outcome) {
+                        (Outcome::Response(_), Outcome::Response(_)) => "the response",
+                        _ => "how the call ended",
+                    };
+                    let want = text(&want);
+                    return Err(r.diverged(what, &want, &text(outcome)));
+                }
+                if want_fuel != fuel {
+                    let fuel_bytes = |f: Option<u64>| alloc::format!("{f:?}").into_bytes();
+                    return Err(r.diverged("the fuel used", &fuel_bytes(want_fuel), &fuel_bytes(fuel)));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// When replaying, the operation and request of the next recorded call.
+    pub(crate) fn next_call(&self) -> Result<Option<(String, Vec<u8>)>, Error> {
+        match self {
+            Tape::Replay(r) => r.peek_call(),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The first difference between a transcript and its replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// The call it happened in: 1 for the first, 0 while the plugin was being
+    /// instantiated.
+    pub call: u64,
+    /// That call's operation (empty while instantiating).
+    pub op: String,
+    /// What differed.
+    pub what: Cow<'static, str>,
+    /// What the transcript has.
+    pub expected: Vec<u8>,
+    /// What the replay did.
+    pub actual: Vec<u8>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.call {
+            0 => write!(f, "while instantiating: {}", self.what)?,
+            n => write!(f, "call {n} (`{}`): {}", crate::abi::truncate(&self.op, 64), self.what)?,
+        }
+        write!(f, ": expected {}, got {}", Shown(&self.expected), Shown(&self.actual))
+    }
+}
+
+/// Bytes as hex, followed by the text when it is printable UTF-8; long ones cut.
+struct Shown<'a>(&'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 64;
+        let bytes = &self.0[..self.0.len().min(MAX)];
+        let more = if self.0.len() > MAX { "…" } else { "" };
+        write!(f, "{} bytes [", self.0.len())?;
+        for (i, b) in bytes.iter().enumerate() {
+            write!(f, "{}{b:02x}", if i == 0 { "" } else { " " })?;
+        }
+        write!(f, "{more}]")?;
+        if let Ok(text) = core::str::from_utf8(bytes) {
+            if !text.is_empty() && text.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') {
+                write!(f, " {text:?}{more}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every call did exactly what the transcript says: same host calls with the same
+    /// requests, same clock and random reads, same output, same results, same fuel.
+    Identical {
+        /// The calls replayed.
+        calls: u64,
+    },
+    /// The first place the replay did something else.
+    Diverged(Divergence),
+}
+
+/// Replays `transcript` against `module`, which must be the plugin it was recorded
+/// from (its SHA-256 is checked) compiled with the same engine settings.
+///
+/// Host functions, clocks and random reads are answered from the transcript, the
+/// limits and WASI arguments are those it records, and the output is compared, not
+/// shown. Errors are for what prevents a replay: a transcript that does not decode,
+/// another plugin, other engine settings. What the plugin does differently is a
+/// [`Verdict::Diverged`].
+pub fn replay(module: &Module, transcript: impl Into<Cow<'static, [u8]>>) -> Result<Verdict, Error> {
+    let bytes: Cow<'static, [u8]> = transcript.into();
+    let reader = Reader::new(&bytes)?;
+    let header = reader.header().clone();
+    let start = reader.position();
+    match module.sha256 {
+        Some(sha) if sha == header.plugin => {}
+        Some(sha) => {
+            return Err(Error::Transcript(
+                alloc::format!(
+                    "the transcript is of the plugin {}, not of {}",
+                    crate::to_hex(&header.plugin),
+                    crate::to_hex(&sha)
+                )
+                .into(),
+            ))
+        }
+        None => {
+            return Err(Error::config(
+                "a replay checks the plugin's SHA-256: load the module with a SHA-256 hash or a pin",
+            ))
+        }
+    }
+    if module.config != header.engine {
+        return Err(Error::config("the module was compiled with other engine settings than the transcript's"));
+    }
+    let built = crate::Runtime::builder(())
+        .module(module.clone())
+        .limits(header.limits)
+        .args(header.args.iter().cloned())
+        .env(header.env.iter().cloned())
+        .replaying(Tape::replaying(bytes.clone(), start))
+        .build();
+    let mut rt = match built {
+        Ok(rt) => rt,
+        Err(Error::Diverged(d)) => return Ok(Verdict::Diverged(*d)),
+        Err(Error::Init { source, .. }) if matches!(*source, Error::Diverged(_)) => match *source {
+            Error::Diverged(d) => return Ok(Verdict::Diverged(*d)),
+            _ => unreachable!("matched above"),
+        },
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    let mut calls = 0;
+    loop {
+        let Some((op, request)) = rt.next_recorded_call()? else {
+            return Ok(Verdict::Identical { calls });
+        };
+        calls += 1;
+        // Every other outcome was compared with the transcript's when the call ended.
+        if let Err(Error::Diverged(d)) = rt.invoke_into(&op, &request, &mut out) {
+            return Ok(Verdict::Diverged(*d));
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Transcripts: a recorded runtime replays identical without its host; a change in
+//! what the plugin does (or in the transcript) is the first divergence, named
+//! precisely; transcripts of another plugin or with other settings are refused; and
+//! truncated, corrupt or hostile transcripts are errors, never panics.
+
+mod common;
+
+extern crate alloc;
+
+use hookr::io::{SeededRandom, SharedBuffer};
+use hookr::transcript::{replay, Outcome, Reader, Record, Verdict};
+use hookr::{EngineConfig, Error, Hasher, HostError, HostFn, Limits, Module, Runtime, Sha256Hasher};
+
+/// The `simple` plugin's message types, shared with its source.
+#[path = "../targets/plugins/simple/src/messages.rs"]
+mod messages;
+use hookr::codec;
+use messages::{Echo, Hello};
+
+static SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
+static SENSOR: &[u8] = include_bytes!("../targets/plugins/sensor/sensor.wasm");
+static WASI_DEMO: &[u8] = include_bytes!("../targets/plugins/wasi-demo/wasi-demo.wasm");
+
+fn hello(_: &mut u64, req: Hello) -> Result<Hello, HostError> {
+    if req.msg == "fail" {
+        return Err(HostError::new("hello refuses to greet fail"));
+    }
+    Ok(Hello { msg: format!("Hello, {}!", req.msg) })
+}
+
+fn hello_byte(calls: &mut u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    *calls += 1;
+    out.extend_from_slice(b"Hello, ");
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+/// `now_ms`'s request: `{}`, whatever fields it has.
+struct NowRequest;
+
+impl codec::Decode for NowRequest {
+    fn decode(d: &mut codec::Decoder<'_>) -> Result<Self, codec::DecodeError> {
+        d.fields(&[], |d, _| d.skip())?;
+        Ok(NowRequest)
+    }
+}
+
+/// A fake clock in milliseconds, moved on a second per read.
+fn now_ms(clock: &mut u64, _: NowRequest) -> Result<NowMs, HostError> {
+    *clock += 1000;
+    Ok(NowMs(*clock))
+}
+
+/// `{"now_ms": u64}`.
+struct NowMs(u64);
+
+impl codec::Encode for NowMs {
+    fn encode(&self, e: &mut codec::Encoder<'_>) -> Result<(), codec::EncodeError> {
+        e.map_len(1)?;
+        e.str("now_ms")?;
+        e.uint(self.0)
+    }
+}
+
+static SIMPLE_FNS: &[HostFn<u64>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
+static SENSOR_FNS: &[HostFn<u64>] = &[HostFn::typed("now_ms", now_ms)];
+
+fn module(wasm: &[u8]) -> Module {
+    Module::new(wasm, &Sha256Hasher.hash(wasm), &Sha256Hasher, EngineConfig::default()).unwrap()
+}
+
+/// Records `calls` on a runtime of `wasm` (with `fns` and `limits`) and returns the
+/// transcript and each call's result.
+fn record(
+    wasm: &[u8],
+    fns: &'static [HostFn<u64>],
+    limits: Limits,
+    calls: &[(&str, Vec<u8>)],
+) -> (Vec<u8>, Vec<Result<Vec<u8>, String>>) {
+    let transcript = SharedBuffer::new();
+    let mut rt = Runtime::builder(1_700_000_000_000u64)
+        .module(module(wasm))
+        .host_fns(fns)
+        .limits(limits)
+        .logger(|_| {})
+        .record(transcript.clone())
+        .build()
+        .unwrap();
+    let results = calls.iter().map(|(op, payload)| rt.invoke(op, payload).map_err(|e| e.to_string())).collect();
+    drop(rt);
+    (transcript.take(), results)
+}
+
+fn echo(data: &str) -> Vec<u8> {
+    codec::to_vec(&Echo { data: data.into() }).unwrap()
+}
+
+/// A reading for `sensor`'s `validate`, as MessagePack.
+fn reading(sensor: &str, celsius: f64, humidity: f64, timestamp_ms: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let e = &mut codec::Encoder::new(&mut out);
+    e.map_len(4).unwrap();
+    e.str("sensor").unwrap();
+    e.str(sensor).unwrap();
+    e.str("celsius").unwrap();
+    e.f64(celsius).unwrap();
+    e.str("humidity").unwrap();
+    e.f64(humidity).unwrap();
+    e.str("timestamp_ms").unwrap();
+    e.uint(timestamp_ms).unwrap();
+    out
+}
+
+/// Every kind of call `simple` answers: typed through a typed host function (and one
+/// that fails), a plugin error, bytes through a byte host function, a loop, an
+/// unknown function; then one that runs out of fuel and a call after the reset.
+fn simple_calls() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("echo", echo("Steve")),
+        ("echo", echo("fail")),
+        ("nope", vec![]),
+        ("echoByte", b"Steve".to_vec()),
+        ("vowel", b"AEIOU aeiou xyz".to_vec()),
+        ("missing", vec![]),
+        ("vowel", b"abcde".repeat(4000)),
+        ("vowel", b"recovered".to_vec()),
+    ]
+}
+
+fn simple_limits() -> Limits {
+    // Enough for every call but the 20 000-byte `vowel`.
+    Limits::default().with_fuel(Some(100_000))
+}
+
+#[test]
+fn a_recorded_runtime_replays_identical_without_its_host() {
+    let (transcript, results) = record(SIMPLE, SIMPLE_FNS, simple_limits(), &simple_calls());
+    assert_eq!(results[0], Ok(echo("Hello, Steve!")));
+    assert!(matches!(&results[1], Err(m) if m.contains("hello refuses")), "{results:?}");
+    assert_eq!(results[6], Err("plugin ran out of fuel".into()));
+    assert_eq!(results[7], Ok(b"4".to_vec()));
+    // No host function is registered for the replay: the transcript answers.
+    assert_eq!(replay(&module(SIMPLE), transcript).unwrap(), Verdict::Identical { calls: 8 });
+}
+
+#[test]
+fn floats_nan_logs_and_a_typed_clock_replay_identical() {
+    let calls = [
+        ("validate", reading("greenhouse", 21.5, 40.0, 1_700_000_000_000)),
+        ("validate", reading("attic", 120.0, f64::NAN, 1_699_999_880_000)),
+        ("validate", reading("cellar", -0.0, f64::INFINITY, 0)),
+    ];
+    let (transcript, results) = record(SENSOR, SENSOR_FNS, Limits::default(), &calls);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // The second reading logs three alerts: the log lines are in the transcript.
+    let mut reader = Reader::new(&transcript).unwrap();
+    let mut logs = 0;
+    while let Some(record) = reader.next_record().unwrap() {
+        logs += usize::from(matches!(record, Record::Log(_)));
+    }
+    assert!(logs >= 3, "{logs} log lines recorded");
+    assert_eq!(replay(&module(SENSOR), transcript).unwrap(), Verdict::Identical { calls: 3 });
+}
+
+#[test]
+fn clocks_and_randomness_of_the_system_replay_identical() {
+    // wasi-demo's `demo` reads the clock and random bytes (keys of a `HashMap`) and
+    // prints to stdout and stderr: recorded from the operating system's sources,
+    // replayed from the transcript.
+    let transcript = SharedBuffer::new();
+    let mut rt = Runtime::builder(())
+        .bytes(WASI_DEMO)
+        .stdout(SharedBuffer::new())
+        .stderr(SharedBuffer::new())
+        .args(["demo", "--flag"])
+        .env([("KEY", "value")])
+        .record(transcript.clone())
+        .build()
+        .unwrap();
+    let first = rt.invoke("demo", b"one two two").unwrap();
+    let ops = ["demo", "env", "stdin", "unknown", "exit", "demo"];
+    for op in ops {
+        let _ = rt.invoke(op, b"3");
+    }
+    drop(rt);
+    let bytes = transcript.take();
+    let mut reader = Reader::new(&bytes).unwrap();
+    assert_eq!(reader.header().args, ["demo", "--flag"]);
+    let mut kinds = std::collections::HashSet::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        kinds.insert(std::mem::discriminant(&record));
+    }
+    assert!(kinds.len() >= 5, "{kinds:?}");
+    assert!(!first.is_empty());
+    let module = Module::new(WASI_DEMO, &Sha256Hasher.hash(WASI_DEMO), &Sha256Hasher, EngineConfig::default()).unwrap();
+    assert_eq!(replay(&module, bytes).unwrap(), Verdict::Identical { calls: 1 + ops.len() as u64 });
+}
+
+/// The transcript with the record at `index` (0 for the first after the header)
+/// replaced by `with`.
+fn edited(transcript: &[u8], index: usize, with: impl FnOnce(Record<'_>) -> Vec<u8>) -> Vec<u8> {
+    let mut reader = Reader::new(transcript).unwrap();
+    let mut out = transcript[..reader.position()].to_vec();
+    let mut with = Some(with);
+    let mut i = 0;
+    loop {
+        let start = reader.position();
+        let Some(record) = reader.next_record().unwrap() else { break };
+        if i == index {
+            out.extend(with.take().expect("one record is replaced")(record));
+        } else {
+            out.extend_from_slice(&transcript[start..reader.position()]);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn encoded(record: &Record<'_>) -> Vec<u8> {
+    hookr::transcript::encode(record)
+}
+
+/// The index of the first record that `is`.
+fn find(transcript: &[u8], is: impl Fn(&Record<'_>) -> bool) -> usize {
+    let mut reader = Reader::new(transcript).unwrap();
+    let mut i = 0;
+    while let Some(record) = reader.next_record().unwrap() {
+        if is(&record) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such record");
+}
+
+#[test]
+fn the_first_divergence_is_named_with_both_sides() {
+    let calls = [("echoByte", b"Steve".to_vec()), ("echoByte", b"Ada".to_vec())];
+    let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
+    let diverged = |bytes: Vec<u8>| match replay(&module(SIMPLE), bytes).unwrap() {
+        Verdict::Diverged(d) => d,
+        Verdict::Identical { .. } => panic!("no divergence"),
+    };
+
+    // The host's recorded reply to the second call says something else: the plugin
+    // passes it on, so the response differs from the recorded one.
+    let second_host_call = find(&transcript, |r| matches!(r, Record::HostCall { request: b"Ada", .. }));
+    let bytes = edited(&transcript, second_host_call, |r| match r {
+        Record::HostCall { binding, namespace, op, request, ok, .. } => {
+            encoded(&Record::HostCall { binding, namespace, op, request, ok, reply: b"Bye, Ada" })
+        }
+        _ => unreachable!(),
+    });
+    let d = diverged(bytes);
+    assert_eq!((d.call, d.op.as_str(), &*d.what), (2, "echoByte", "the response"));
+    assert_eq!((d.expected.as_slice(), d.actual.as_slice()), (&b"Hello, Ada"[..], &b"Bye, Ada"[..]));
+    let shown = d.to_string();
+    assert!(shown.starts_with("call 2 (`echoByte`): the response: expected 10 bytes [48 65 6c"), "{shown}");
+    assert!(shown.contains("\"Hello, Ada\""), "{shown}");
+
+    // A recorded fuel figure that is off by one.
+    let first_end = find(&transcript, |r| matches!(r, Record::End { .. }));
+    let bytes = edited(&transcript, first_end, |r| match r {
+        Record::End { outcome, fuel } => encoded(&Record::End { outcome, fuel: fuel.map(|f| f + 1) }),
+        _ => unreachable!(),
+    });
+    let d = diverged(bytes);
+    assert_eq!((d.call, &*d.what), (1, "the fuel used"));
+
+    // The recorded request of a host call differs from what the plugin asks.
+    let first_host_call = find(&transcript, |r| matches!(r, Record::HostCall { .. }));
+    let bytes = edited(&transcript, first_host_call, |r| match r {
+        Record::HostCall { binding, namespace, op, ok, reply, .. } => {
+            encoded(&Record::HostCall { binding, namespace, op, request: b"Steven", ok, reply })
+        }
+        _ => unreachable!(),
+    });
+    let d = diverged(bytes);
+    assert_eq!(
+        (d.call, &*d.what, d.expected.as_slice(), d.actual.as_slice()),
+        (1, "the request of the host call", &b"Steven"[..], &b"Steve"[..])
+    );
+
+    // A transcript cut after the first call's host call: the plugin goes on where
+    // the transcript has nothing.
+    let cut = {
+        let mut reader = Reader::new(&transcript).unwrap();
+        for _ in 0..=first_host_call {
+            reader.next_record().unwrap();
+        }
+        transcript[..reader.position()].to_vec()
+    };
+    let d = diverged(cut);
+    assert!(d.what.contains("after the transcript's end"), "{d}");
+
+    // A replay of an outcome the plugin does not give: a recorded error.
+    let bytes = edited(&transcript, first_end, |r| match r {
+        Record::End { fuel, .. } => {
+            encoded(&Record::End { outcome: Outcome::Error { kind: "plugin", message: "plugin error: no" }, fuel })
+        }
+        _ => unreachable!(),
+    });
+    assert_eq!(&*diverged(bytes).what, "how the call ended");
+}
+
+#[test]
+fn transcripts_of_another_plugin_or_settings_are_refused() {
+    let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &[("vowel", b"a".to_vec())]);
+    let err = replay(&module(SENSOR), transcript.clone()).unwrap_err();
+    assert!(matches!(&err, Error::Transcript(m) if m.contains("is of the plugin")), "{err}");
+    let other = Module::new(SIMPLE, "", &hookr::NoVerify, EngineConfig::default()).unwrap();
+    assert!(matches!(replay(&other, transcript.clone()), Err(Error::Config(_))), "no hash to check");
+    let hash = Sha256Hasher.hash(SIMPLE);
+    let deeper =
+        Module::new(SIMPLE, &hash, &Sha256Hasher, EngineConfig::default().with_max_recursion_depth(10)).unwrap();
+    assert!(matches!(replay(&deeper, transcript), Err(Error::Config(_))));
+}
+
+#[test]
+fn a_sink_that_refuses_the_transcript_fails_the_call() {
+    struct Full(usize);
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("full"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let build = |room| Runtime::builder(0u64).bytes(SIMPLE).host_fns(SIMPLE_FNS).record(Full(room)).build();
+    assert!(matches!(build(10), Err(Error::Host(m)) if m.contains("cannot write the transcript")));
+    let mut rt = build(1200).unwrap();
+    assert!(rt.invoke("vowel", b"a").is_ok());
+    let err = rt.invoke("vowel", &[b'a'; 2000]).unwrap_err();
+    assert!(matches!(&err, Error::Host(m) if m.contains("cannot write the transcript")), "{err:?}");
+}
+
+#[test]
+fn hostile_transcripts_are_errors_never_panics() {
+    let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
+    let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
+    let simple = module(SIMPLE);
+    // Cut at every length: an error; a divergence where it ends between two records of
+    // a call; the transcript of fewer calls where it ends between two calls.
+    for len in 0..transcript.len() {
+        match replay(&simple, transcript[..len].to_vec()) {
+            Err(Error::Transcript(_)) | Ok(Verdict::Diverged(_)) => {}
+            Ok(Verdict::Identical { calls }) if calls < 2 => {}
+            other => panic!("cut at {len}: {other:?}"),
+        }
+    }
+    // Every bit flipped in turn (a sample of positions to stay quick).
+    let mut random = SeededRandom::new(7);
+    for i in (0..transcript.len()).step_by(3) {
+        let mut bytes = transcript.clone();
+        let mut bit = [0u8; 1];
+        hookr::io::RandomSource::fill(&mut random, &mut bit);
+        bytes[i] ^= 1 << (bit[0] % 8);
+        match replay(&simple, bytes) {
+            Err(Error::Transcript(_) | Error::Config(_)) | Ok(Verdict::Diverged(_)) => {}
+            // A flip in bytes a record never compares (a string's unused capacity)
+            // can leave it identical; anything else must be noticed.
+            Ok(Verdict::Identical { .. }) => {}
+            Err(other) => panic!("flip at {i}: {other:?}"),
+        }
+    }
+    // Lengths far beyond the transcript, and trailing garbage.
+    let header_end = Reader::new(&transcript).unwrap().position();
+    for tail in
+        [&[0x92, 0x01, 0xc6, 0xff, 0xff, 0xff, 0xff][..], &[0xdd, 0xff, 0xff, 0xff, 0xff], &[0xc1], &[0x91, 0x09]]
+    {
+        let bytes = [&transcript[..header_end], tail].concat();
+        assert!(matches!(replay(&simple, bytes), Err(Error::Transcript(_))), "{tail:02x?}");
+    }
+    assert!(matches!(Reader::new(b"\x81\xa6format\xa4nope"), Err(Error::Transcript(_))));
+    assert!(matches!(Reader::new(&[]), Err(Error::Transcript(_))));
+}
