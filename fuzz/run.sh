@@ -22,7 +22,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
 
-targets=(load_invoke simple_ops codec)
+targets=(load_invoke simple_ops codec transcript)
 cargo +nightly fuzz build -O
 
 scratch="$(mktemp -d)"

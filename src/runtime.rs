@@ -446,6 +446,11 @@ impl<T: 'static> Runtime<T> {
         outcome
     }
 
+    /// When replaying a transcript, how many of its calls have started.
+    pub(crate) fn replayed_calls(&self) -> u64 {
+        self.store_ref().data().tape.calls_started()
+    }
+
     /// When replaying a transcript, the operation and request of its next call.
     pub(crate) fn next_recorded_call(&self) -> Result<Option<(String, Vec<u8>)>, Error> {
         self.store_ref().data().tape.next_call()

@@ -899,6 +899,14 @@ impl Tape {
         }
     }
 
+    /// When replaying, how many calls have started.
+    pub(crate) fn calls_started(&self) -> u64 {
+        match self {
+            Tape::Replay(r) => r.call,
+            _ => 0,
+        }
+    }
+
     /// When replaying, the operation and request of the next recorded call.
     pub(crate) fn next_call(&self) -> Result<Option<(String, Vec<u8>)>, Error> {
         match self {
@@ -1026,9 +1034,21 @@ pub fn replay(module: &Module, transcript: impl Into<Cow<'static, [u8]>>) -> Res
             return Ok(Verdict::Identical { calls });
         };
         calls += 1;
-        // Every other outcome was compared with the transcript's when the call ended.
-        if let Err(Error::Diverged(d)) = rt.invoke_into(&op, &request, &mut out) {
-            return Ok(Verdict::Diverged(*d));
+        match rt.invoke_into(&op, &request, &mut out) {
+            Err(Error::Diverged(d)) => return Ok(Verdict::Diverged(*d)),
+            // Refused before it started (a request over the transcript's own limits):
+            // the recorded call never ran here.
+            Err(e) if rt.replayed_calls() < calls => {
+                return Ok(Verdict::Diverged(Divergence {
+                    call: calls,
+                    op,
+                    what: alloc::format!("the call was refused before it started: {e}").into(),
+                    expected: Vec::new(),
+                    actual: Vec::new(),
+                }))
+            }
+            // Every other outcome was compared with the transcript's when the call ended.
+            _ => {}
         }
     }
 }

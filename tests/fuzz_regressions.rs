@@ -15,6 +15,9 @@ mod load_invoke;
 #[allow(dead_code)]
 #[path = "../fuzz/src/simple_ops.rs"]
 mod simple_ops;
+#[allow(dead_code)]
+#[path = "../fuzz/src/transcript.rs"]
+mod transcript;
 
 use std::path::{Path, PathBuf};
 
@@ -72,4 +75,9 @@ fn simple_ops_inputs_replay() {
 #[test]
 fn codec_inputs_replay() {
     assert!(replay("codec", codec::run) >= 1, "the seed corpus is missing");
+}
+
+#[test]
+fn transcript_inputs_replay() {
+    assert!(replay("transcript", transcript::run) >= 2, "the seed corpus is missing");
 }

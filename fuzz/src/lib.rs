@@ -9,3 +9,4 @@ extern crate alloc;
 pub mod codec;
 pub mod load_invoke;
 pub mod simple_ops;
+pub mod transcript;
