@@ -379,3 +379,55 @@ fn hostile_transcripts_are_errors_never_panics() {
     assert!(matches!(Reader::new(b"\x81\xa6format\xa4nope"), Err(Error::Transcript(_))));
     assert!(matches!(Reader::new(&[]), Err(Error::Transcript(_))));
 }
+
+#[cfg(feature = "cli")]
+#[test]
+fn the_cli_records_replays_and_shows_transcripts() {
+    use std::process::Command;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-transcript-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (simple, sensor) = (dir.join("simple.wasm"), dir.join("sensor.wasm"));
+    std::fs::write(&simple, SIMPLE).unwrap();
+    std::fs::write(&sensor, SENSOR).unwrap();
+    let hookr = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookr")).args(args).output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let transcript = dir.join("echo.hrt");
+    let (status, out, _) =
+        hookr(&["invoke", &path(&simple), "echo", r#"{"data":"Steve"}"#, "--msgpack", "--record", &path(&transcript)]);
+    // The CLI has no host functions: `hello` fails, and so does the call; all recorded.
+    assert_eq!(status, 1, "{out}");
+    let (status, out, err) = hookr(&["replay", &path(&simple), &path(&transcript)]);
+    assert_eq!((status, out.as_str()), (0, "identical: 1 call\n"), "{err}");
+    let (status, shown, _) = hookr(&["transcript", &path(&transcript)]);
+    assert_eq!(status, 0);
+    assert!(shown.contains(r#"call 1 "echo"  msgpack {"data":"Steve"}"#), "{shown}");
+    assert!(shown.contains(r#"host "hello"  msgpack {"msg":"Steve"}  -> error "no handler registered"#), "{shown}");
+    // Another plugin, a tampered transcript, and not a transcript at all.
+    let (status, _, err) = hookr(&["replay", &path(&sensor), &path(&transcript)]);
+    assert_eq!(status, 3, "{err}");
+    assert!(err.contains("is not the plugin the transcript was recorded from"), "{err}");
+    let bytes = std::fs::read(&transcript).unwrap();
+    let end = find(&bytes, |r| matches!(r, Record::End { .. }));
+    let tampered = dir.join("tampered.hrt");
+    std::fs::write(
+        &tampered,
+        edited(&bytes, end, |r| match r {
+            Record::End { outcome, .. } => encoded(&Record::End { outcome, fuel: Some(1) }),
+            _ => unreachable!(),
+        }),
+    )
+    .unwrap();
+    let (status, _, err) = hookr(&["replay", &path(&simple), &path(&tampered)]);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.starts_with("hookr: replay diverged: call 1 (`echo`): the fuel used: expected"), "{err}");
+    let (status, _, err) = hookr(&["replay", &path(&simple), &path(&simple)]);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("is not a transcript hookr reads"), "{err}");
+}

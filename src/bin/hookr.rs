@@ -4,6 +4,8 @@
 //! hookr hash FILE                       lowercase hex SHA-256 of FILE
 //! hookr inspect FILE                    ABI, imports, exports, memory, validity
 //! hookr invoke FILE OPERATION [INPUT]   call OPERATION with INPUT (UTF-8) as payload
+//! hookr replay PLUGIN TRANSCRIPT        replay a transcript (`invoke --record FILE`)
+//! hookr transcript FILE                 print a transcript
 //! ```
 //!
 //! `invoke` writes the plugin's response bytes to stdout unchanged; everything the
@@ -31,6 +33,8 @@
 mod inspect;
 #[path = "hookr/json.rs"]
 mod json;
+#[path = "hookr/transcript.rs"]
+mod transcript;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -89,6 +93,23 @@ enum Command {
     /// "no handler registered for operation '…'".
     #[command(after_help = EXIT_CODES)]
     Invoke(InvokeArgs),
+    /// Replay a transcript (`invoke --record`) against its plugin: host functions,
+    /// clocks and random bytes are answered from it; prints `identical: N calls`, or
+    /// fails (status 1) with the first divergence.
+    #[command(after_help = EXIT_CODES)]
+    Replay {
+        /// The plugin the transcript was recorded from (its SHA-256 is checked).
+        plugin: PathBuf,
+        /// The transcript.
+        transcript: PathBuf,
+    },
+    /// Print a transcript, one record a line: payloads as JSON where they are
+    /// MessagePack, else as text or hex.
+    #[command(after_help = EXIT_CODES)]
+    Transcript {
+        /// The transcript.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -132,6 +153,9 @@ struct InvokeArgs {
     /// Fixed-seed randomness and a fixed clock: the same result every run.
     #[arg(long)]
     deterministic: bool,
+    /// Record a transcript of the call to PATH, to replay with `hookr replay`.
+    #[arg(long, value_name = "PATH")]
+    record: Option<PathBuf>,
 }
 
 /// A failure: what to print and the status to exit with.
@@ -152,6 +176,8 @@ fn main() -> ExitCode {
         Command::Hash { file } => hash(&file),
         Command::Inspect { file } => inspect::run(&file),
         Command::Invoke(args) => invoke(&args),
+        Command::Replay { plugin, transcript } => transcript::replay(&plugin, &transcript),
+        Command::Transcript { file } => transcript::show(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -247,7 +273,8 @@ fn status_of(err: &Error) -> u8 {
         | Error::Link { .. }
         | Error::Init { .. }
         | Error::Io { .. }
-        | Error::Config(_) => EXIT_LOAD,
+        | Error::Config(_)
+        | Error::Transcript(_) => EXIT_LOAD,
         Error::Trap(_)
         | Error::OutOfFuel
         | Error::Timeout(_)
@@ -301,6 +328,11 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     }
     if args.deterministic {
         builder = builder.deterministic();
+    }
+    if let Some(path) = &args.record {
+        let file = std::fs::File::create(path)
+            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot create `{}`: {e}", path.display())))?;
+        builder = builder.record(file);
     }
     let mut rt = builder.build().map_err(|e| {
         let message = match e {
