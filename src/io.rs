@@ -180,6 +180,11 @@ pub trait Clock {
     fn resolution_ns(&self) -> u64 {
         1
     }
+    /// Waits `ns` nanoseconds, for a plugin's WASI `poll_oneoff` on a clock. The
+    /// default returns at once (and time does not move on).
+    fn sleep_ns(&mut self, ns: u64) {
+        let _ = ns;
+    }
 }
 
 /// A deterministic clock: it starts at a fixed instant and advances by a fixed step on
@@ -219,6 +224,10 @@ impl Clock for FixedClock {
     fn realtime_ns(&mut self) -> u64 {
         self.tick()
     }
+    /// Moves the clock on by `ns` at once.
+    fn sleep_ns(&mut self, ns: u64) {
+        self.now_ns = self.now_ns.saturating_add(ns);
+    }
     fn monotonic_ns(&mut self) -> u64 {
         self.tick() - self.start_ns
     }
@@ -241,6 +250,10 @@ impl Clock for SystemClock {
     fn monotonic_ns(&mut self) -> u64 {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    }
+    /// Sleeps the thread.
+    fn sleep_ns(&mut self, ns: u64) {
+        std::thread::sleep(core::time::Duration::from_nanos(ns));
     }
 }
 

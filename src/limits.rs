@@ -70,6 +70,10 @@ pub struct Limits {
     /// call does not hold its memory for the runtime's life. Larger values save
     /// allocations when big payloads are common; smaller ones save RAM.
     pub retain_buffer: usize,
+    /// The longest a WASI `poll_oneoff` waits on a clock, in nanoseconds (default 100
+    /// ms): a longer wait returns early, so that a timeout or a cancel is not held up.
+    /// Waiting also costs a unit of fuel per nanosecond, and stops at the call's deadline.
+    pub max_sleep_ns: u64,
 }
 
 impl Limits {
@@ -199,6 +203,12 @@ impl Limits {
         self.retain_buffer = value;
         self
     }
+
+    /// This [`Limits`] with `max_sleep_ns` set to `value`.
+    pub const fn with_max_sleep_ns(mut self, value: u64) -> Self {
+        self.max_sleep_ns = value;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -218,6 +228,7 @@ impl Default for Limits {
             max_output: 1 << 20,
             max_output_per_call: 1 << 20,
             retain_buffer: 64 << 10,
+            max_sleep_ns: 100_000_000,
         }
     }
 }

@@ -24,6 +24,7 @@
 //! | `fd_write` | [`IOVEC_FUEL`] per iovec in the array it reads, then the bytes it passes to the sink and [`OUTPUT_FUEL`] for passing them |
 //! | `fd_read` | [`IOVEC_FUEL`] per iovec in the array it reads |
 //! | `random_get` | the random bytes, at one unit each |
+//! | `poll_oneoff` | [`IOVEC_FUEL`] per subscription, the subscriptions and events it reads and writes, and one unit per nanosecond it waits |
 //! | `args_get`, `environ_get` | the strings and pointers it writes |
 //! | `clock_time_get`, `clock_res_get`, `fd_fdstat_get`, the `*_sizes_get` calls | the result they write |
 //! | every other import | nothing beyond the fixed cost |

@@ -86,6 +86,9 @@ pub(crate) struct Ctx {
     pub(crate) meter: Meter,
     /// Recording a transcript, replaying one, or neither.
     pub(crate) tape: Tape,
+    /// When the call under way must end, if it has a timeout: a WASI wait stops there.
+    #[cfg(feature = "std")]
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl Ctx {
@@ -108,6 +111,8 @@ impl Ctx {
             limiter,
             memory: None,
             tape,
+            #[cfg(feature = "std")]
+            deadline: None,
         }
     }
 
@@ -400,6 +405,10 @@ impl<T: 'static> Runtime<T> {
         let fuel_left = store.get_fuel().ok();
         let ctx = store.data_mut();
         ctx.frame = Frame::EMPTY;
+        #[cfg(feature = "std")]
+        {
+            ctx.deadline = None;
+        }
         core::mem::swap(&mut ctx.response, out);
         ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
@@ -546,6 +555,10 @@ impl<T: 'static> Runtime<T> {
         // counts against this call.
         let watching = self.watch.start();
         let (plugin_call, args) = self.begin(op, payload, out, true)?;
+        #[cfg(feature = "std")]
+        {
+            self.store().data_mut().deadline = watching.deadline();
+        }
         Ok(SlicedCall::new(self, op, out, plugin_call, args, watching))
     }
 

@@ -239,6 +239,12 @@ pub(crate) struct Watching {
 }
 
 impl Watching {
+    /// When the call must end, if it has a timeout.
+    #[cfg(feature = "std")]
+    pub(crate) fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline.flatten()
+    }
+
     fn check(&self, watch: &Watch) -> Result<(), Error> {
         if let (Some(seen), Some(cancel)) = (self.generation, &watch.cancel) {
             if cancel.generation() != seen {

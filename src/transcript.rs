@@ -329,7 +329,7 @@ pub struct Header {
 }
 
 /// The fields of [`Limits`] a header carries, in order.
-const LIMIT_FIELDS: [&str; 14] = [
+const LIMIT_FIELDS: [&str; 15] = [
     "fuel",
     "init_fuel",
     "slice_fuel",
@@ -344,9 +344,10 @@ const LIMIT_FIELDS: [&str; 14] = [
     "max_output",
     "max_output_per_call",
     "retain_buffer",
+    "max_sleep_ns",
 ];
 
-fn limit_values(l: &Limits) -> [Option<u64>; 14] {
+fn limit_values(l: &Limits) -> [Option<u64>; 15] {
     let n = |v: usize| Some(v as u64);
     [
         l.fuel,
@@ -363,6 +364,7 @@ fn limit_values(l: &Limits) -> [Option<u64>; 14] {
         n(l.max_output),
         n(l.max_output_per_call),
         n(l.retain_buffer),
+        Some(l.max_sleep_ns),
     ]
 }
 
@@ -456,7 +458,8 @@ impl Header {
                         10 => limits.max_log = size()?,
                         11 => limits.max_output = size()?,
                         12 => limits.max_output_per_call = size()?,
-                        _ => limits.retain_buffer = size()?,
+                        13 => limits.retain_buffer = size()?,
+                        _ => limits.max_sleep_ns = v,
                     }
                     Ok(())
                 })?,

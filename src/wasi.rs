@@ -15,13 +15,14 @@
 //! | `args_sizes_get`, `args_get` | the [arguments](crate::Builder::args), NUL-terminated; none by default |
 //! | `environ_sizes_get`, `environ_get` | the [environment](crate::Builder::env) as `KEY=VALUE`, NUL-terminated; empty by default |
 //! | `proc_exit` | ends the running call with [`Error::Exit`](crate::Error::Exit), and the runtime starts the plugin afresh as after a trap; `proc_exit(0)` from `_start` is a normal end of initialisation, any other exit from an initialiser fails it |
+//! | `poll_oneoff` | waits for the earliest clock subscription, or not at all when one on stdin (always at its end), stdout or stderr (always ready) is there; the wait costs a unit of fuel per nanosecond, is at most [`max_sleep_ns`](crate::Limits::max_sleep_ns) and never past the call's deadline; the system clock sleeps, the fixed clock moves on at once |
 //! | `sched_yield` | success |
 //!
 //! Every other function links too and answers an errno without touching memory. The
 //! other `fd_*` calls answer [`errno::BADF`] whatever the fd: `fd_prestat_get` so
 //! tells wasi-libc's scan for preopened directories that there are none, and
 //! `fd_close(1)` leaves stdout open. The calls above answer `EBADF` as well for fds they
-//! do not name. `path_*`, `poll_oneoff`, `proc_raise` and `sock_*` answer
+//! do not name. `path_*`, `proc_raise` and `sock_*` answer
 //! [`errno::NOSYS`]. There is no filesystem, no socket and no other ambient authority.
 //!
 //! Every pointer a plugin hands over is checked against its memory before anything is
@@ -124,6 +125,7 @@ const IMPLEMENTED: &[&str] = &[
     "fd_fdstat_get",
     "fd_read",
     "fd_write",
+    "poll_oneoff",
     "proc_exit",
     "random_get",
     "sched_yield",
@@ -213,6 +215,10 @@ fn with_memory(
 
 fn read_u32(data: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
+}
+
+fn read_u64(data: &[u8], at: usize) -> u64 {
+    u64::from(read_u32(data, at)) | u64::from(read_u32(data, at + 4)) << 32
 }
 
 /// Writes `bytes` at `ptr`, or answers `EFAULT` when they do not fit.
@@ -358,12 +364,22 @@ fn fd_fdstat_get(data: &mut [u8], fd: i32, ptr: i32) -> i32 {
 /// Reads the clock `id` (after the result pointer was found good, so that a failed
 /// call does not advance a deterministic clock); in a replay, the transcript answers.
 fn clock_read(data: &mut [u8], ctx: &mut Ctx, id: i32, ptr: i32, resolution: bool) -> Result<i32, wasmi::Error> {
-    if !matches!(id, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_PROCESS_CPUTIME | CLOCK_THREAD_CPUTIME) {
+    if !valid_clock(id) {
         return Ok(errno::INVAL);
     }
     if guest_range(data.len(), ptr, 8).is_none() {
         return Ok(errno::FAULT);
     }
+    let ns = read_clock(ctx, id, resolution)?;
+    Ok(put(data, ptr, &ns.to_le_bytes()))
+}
+
+fn valid_clock(id: i32) -> bool {
+    matches!(id, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_PROCESS_CPUTIME | CLOCK_THREAD_CPUTIME)
+}
+
+/// Reads the clock `id` (valid), or in a replay has the transcript answer; recorded.
+fn read_clock(ctx: &mut Ctx, id: i32, resolution: bool) -> Result<u64, wasmi::Error> {
     let ns = if ctx.tape.replaying_now() {
         ctx.tape.replay_clock(id as u32, resolution)?
     } else {
@@ -375,7 +391,130 @@ fn clock_read(data: &mut [u8], ctx: &mut Ctx, id: i32, ptr: i32, resolution: boo
         }
     };
     ctx.tape.write(&Record::Clock { id: id as u32, resolution, ns });
-    Ok(put(data, ptr, &ns.to_le_bytes()))
+    Ok(ns)
+}
+
+/// `subscription`: userdata u64, tag u8 at 8, then at 16 either a clock (id u32,
+/// timeout u64 at 24, precision u64 at 32, flags u16 at 40) or an fd (u32).
+const SUBSCRIPTION_SIZE: u32 = 48;
+/// `event`: userdata u64, error u16 at 8, type u8 at 10, then for fds nbytes u64 at 16
+/// and flags u16 at 24.
+const EVENT_SIZE: u32 = 32;
+const EVENTTYPE_CLOCK: u8 = 0;
+const EVENTTYPE_FD_READ: u8 = 1;
+const EVENTTYPE_FD_WRITE: u8 = 2;
+const SUBCLOCKFLAGS_ABSTIME: u16 = 1;
+/// `eventrwflags`: the peer hung up (stdin is at its end).
+const EVENTRWFLAGS_HANGUP: u16 = 1;
+
+/// Waits for the first of `count` subscriptions at `subs`, writes the events of those
+/// that are ready at `events` and their number at `nevents`.
+///
+/// Stdin is always ready (at its end), stdout and stderr always ready to write, other
+/// fds and clocks not in the table answer with an error event: any of these returns at
+/// once. Otherwise the call waits for the earliest clock: the runtime's clock waits
+/// ([`Clock::sleep_ns`](crate::io::Clock::sleep_ns): the system clock sleeps, the fixed
+/// clock moves on at once), at most [`Limits::max_sleep_ns`](crate::Limits::max_sleep_ns)
+/// and never past the call's deadline, and every nanosecond waited costs a unit of
+/// fuel: a call cannot wait longer than its budget would let it run. A replay does
+/// not wait.
+fn poll_oneoff(
+    data: &mut [u8],
+    ctx: &mut Ctx,
+    subs: i32,
+    events: i32,
+    count: i32,
+    nevents: i32,
+) -> Result<i32, wasmi::Error> {
+    let count = count as u32;
+    if count == 0 {
+        return Ok(errno::INVAL);
+    }
+    let (Some(in_bytes), Some(out_bytes)) = (count.checked_mul(SUBSCRIPTION_SIZE), count.checked_mul(EVENT_SIZE))
+    else {
+        return Ok(errno::FAULT);
+    };
+    let (Some(subs), Some(events), Some(_)) = (
+        guest_range(data.len(), subs, in_bytes as i32),
+        guest_range(data.len(), events, out_bytes as i32),
+        guest_range(data.len(), nevents, 4),
+    ) else {
+        return Ok(errno::FAULT);
+    };
+    ctx.meter.charge(u64::from(count) * IOVEC_FUEL)?;
+    ctx.meter.charge_bytes(in_bytes as usize)?;
+    // What is ready without waiting: (userdata, error, type, nbytes, flags).
+    let mut ready: Vec<(u64, u16, u8, u64, u16)> = Vec::new();
+    // The earliest clock and the subscriptions that wait for it: (wait, userdata).
+    let mut clocks: Vec<(u64, u64)> = Vec::new();
+    for at in subs.step_by(SUBSCRIPTION_SIZE as usize) {
+        let userdata = read_u64(data, at);
+        let tag = data[at + 8];
+        let body = at + 16;
+        match tag {
+            EVENTTYPE_CLOCK => {
+                let id = read_u32(data, body) as i32;
+                if !valid_clock(id) {
+                    ready.push((userdata, errno::INVAL as u16, EVENTTYPE_CLOCK, 0, 0));
+                    continue;
+                }
+                let timeout = read_u64(data, body + 8);
+                let flags = u16::from_le_bytes([data[body + 24], data[body + 25]]);
+                let wait = if flags & SUBCLOCKFLAGS_ABSTIME != 0 {
+                    timeout.saturating_sub(read_clock(ctx, id, false)?)
+                } else {
+                    timeout
+                };
+                clocks.push((wait, userdata));
+            }
+            EVENTTYPE_FD_READ | EVENTTYPE_FD_WRITE => {
+                let fd = read_u32(data, body) as i32;
+                let event = match (tag, fd) {
+                    (EVENTTYPE_FD_READ, STDIN) => (0, 0, EVENTRWFLAGS_HANGUP),
+                    (EVENTTYPE_FD_WRITE, STDOUT | STDERR) => (0, 0, 0),
+                    _ => (errno::BADF as u16, 0, 0),
+                };
+                ready.push((userdata, event.0, tag, event.1, event.2));
+            }
+            _ => ready.push((userdata, errno::INVAL as u16, tag, 0, 0)),
+        }
+    }
+    if ready.is_empty() {
+        // Every subscription is a clock: wait for the earliest, at most as long as the
+        // limits and the deadline allow, paying for it.
+        let wait = clocks.iter().map(|&(wait, _)| wait).min().unwrap_or(0);
+        let waited = until_deadline(ctx, wait.min(ctx.limits.max_sleep_ns));
+        ctx.meter.charge(waited)?;
+        if !ctx.tape.replaying_now() && waited > 0 {
+            ctx.io.clock.sleep_ns(waited);
+        }
+        // Those that waited for the earliest fire (early, if the wait was cut short).
+        ready.extend(
+            clocks.iter().filter(|&&(w, _)| w == wait).map(|&(_, userdata)| (userdata, 0, EVENTTYPE_CLOCK, 0, 0)),
+        );
+    }
+    ctx.meter.charge_bytes(ready.len() * EVENT_SIZE as usize)?;
+    for ((userdata, error, kind, nbytes, flags), at) in ready.iter().zip(events.clone().step_by(EVENT_SIZE as usize)) {
+        let event = &mut data[at..at + EVENT_SIZE as usize];
+        event.fill(0);
+        event[0..8].copy_from_slice(&userdata.to_le_bytes());
+        event[8..10].copy_from_slice(&error.to_le_bytes());
+        event[10] = *kind;
+        event[16..24].copy_from_slice(&nbytes.to_le_bytes());
+        event[24..26].copy_from_slice(&flags.to_le_bytes());
+    }
+    Ok(put(data, nevents, &(ready.len() as u32).to_le_bytes()))
+}
+
+/// `ns`, or less when the call's deadline comes sooner.
+fn until_deadline(ctx: &Ctx, ns: u64) -> u64 {
+    #[cfg(feature = "std")]
+    if let Some(deadline) = ctx.deadline {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        return ns.min(u64::try_from(left.as_nanos()).unwrap_or(u64::MAX));
+    }
+    let _ = ctx;
+    ns
 }
 
 /// A list of NUL-terminated strings (`args` or `environ`), each made of up to three
@@ -519,6 +658,9 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
     })?;
     linker.func_wrap(m, "proc_exit", |mut c: C<'_>, status: i32| -> Result<(), wasmi::Error> {
         metered(&mut c, |_| Err(wasmi::Error::i32_exit(status)))
+    })?;
+    linker.func_wrap(m, "poll_oneoff", |mut c: C<'_>, subs: i32, events: i32, count: i32, nevents: i32| {
+        with_memory(&mut c, |data, ctx| poll_oneoff(data, ctx, subs, events, count, nevents))
     })?;
     linker.func_wrap(m, "sched_yield", |mut c: C<'_>| metered(&mut c, |_| Ok(errno::SUCCESS)))?;
 

@@ -158,7 +158,9 @@ fn implemented_calls_answer_errnos_and_fill_memory() {
         ok, inval, fault,                                    // clock_res_get
         ok, ok, ok, ok, fault, fault, fault,                 // args_*, environ_*
         ok,                                                  // sched_yield
-        nosys, badf, badf, nosys, nosys,                     // stubs
+        nosys, badf, badf,                                   // stubs
+        inval,                                               // poll_oneoff of nothing
+        nosys,                                               // a stub
     ];
     assert_eq!(errnos, expected);
 
@@ -271,6 +273,7 @@ const ALL_PREVIEW1: &[(&str, &str, &str)] = &[
 
 /// Functions that do something; every other one must answer its errno untouched.
 const IMPLEMENTED: &[&str] = &[
+    "poll_oneoff",
     "args_get",
     "args_sizes_get",
     "environ_get",
@@ -547,4 +550,139 @@ fn rust_wasip1_plugin_runs_on_the_system_sources() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     assert!(time <= now && now - time < 60_000_000_000, "{time} vs {now}");
     assert_eq!(out.take(), "x: 1\n");
+}
+
+/// Copies the payload (an array of `subscription`s) to 0x1000, reads the monotonic
+/// clock, calls `poll_oneoff` on them, reads the clock again, and answers
+/// `[errno u32][nevents u32][before u64][after u64]` then the events.
+const POLLER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 0x800) (i32.const 0x1000))
+    (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 0x308)))
+    (i32.store (i32.const 0x300)
+      (call $poll (i32.const 0x1000) (i32.const 0x318) (i32.div_u (local.get $len) (i32.const 48)) (i32.const 0x304)))
+    (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 0x310)))
+    (call $resp (i32.const 0x300) (i32.add (i32.const 24) (i32.mul (i32.load (i32.const 0x304)) (i32.const 32))))
+    (i32.const 1)))"#;
+
+fn clock_sub(userdata: u64, id: u32, timeout_ns: u64, absolute: bool) -> Vec<u8> {
+    let mut s = vec![0u8; 48];
+    s[0..8].copy_from_slice(&userdata.to_le_bytes());
+    s[8] = 0;
+    s[16..20].copy_from_slice(&id.to_le_bytes());
+    s[24..32].copy_from_slice(&timeout_ns.to_le_bytes());
+    s[40..42].copy_from_slice(&u16::from(absolute).to_le_bytes());
+    s
+}
+
+fn fd_sub(userdata: u64, write: bool, fd: u32) -> Vec<u8> {
+    let mut s = vec![0u8; 48];
+    s[0..8].copy_from_slice(&userdata.to_le_bytes());
+    s[8] = if write { 2 } else { 1 };
+    s[16..20].copy_from_slice(&fd.to_le_bytes());
+    s
+}
+
+/// An event: userdata, error, type, nbytes, flags.
+type Event = (u64, u16, u8, u64, u16);
+
+/// (errno, monotonic ns passed, events).
+fn poll(rt: &mut Runtime<()>, subs: &[Vec<u8>]) -> (i32, u64, Vec<Event>) {
+    let r = rt.invoke("poll", &subs.concat()).unwrap();
+    let events = r[24..]
+        .chunks(32)
+        .map(|e| {
+            let u16_at = |at: usize| u16::from_le_bytes([e[at], e[at + 1]]);
+            (u64_at(e, 0), u16_at(8), e[10], u64_at(e, 16), u16_at(24))
+        })
+        .collect();
+    (u32_at(&r, 0) as i32, u64_at(&r, 16) - u64_at(&r, 8), events)
+}
+
+#[test]
+fn poll_oneoff_waits_for_the_earliest_clock_and_charges_the_wait() {
+    let wasm = wat::parse_str(POLLER).unwrap();
+    let mut rt = Runtime::builder(()).bytes(&wasm).deterministic().build().unwrap();
+    let step = FixedClock::DEFAULT_STEP_NS;
+    // A relative wait of 5 ms: the fixed clock moves on by it at once, and the call
+    // pays a unit of fuel per nanosecond.
+    let (errno, passed, events) = poll(&mut rt, &[clock_sub(7, 1, 5_000_000, false)]);
+    assert_eq!((errno, passed), (errno::SUCCESS, 5_000_000 + step));
+    assert_eq!(events, [(7, 0, 0, 0, 0)]);
+    assert!(rt.last_call().fuel.unwrap() > 5_000_000);
+    // Two clocks: only the earliest fires. An absolute time in the past fires at once.
+    let (_, passed, events) = poll(&mut rt, &[clock_sub(1, 1, 9_000_000, false), clock_sub(2, 1, 3_000_000, false)]);
+    assert_eq!((passed, events), (3_000_000 + step, vec![(2, 0, 0, 0, 0)]));
+    // (Reading the clock for the absolute time is one more step of the fixed clock.)
+    let (_, passed, events) = poll(&mut rt, &[clock_sub(3, 1, 1, true)]);
+    assert_eq!((passed, events), (2 * step, vec![(3, 0, 0, 0, 0)]));
+    assert!(rt.last_call().fuel.unwrap() < 1_000_000);
+    // A wait past `max_sleep_ns` returns early, having waited (and paid for) that much.
+    let limits = hookr::Limits::default().with_max_sleep_ns(2_000_000);
+    let mut short = Runtime::builder(()).bytes(&wasm).deterministic().limits(limits).build().unwrap();
+    let (_, passed, events) = poll(&mut short, &[clock_sub(4, 1, 60_000_000_000, false)]);
+    assert_eq!((passed, events), (2_000_000 + step, vec![(4, 0, 0, 0, 0)]));
+    // Waiting cannot outlast the fuel: a second of waits with 100 ms of fuel fails.
+    let mut starved = Runtime::builder(()).bytes(&wasm).deterministic().fuel(100_000_000).build().unwrap();
+    assert!(matches!(starved.invoke("poll", &clock_sub(5, 1, 1_000_000_000, false)), Err(Error::OutOfFuel)));
+}
+
+#[test]
+fn poll_oneoff_answers_fds_at_once_and_refuses_what_it_cannot_read() {
+    let wasm = wat::parse_str(POLLER).unwrap();
+    let mut rt = Runtime::builder(()).bytes(&wasm).deterministic().build().unwrap();
+    let step = FixedClock::DEFAULT_STEP_NS;
+    // Stdin is at its end, stdout ready, fd 9 unknown: all answered without waiting
+    // for the clock beside them, which does not fire.
+    let subs = [fd_sub(1, false, 0), fd_sub(2, true, 1), fd_sub(3, true, 9), clock_sub(4, 1, 5_000_000, false)];
+    let (errno, passed, events) = poll(&mut rt, &subs);
+    assert_eq!((errno, passed), (errno::SUCCESS, step));
+    assert_eq!(events, [(1, 0, 1, 0, 1), (2, 0, 2, 0, 0), (3, errno::BADF as u16, 2, 0, 0)]);
+    // An unknown clock id is an event with EINVAL, not a wait.
+    let (_, _, events) = poll(&mut rt, &[clock_sub(5, 99, 5_000_000, false)]);
+    assert_eq!(events, [(5, errno::INVAL as u16, 0, 0, 0)]);
+    // Bad pointers and counts are errnos.
+    let bad = wat::parse_str(
+        r#"(module
+        (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+        (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "__plugin_call") (param i32 i32) (result i32)
+          (i32.store (i32.const 0) (call $poll (i32.const 0x100) (i32.const 0x800) (i32.const 0) (i32.const 0x10)))
+          (i32.store (i32.const 4) (call $poll (i32.const 0xFFF0) (i32.const 0x800) (i32.const 1) (i32.const 0x10)))
+          (i32.store (i32.const 8) (call $poll (i32.const 0x100) (i32.const 0x800) (i32.const 0x7FFFFFFF) (i32.const 0x10)))
+          (i32.store (i32.const 12) (call $poll (i32.const 0x100) (i32.const 0x800) (i32.const 1) (i32.const 0xFFFF)))
+          (call $resp (i32.const 0) (i32.const 16))
+          (i32.const 1)))"#,
+    )
+    .unwrap();
+    let r = Runtime::builder(()).bytes(&bad).build().unwrap().invoke("x", b"").unwrap();
+    let errnos: Vec<i32> = r.chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(errnos, [errno::INVAL, errno::FAULT, errno::FAULT, errno::FAULT]);
+}
+
+#[test]
+fn std_sleep_in_a_plugin_sleeps_within_the_deadline() {
+    // `std::thread::sleep` in a wasm32-wasip1 plugin is one `poll_oneoff`.
+    let (builder, ..) = captured(WASI_DEMO);
+    let mut rt = builder.deterministic().build().unwrap();
+    assert_eq!(rt.invoke("sleep", b"40").unwrap(), b"41", "40 ms waited, plus the fixed clock's step");
+    // On the system clock it really sleeps, and a timeout cuts the wait short.
+    let (builder, ..) = captured(WASI_DEMO);
+    let mut rt = builder.build().unwrap();
+    let start = std::time::Instant::now();
+    let slept: u64 = String::from_utf8(rt.invoke("sleep", b"30").unwrap()).unwrap().parse().unwrap();
+    assert!(slept >= 30 && start.elapsed() >= std::time::Duration::from_millis(30), "{slept}");
+    let (builder, ..) = captured(WASI_DEMO);
+    let mut rt = builder.timeout(std::time::Duration::from_millis(50)).build().unwrap();
+    let start = std::time::Instant::now();
+    // Asks for 60 s: the wait stops at the deadline (and at `max_sleep_ns`), and the
+    // call then times out.
+    assert!(matches!(rt.invoke("sleep", b"60000"), Err(Error::Timeout(_))));
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
 }

@@ -12,6 +12,8 @@
 //! - `env`: answers with the arguments and the environment, one per line.
 //! - `exit`: exits with the status given as the payload (decimal).
 //! - `stdin`: answers with the number of bytes read from stdin.
+//! - `sleep`: sleeps (`std::thread::sleep`) the milliseconds given as the payload and
+//!   answers with the milliseconds its monotonic clock saw pass.
 //! - anything else: fails with a message through `__plugin_error`.
 
 use std::collections::HashMap;
@@ -39,6 +41,7 @@ pub extern "C" fn __plugin_call(op_len: usize, payload_len: usize) -> i32 {
         b"env" => Ok(env()),
         b"exit" => std::process::exit(payload.trim().parse().unwrap_or(1)),
         b"stdin" => stdin(),
+        b"sleep" => Ok(sleep(&payload)),
         other => Err(format!("unknown operation `{}`", String::from_utf8_lossy(other))),
     };
     match answer {
@@ -90,6 +93,13 @@ fn env() -> String {
         out.push_str(&format!("env {key}={value}\n"));
     }
     out
+}
+
+fn sleep(millis: &str) -> String {
+    let millis = millis.trim().parse().unwrap_or(0);
+    let start = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    start.elapsed().as_millis().to_string()
 }
 
 fn stdin() -> Result<String, String> {
