@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the firmware example and runs it under QEMU (mps2-an386). Fails loudly on
-# lint, an invalid plugin (build.rs), a wrong result, a non-zero exit, a fault or a hang.
+# lint, an invalid plugin (build.rs), a wrong result, a non-zero exit, a fault or a
+# hang, and when the transcripts the device recorded do not replay identical on the
+# host (with `hookr replay`).
 #
 #   ./run.sh                        # the hash-pinned build (hookr without validate)
 #   ./run.sh --features validate    # hookr validates on the device as well
@@ -39,6 +41,9 @@ arm-none-eabi-size -A "target/$TARGET/release/hookr-firmware" |
          END {printf "flash: .text %d + .rodata %d = %d bytes\n", t, r, t + r}'
 
 # --- run ------------------------------------------------------------------------------
+# The firmware records transcripts here through semihosting (QEMU runs in this folder).
+rm -rf target/transcripts
+mkdir -p target/transcripts
 set +e
 timeout "$TIMEOUT" cargo run --release -j 1 "$@" 2>&1 | tee "$tmp/run.log"
 status=${PIPESTATUS[0]}
@@ -53,4 +58,14 @@ if [ "$(tail -n 1 "$tmp/run.log")" != "PASS" ]; then
     echo "run.sh: FAIL: exit status 0 but the firmware did not report PASS" >&2
     exit 1
 fi
+# --- the device's transcripts replay identical on the host ----------------------------
+for name in simple sensor; do
+    transcript="target/transcripts/device-$name.hrt"
+    [ -s "$transcript" ] || { echo "run.sh: FAIL: the firmware wrote no $transcript" >&2; exit 1; }
+    if ! (cd ../.. && cargo run -q --features cli -- replay "targets/plugins/$name/$name.wasm" \
+        "targets/firmware/$transcript"); then
+        echo "run.sh: FAIL: the device's $name transcript does not replay identical on the host" >&2
+        exit 1
+    fi
+done
 echo "run.sh: firmware passed"

@@ -15,6 +15,7 @@ extern crate alloc;
 mod check;
 mod meter;
 mod payloads;
+mod replay;
 mod sensor;
 mod simple;
 mod superloop;
@@ -95,6 +96,9 @@ fn run() -> Result<(), Failure> {
     simple::out_of_fuel()?;
     superloop::check(&mut simple)?;
     simple::steady(&mut simple)?;
+    drop(simple);
+    replay::replay_host_transcripts()?;
+    replay::record_for_host()?;
     hprintln!("heap: peak {} B of {} B over everything, {} B in use at the end", HEAP.peak(), HEAP_SIZE, HEAP.in_use());
     hprintln!("stack: high-water {} B since reset", meter::stack_peak());
     Ok(())

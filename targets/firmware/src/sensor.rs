@@ -5,13 +5,14 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use cortex_m_semihosting::hprintln;
-use hookr::{Error, HostError, HostFn, Runtime};
+use hookr::io::Sink;
+use hookr::{Builder, Error, HostError, HostFn, Runtime};
 
 use crate::check::{ensure_eq, log_line, Context, Failure, LOG_LINES};
 use crate::payloads::{Now, NowRequest, Reading, Report};
 use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
 
-static WASM: &[u8] = include_bytes!("../../plugins/sensor/sensor.wasm");
+pub static WASM: &[u8] = include_bytes!("../../plugins/sensor/sensor.wasm");
 
 /// The fake clock's start, milliseconds since the Unix epoch; each `now_ms` call moves it
 /// on by `TICK_MS`.
@@ -30,7 +31,7 @@ fn now_ms(host: &mut SensorHost, _: NowRequest) -> Result<Now, HostError> {
 
 static SENSOR_FNS: &[HostFn<SensorHost>] = &[HostFn::typed("now_ms", now_ms)];
 
-fn runtime() -> Result<Runtime<SensorHost>, Error> {
+fn builder() -> Builder<'static, SensorHost> {
     Runtime::builder(SensorHost { now_ms: CLOCK_START_MS })
         .bytes(WASM)
         .pinned(pins::SENSOR)
@@ -38,7 +39,15 @@ fn runtime() -> Result<Runtime<SensorHost>, Error> {
         .fuel(FUEL)
         .max_memory_pages(MAX_PAGES)
         .logger(log_line)
-        .build()
+}
+
+fn runtime() -> Result<Runtime<SensorHost>, Error> {
+    builder().build()
+}
+
+/// A `sensor` runtime that records a transcript to `sink`.
+pub fn runtime_recording(sink: impl Sink + Send + 'static) -> Result<Runtime<SensorHost>, Error> {
+    builder().record(sink).build()
 }
 
 /// Loads `sensor` beside `simple`, validates a good and a bad reading, and drops it.
@@ -54,7 +63,16 @@ pub fn check() -> Result<(), Failure> {
         meter::stack_high_water()
     );
     meter::repaint_stack();
+    validate_good_and_bad(&mut sensor)?;
+    hprintln!("sensor calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    drop(sensor);
+    Ok(())
+}
 
+/// Validates a good reading and one with every problem, and checks the reports, the
+/// log lines and the clock reads.
+pub fn validate_good_and_bad(sensor: &mut Runtime<SensorHost>) -> Result<(), Failure> {
+    let clock = sensor.state().now_ms;
     let logged = LOG_LINES.load(Ordering::Relaxed);
     let good = Reading { sensor: "greenhouse", celsius: 21.5, humidity: 40.0, timestamp_ms: CLOCK_START_MS };
     let report: Report = sensor.call("validate", &good).context("validate, good")?;
@@ -79,9 +97,6 @@ pub fn check() -> Result<(), Failure> {
     // The clock read 2 ticks after its start on the second call.
     ensure_eq("stale age", report.alerts[2].value, (120_000 + 2 * TICK_MS) as f64)?;
     ensure_eq("bad reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged + 3)?;
-    ensure_eq("clock reads", sensor.state().now_ms, CLOCK_START_MS + 2 * TICK_MS)?;
-    hprintln!("sensor calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
-    drop(sensor);
-
+    ensure_eq("clock reads", sensor.state().now_ms, clock + 2 * TICK_MS)?;
     Ok(())
 }

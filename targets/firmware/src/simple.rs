@@ -25,6 +25,13 @@ pub struct SimpleHost {
     hello_byte: u32,
 }
 
+impl SimpleHost {
+    /// How often `helloByte` ran.
+    pub fn hello_byte_calls(&self) -> u32 {
+        self.hello_byte
+    }
+}
+
 fn hello(host: &mut SimpleHost, req: Hello) -> Result<Hello, HostError> {
     host.hello += 1;
     let mut msg = String::from("Hello, ");
@@ -40,7 +47,7 @@ fn hello_byte(host: &mut SimpleHost, payload: &[u8], out: &mut Vec<u8>) -> Resul
     Ok(())
 }
 
-static HOST_FNS: &[HostFn<SimpleHost>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
+pub static HOST_FNS: &[HostFn<SimpleHost>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
 
 fn runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
     Runtime::builder(SimpleHost::default())
