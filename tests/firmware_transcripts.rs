@@ -109,7 +109,11 @@ fn scenario(name: &str) -> (&'static [u8], &'static [HostFn<u64>], Limits, Vec<(
         ),
         _ => {
             let batch = {
-                let readings = [reading("a", 20.0, 50.0, T), reading("b", f64::NAN, -1.0, T), reading("c", 1e300, 99.9, T + 9_000)];
+                let readings = [
+                    reading("a", 20.0, 50.0, T),
+                    reading("b", f64::NAN, -1.0, T),
+                    reading("c", 1e300, 99.9, T + 9_000),
+                ];
                 let mut out = Vec::new();
                 let e = &mut Encoder::new(&mut out);
                 e.map_len(1).unwrap();
