@@ -14,8 +14,11 @@ use hookr::{EngineConfig, Hasher, HostError, HostFn, Limits, Module, Runtime, Sh
 static SIMPLE: &[u8] = include_bytes!("../targets/plugins/simple/simple.wasm");
 static SENSOR: &[u8] = include_bytes!("../targets/plugins/sensor/sensor.wasm");
 
+/// Writes one MessagePack value.
+type Write<'a> = &'a dyn Fn(&mut Encoder<'_>);
+
 /// A MessagePack map of string keys to values written by `write`.
-fn map(fields: &[(&str, &dyn Fn(&mut Encoder<'_>))]) -> Vec<u8> {
+fn map(fields: &[(&str, Write<'_>)]) -> Vec<u8> {
     let mut out = Vec::new();
     let e = &mut Encoder::new(&mut out);
     e.map_len(fields.len()).unwrap();
@@ -85,10 +88,13 @@ fn reading(sensor: &'static str, celsius: f64, humidity: f64, timestamp_ms: u64)
     ])
 }
 
+/// A plugin, its host functions, its limits and the calls made to it.
+type Scenario = (&'static [u8], &'static [HostFn<u64>], Limits, Vec<(&'static str, Vec<u8>)>);
+
 /// What each plugin is asked: every kind of call, with typed host calls, host
 /// errors, floats (NaN, infinities, -0.0), log lines, a call out of fuel and the reset
 /// after it.
-fn scenario(name: &str) -> (&'static [u8], &'static [HostFn<u64>], Limits, Vec<(&'static str, Vec<u8>)>) {
+fn scenario(name: &str) -> Scenario {
     let echo = |data: &'static str| map(&[("data", &str_field(data))]);
     match name {
         "simple" => (
