@@ -102,9 +102,10 @@ mod serde;
 mod sliced;
 pub mod wasi;
 
+pub use abi::Abi;
 pub use builder::{check_import, Builder};
 pub use error::{Error, TrapCode};
-pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
+pub use host_fn::{BytesFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
 pub use limits::Limits;
 pub use meter::Usage;
 #[cfg(feature = "validate")]

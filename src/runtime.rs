@@ -135,7 +135,7 @@ pub(crate) fn release(buf: &mut Vec<u8>, keep: usize) {
     }
 }
 
-/// The plugin's `__plugin_call(op_len, payload_len) -> status` export.
+/// The plugin's entry, `__plugin_call` or `__guest_call(op_len, payload_len) -> status`.
 pub(crate) type PluginCall = TypedFunc<(i32, i32), i32>;
 
 /// The parts of a live instance that every call uses, resolved once.
@@ -293,12 +293,13 @@ impl<T: 'static> Runtime<T> {
         let instance =
             self.module.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
+        let abi = self.module.abi;
         let plugin_call = instance
-            .get_typed_func::<(i32, i32), i32>(&*store, names::PLUGIN_CALL)
-            .map_err(|_| Error::MissingExport(names::PLUGIN_CALL))?;
+            .get_typed_func::<(i32, i32), i32>(&*store, abi.entry())
+            .map_err(|_| Error::MissingExport(abi.entry()))?;
         store.data_mut().memory = Some(memory);
         let exported = self.module.initialisers;
-        for name in names::INITIALISERS.iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
+        for name in abi.initialisers().iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;
             };
