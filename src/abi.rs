@@ -295,16 +295,23 @@ fn error(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i32)
 }
 
 /// `__host_call`: runs the host function at the address `parts` names, `[binding,
-/// namespace, operation, payload]` as (pointer, length) pairs; a hookr guest's binding
-/// and namespace are `(0, 0)`, empty. Returns the ABI's success or failure value.
-fn host_call(caller: &mut Caller<'_, Ctx>, import: &'static str, parts: [(i32, i32); 4]) -> Result<i32, wasmi::Error> {
+/// namespace, operation, payload]` as (pointer, length) pairs. Returns the ABI's
+/// success or failure value.
+///
+/// `ADDRESSED` is whether the guest names a binding and namespace (waPC); a hookr
+/// guest's are empty and pass `(0, 0)`, unread. Each ABI gets its own copy, which
+/// the compiler inlines into that ABI's import alone.
+#[inline]
+fn host_call<const ADDRESSED: bool>(
+    caller: &mut Caller<'_, Ctx>,
+    import: &'static str,
+    parts: [(i32, i32); 4],
+) -> Result<i32, wasmi::Error> {
     with_memory(caller, |data, ctx| {
         let len = data.len();
-        let mut ranges = [0..0, 0..0, 0..0, 0..0];
-        for (range, (ptr, n)) in ranges.iter_mut().zip(parts) {
-            *range = guest_range(len, ptr, n).ok_or_else(|| bad_pointer(import, ptr, n, len))?;
-        }
-        let [binding, namespace, op, payload] = ranges;
+        let range = |(ptr, n): (i32, i32)| guest_range(len, ptr, n).ok_or_else(|| bad_pointer(import, ptr, n, len));
+        let (binding, namespace) = if ADDRESSED { (range(parts[0])?, range(parts[1])?) } else { (0..0, 0..0) };
+        let (op, payload) = (range(parts[2])?, range(parts[3])?);
         ctx.meter.charge_bytes(binding.len() + namespace.len() + op.len() + payload.len())?;
         ctx.host_response.clear();
         ctx.host_error.clear();
@@ -377,7 +384,8 @@ pub(crate) fn link(linker: &mut Linker<Ctx>, abi: Abi) -> Result<(), wasmi::Erro
             m,
             n.host_call,
             |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
-                host_call(&mut caller, names::HOST_CALL, [(0, 0), (0, 0), (op_ptr, op_len), (payload_ptr, payload_len)])
+                let parts = [(0, 0), (0, 0), (op_ptr, op_len), (payload_ptr, payload_len)];
+                host_call::<false>(&mut caller, names::HOST_CALL, parts)
             },
         )?,
         Abi::Wapc => linker.func_wrap(
@@ -398,7 +406,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>, abi: Abi) -> Result<(), wasmi::Erro
                     (op_ptr, op_len),
                     (payload_ptr, payload_len),
                 ];
-                host_call(&mut caller, wapc::HOST_CALL, parts)
+                host_call::<true>(&mut caller, wapc::HOST_CALL, parts)
             },
         )?,
     };
