@@ -1,6 +1,6 @@
-//! hookr firmware example: runs the `simple` and `sensor` plugins through
-//! `hookr::Runtime` on a Cortex-M4F (QEMU `mps2-an386`), checks every result, and
-//! measures stack and heap use.
+//! hookr firmware example: runs the `simple` and `sensor` plugins and the waPC guest
+//! `wapc-demo` through `hookr::Runtime` on a Cortex-M4F (QEMU `mps2-an386`), checks
+//! every result, and measures stack and heap use.
 //!
 //! The plugins are embedded with `include_bytes!`; `build.rs` validated them and pinned
 //! their SHA-256, and this build (without `hookr/validate`) loads nothing else.
@@ -18,6 +18,7 @@ mod payloads;
 mod sensor;
 mod simple;
 mod superloop;
+mod wapc;
 
 /// The `simple` plugin's message types, shared with its source.
 #[path = "../../plugins/simple/src/messages.rs"]
@@ -92,6 +93,7 @@ fn run() -> Result<(), Failure> {
     simple::calls(&mut simple)?;
     meter::repaint_stack();
     sensor::check()?;
+    wapc::check()?;
     simple::out_of_fuel()?;
     superloop::check(&mut simple)?;
     simple::steady(&mut simple)?;
