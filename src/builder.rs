@@ -329,7 +329,8 @@ impl<'a, T: 'static> Builder<'a, T> {
     }
 
     /// Verifies the hash, compiles, links, instantiates and runs the initialisers
-    /// (`_start`, `_initialize`, `hookr_init`, those exported, in that order).
+    /// those exported, in order: `_start`, `_initialize`, `hookr_init` for a hookr
+    /// plugin, `_start`, `wapc_init` for a waPC guest.
     pub fn build(mut self) -> Result<Runtime<T>, Error> {
         self.limits.check()?;
         if self.watch.active() && self.limits.fuel.is_none() {

@@ -447,7 +447,8 @@ impl<T: 'static> Runtime<T> {
     /// (cleared first), reusing `out`'s capacity: in steady state a call allocates nothing.
     ///
     /// The call fails with [`Error::Plugin`] when the plugin reported an error (its
-    /// message wins whatever `__plugin_call` returned) or returned failure without one;
+    /// message wins whatever `__plugin_call` or `__guest_call` returned) or returned
+    /// failure without one;
     /// with [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::Cancelled`] when a
     /// bound stopped it. With a timeout or a cancel handle the call runs in slices of
     /// [`Limits::slice_fuel`], checking both between slices.
