@@ -22,7 +22,7 @@ use crate::sliced::{SlicedCall, Watch};
 use crate::wasi::Io;
 
 /// The request of the call under way: the operation name and payload the host lends
-/// to `__plugin_request` for the duration of one call.
+/// to `__plugin_request` (waPC: `__guest_request`) for the duration of one call.
 pub(crate) struct Frame {
     op: *const u8,
     op_len: usize,
@@ -49,10 +49,10 @@ impl Frame {
         // SAFETY: either dangling with length 0 (a valid empty slice), or set by
         // `Runtime::begin` from slices its caller keeps borrowed until `Runtime::end`
         // (`invoke_into` within its body, a `SlicedCall` for its life). Only
-        // `__plugin_request` reads the frame, and guest code runs only inside such a
-        // call or in initialisers. A leaked `SlicedCall` leaves a stale frame, but
-        // the next call and every (re)instantiation reset it before any guest code
-        // runs.
+        // `__plugin_request` / `__guest_request` reads the frame, and guest code runs
+        // only inside such a call or in initialisers. A leaked `SlicedCall` leaves a
+        // stale frame, but the next call and every (re)instantiation reset it before
+        // any guest code runs.
         unsafe {
             (
                 core::slice::from_raw_parts(self.op, self.op_len),
