@@ -70,8 +70,8 @@ impl Abi {
 
     const fn imports(self) -> &'static Imports {
         match self {
-            Abi::Hookr => &HOOKR,
-            Abi::Wapc => &WAPC,
+            Abi::Hookr => &HOOKR_IMPORTS,
+            Abi::Wapc => &WAPC_IMPORTS,
         }
     }
 }
@@ -99,7 +99,7 @@ struct Imports {
     log: &'static str,
 }
 
-const HOOKR: Imports = Imports {
+const HOOKR_IMPORTS: Imports = Imports {
     module: names::HOST_MODULE,
     request: names::PLUGIN_REQUEST,
     response: names::PLUGIN_RESPONSE,
@@ -112,7 +112,7 @@ const HOOKR: Imports = Imports {
     log: names::LOG,
 };
 
-const WAPC: Imports = Imports {
+const WAPC_IMPORTS: Imports = Imports {
     module: wapc::HOST_MODULE,
     request: wapc::GUEST_REQUEST,
     response: wapc::GUEST_RESPONSE,
@@ -245,12 +245,8 @@ fn write_from(
 
 /// `__plugin_request` / `__guest_request`: writes the operation name and the payload
 /// of the call under way into guest memory.
-fn request(
-    caller: &mut Caller<'_, Ctx>,
-    import: &'static str,
-    op_ptr: i32,
-    payload_ptr: i32,
-) -> Result<(), wasmi::Error> {
+fn request<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().request;
     with_memory(caller, |data, ctx| {
         let (op, payload) = ctx.frame.get();
         let len = data.len();
@@ -266,7 +262,8 @@ fn request(
 }
 
 /// `__plugin_response` / `__guest_response`: takes the guest's response.
-fn response(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().response;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
         let limit = ctx.limits.max_response;
@@ -281,7 +278,8 @@ fn response(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i
 }
 
 /// `__plugin_error` / `__guest_error`: takes the guest's error message.
-fn error(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+fn error<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().error;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
         // A longer message is cut, not refused: the call fails with what fits.
@@ -296,21 +294,14 @@ fn error(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i32)
 
 /// `__host_call`: runs the host function at the address `parts` names, `[binding,
 /// namespace, operation, payload]` as (pointer, length) pairs. Returns the ABI's
-/// success or failure value.
-///
-/// `ADDRESSED` is whether the guest names a binding and namespace (waPC); a hookr
-/// guest's are empty and pass `(0, 0)`, unread. Each ABI gets its own copy, which
-/// the compiler inlines into that ABI's import alone.
-#[inline]
-fn host_call<const ADDRESSED: bool>(
-    caller: &mut Caller<'_, Ctx>,
-    import: &'static str,
-    parts: [(i32, i32); 4],
-) -> Result<i32, wasmi::Error> {
+/// success or failure value. A waPC guest names a binding and a namespace; a hookr
+/// guest's are empty, and its `(0, 0)` pairs are not read.
+fn host_call<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, parts: [(i32, i32); 4]) -> Result<i32, wasmi::Error> {
+    let import = imports::<WAPC>().host_call;
     with_memory(caller, |data, ctx| {
         let len = data.len();
         let range = |(ptr, n): (i32, i32)| guest_range(len, ptr, n).ok_or_else(|| bad_pointer(import, ptr, n, len));
-        let (binding, namespace) = if ADDRESSED { (range(parts[0])?, range(parts[1])?) } else { (0..0, 0..0) };
+        let (binding, namespace) = if WAPC { (range(parts[0])?, range(parts[1])?) } else { (0..0, 0..0) };
         let (op, payload) = (range(parts[2])?, range(parts[3])?);
         ctx.meter.charge_bytes(binding.len() + namespace.len() + op.len() + payload.len())?;
         ctx.host_response.clear();
@@ -343,7 +334,8 @@ fn host_call<const ADDRESSED: bool>(
 
 /// `__log` / `__console_log`: hands a line to the logger, cut to its limit, within the
 /// call's output bound.
-fn log(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+fn log<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().log;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
         // A longer line is cut, not refused.
@@ -368,27 +360,42 @@ fn log(caller: &mut Caller<'_, Ctx>, import: &'static str, ptr: i32, len: i32) -
 
 /// Defines the nine host imports of `abi` in `linker`.
 pub(crate) fn link(linker: &mut Linker<Ctx>, abi: Abi) -> Result<(), wasmi::Error> {
-    let n = abi.imports();
-    let m = n.module;
-    linker.func_wrap(m, n.request, move |mut caller: Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32| {
-        request(&mut caller, n.request, op_ptr, payload_ptr)
-    })?;
-    linker.func_wrap(m, n.response, move |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        response(&mut caller, n.response, ptr, len)
-    })?;
-    linker.func_wrap(m, n.error, move |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        error(&mut caller, n.error, ptr, len)
-    })?;
     match abi {
-        Abi::Hookr => linker.func_wrap(
-            m,
-            n.host_call,
-            |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
-                let parts = [(0, 0), (0, 0), (op_ptr, op_len), (payload_ptr, payload_len)];
-                host_call::<false>(&mut caller, names::HOST_CALL, parts)
-            },
-        )?,
-        Abi::Wapc => linker.func_wrap(
+        Abi::Hookr => link_as::<false>(linker),
+        Abi::Wapc => link_as::<true>(linker),
+    }
+}
+
+/// The import names of the ABI [`link_as`] is given.
+const fn imports<const WAPC: bool>() -> &'static Imports {
+    if WAPC {
+        &WAPC_IMPORTS
+    } else {
+        &HOOKR_IMPORTS
+    }
+}
+
+/// Defines the nine imports of the waPC ABI (`WAPC`) or of hookr's.
+///
+/// The ABI is a constant parameter here and in the import bodies, not an argument:
+/// each body then names its import with a constant, and each ABI gets its own copy of
+/// it, called from one place, which the compiler inlines into that ABI's import as if
+/// it had been written there (a copy shared by both ABIs is not inlined, and costs a
+/// call and a few dozen instructions on every import).
+fn link_as<const WAPC: bool>(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
+    let n = imports::<WAPC>();
+    let m = n.module;
+    linker.func_wrap(m, n.request, |mut caller: Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32| {
+        request::<WAPC>(&mut caller, op_ptr, payload_ptr)
+    })?;
+    linker.func_wrap(m, n.response, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
+        response::<WAPC>(&mut caller, ptr, len)
+    })?;
+    linker.func_wrap(m, n.error, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
+        error::<WAPC>(&mut caller, ptr, len)
+    })?;
+    if WAPC {
+        linker.func_wrap(
             m,
             n.host_call,
             |mut caller: Caller<'_, Ctx>,
@@ -406,25 +413,32 @@ pub(crate) fn link(linker: &mut Linker<Ctx>, abi: Abi) -> Result<(), wasmi::Erro
                     (op_ptr, op_len),
                     (payload_ptr, payload_len),
                 ];
-                host_call::<true>(&mut caller, wapc::HOST_CALL, parts)
+                host_call::<WAPC>(&mut caller, parts)
             },
-        )?,
-    };
+        )?;
+    } else {
+        linker.func_wrap(
+            m,
+            n.host_call,
+            |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
+                let parts = [(0, 0), (0, 0), (op_ptr, op_len), (payload_ptr, payload_len)];
+                host_call::<WAPC>(&mut caller, parts)
+            },
+        )?;
+    }
     linker.func_wrap(m, n.host_response_len, |mut caller: Caller<'_, Ctx>| {
         metered(&mut caller, |caller| Ok(caller.data().host_response.len() as i32))
     })?;
-    linker.func_wrap(m, n.host_response, move |mut caller: Caller<'_, Ctx>, ptr: i32| {
-        write_from(&mut caller, n.host_response, ptr, |c| &c.host_response)
+    linker.func_wrap(m, n.host_response, |mut caller: Caller<'_, Ctx>, ptr: i32| {
+        write_from(&mut caller, imports::<WAPC>().host_response, ptr, |c| &c.host_response)
     })?;
     linker.func_wrap(m, n.host_error_len, |mut caller: Caller<'_, Ctx>| {
         metered(&mut caller, |caller| Ok(caller.data().host_error.len() as i32))
     })?;
-    linker.func_wrap(m, n.host_error, move |mut caller: Caller<'_, Ctx>, ptr: i32| {
-        write_from(&mut caller, n.host_error, ptr, |c| &c.host_error)
+    linker.func_wrap(m, n.host_error, |mut caller: Caller<'_, Ctx>, ptr: i32| {
+        write_from(&mut caller, imports::<WAPC>().host_error, ptr, |c| &c.host_error)
     })?;
-    linker.func_wrap(m, n.log, move |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        log(&mut caller, n.log, ptr, len)
-    })?;
+    linker.func_wrap(m, n.log, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| log::<WAPC>(&mut caller, ptr, len))?;
     Ok(())
 }
 

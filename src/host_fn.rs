@@ -395,9 +395,10 @@ impl<T> HostTable<T> {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        let found = match key {
-            [b"", b"", op] => self.entries[..self.plain].binary_search_by(|e| name_order(e.name(), op)),
-            _ => self.entries[self.plain..].binary_search_by(|e| key_order(e.key(), key)).map(|i| i + self.plain),
+        let found = if key[0].is_empty() && key[1].is_empty() {
+            self.entries[..self.plain].binary_search_by(|e| name_order(e.name(), key[2]))
+        } else {
+            self.entries[self.plain..].binary_search_by(|e| key_order(e.key(), key)).map(|i| i + self.plain)
         };
         match found {
             Ok(i) => match &mut self.entries[i] {
