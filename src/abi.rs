@@ -382,6 +382,8 @@ const fn imports<const WAPC: bool>() -> &'static Imports {
 /// it, called from one place, which the compiler inlines into that ABI's import as if
 /// it had been written there (a copy shared by both ABIs is not inlined, and costs a
 /// call and a few dozen instructions on every import).
+// Not inlined: `link` would hold both ABIs' frames at once, a firmware's stack too.
+#[inline(never)]
 fn link_as<const WAPC: bool>(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
     let n = imports::<WAPC>();
     let m = n.module;
