@@ -1,5 +1,6 @@
 //! The cost of a call through hookr beside the cost of the same call through wasmi
-//! alone (the floor), start-up, and the whole stack on the `simple` plugin.
+//! alone (the floor), start-up, the whole stack on the `simple` plugin, and the same
+//! work through the waPC ABI beside the hookr ABI.
 //!
 //! `cargo bench --bench calls` runs every case once and ends with a table of medians;
 //! `cargo bench --bench calls -- WORD` runs only the cases whose name contains WORD.
@@ -14,7 +15,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Echo, Results, State, SENTENCE, SIMPLE};
+use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Echo, Results, State, SENTENCE, SIMPLE, WAPC_DEMO};
 
 use hookr::codec;
 use hookr::wasmi::{self, Caller, Engine, Linker, Memory, Store, TypedFunc};
@@ -48,6 +49,40 @@ const HOST_CALL: &str = r#"(module
     (local $n i32)
     (call $req (i32.const 64) (i32.const 1024))
     (if (i32.eqz (call $call (i32.const 0) (i32.const 4) (i32.const 1024) (local.get $len)))
+      (then (return (i32.const 0))))
+    (local.set $n (call $rlen))
+    (call $rget (i32.const 8192))
+    (call $resp (i32.const 8192) (local.get $n))
+    (i32.const 1)))"#;
+
+/// A hookr plugin above as a waPC guest: the same instructions under waPC's names.
+fn as_wapc(wat: &str) -> String {
+    [
+        ("\"hookr\" \"__plugin_request\"", "\"wapc\" \"__guest_request\""),
+        ("\"hookr\" \"__plugin_response\"", "\"wapc\" \"__guest_response\""),
+        ("__plugin_call", "__guest_call"),
+    ]
+    .iter()
+    .fold(wat.to_string(), |wat, (hookr, wapc)| wat.replace(hookr, wapc))
+}
+
+/// `HOST_CALL` as a waPC guest: the host function `echo` of binding `demo` and
+/// namespace `greetings`, or of none when `BLEN` and `NLEN` are 0.
+const WAPC_HOST_CALL: &str = r#"(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+  (import "wapc" "__host_call" (func $call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__host_response_len" (func $rlen (result i32)))
+  (import "wapc" "__host_response" (func $rget (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "echo")
+  (data (i32.const 16) "demo")
+  (data (i32.const 32) "greetings")
+  (func (export "__guest_call") (param $op i32) (param $len i32) (result i32)
+    (local $n i32)
+    (call $req (i32.const 64) (i32.const 1024))
+    (if (i32.eqz (call $call (i32.const 16) (i32.const BLEN) (i32.const 32) (i32.const NLEN)
+                             (i32.const 0) (i32.const 4) (i32.const 1024) (local.get $len)))
       (then (return (i32.const 0))))
     (local.set $n (call $rlen))
     (call $rget (i32.const 8192))
@@ -194,7 +229,8 @@ fn other(_: &mut State, _: &[u8], _: &mut Vec<u8>) -> Result<(), HostError> {
     Err(HostError::new("not this one"))
 }
 
-/// A table the size of a small real one, so the lookup is not a single comparison.
+/// A table the size of a small real one, so the lookup is not a single comparison,
+/// with functions under waPC bindings and namespaces beside the plain ones.
 static HOST_FNS: &[HostFn<State>] = &[
     HostFn::bytes("alpha", other),
     HostFn::bytes("beta", other),
@@ -202,6 +238,10 @@ static HOST_FNS: &[HostFn<State>] = &[
     HostFn::typed("hello", hello),
     HostFn::bytes("helloByte", hello_byte),
     HostFn::bytes("omega", other),
+    HostFn::bytes("echo", echo_host).with_binding("demo").with_namespace("greetings"),
+    HostFn::bytes("echo", other).with_binding("demo").with_namespace("farewells"),
+    HostFn::bytes("alpha", other).with_binding("demo").with_namespace("greetings"),
+    HostFn::bytes("hello", hello_byte).with_binding("demo").with_namespace("greetings"),
 ];
 
 fn runtime(wasm: &[u8]) -> Runtime<State> {
@@ -353,6 +393,43 @@ fn main() {
         black_box(reply);
     });
 
+    // --- the same work through both ABIs: hand-written guests, then real plugins
+    let wapc_echo = wat::parse_str(as_wapc(ECHO)).unwrap();
+    let mut wapc_rt = runtime(&wapc_echo);
+    assert_eq!(wapc_rt.module().abi(), hookr::Abi::Wapc);
+    for &(label, n) in &SIZES[..3] {
+        let payload: Vec<u8> = (0..n).map(|i| i as u8).collect();
+        for (abi, rt) in [("hookr", &mut rt), ("waPC", &mut wapc_rt)] {
+            assert_eq!(rt.invoke("echo", &payload).unwrap(), payload);
+            r.run(&format!("abi echo {label}: {abi}"), || {
+                rt.invoke_into("echo", black_box(&payload), &mut out).unwrap();
+                black_box(&out);
+            });
+        }
+    }
+    let payload = [7u8; 16];
+    for (case, blen, nlen) in [("waPC", 0, 0), ("waPC, binding+namespace", 4, 9)] {
+        let wat = WAPC_HOST_CALL.replace("BLEN", &blen.to_string()).replace("NLEN", &nlen.to_string());
+        let mut wapc_hc = runtime(&wat::parse_str(wat).unwrap());
+        assert_eq!(wapc_hc.invoke("hc", &payload).unwrap(), payload);
+        r.run(&format!("abi host call 16 B: {case}"), || {
+            wapc_hc.invoke_into("hc", black_box(&payload), &mut out).unwrap();
+            black_box(&out);
+        });
+    }
+    // Same work, other guest kits: `simple` (hookr's kit) and `wapc-demo` (wapc-guest)
+    // both send the payload to the host's `helloByte` and answer its reply.
+    let mut wapc_demo = runtime(WAPC_DEMO);
+    assert_eq!(wapc_demo.invoke("greet_plain", SENTENCE).unwrap(), [b"Hello, ", SENTENCE].concat());
+    r.run("wapc-demo greet_plain 86 B: invoke_into", || {
+        wapc_demo.invoke_into("greet_plain", black_box(SENTENCE), &mut out).unwrap();
+        black_box(&out);
+    });
+    r.run("wapc-demo echo 86 B: invoke_into", || {
+        wapc_demo.invoke_into("echo", black_box(SENTENCE), &mut out).unwrap();
+        black_box(&out);
+    });
+
     summary(&r);
 }
 
@@ -392,11 +469,25 @@ fn summary(r: &Results) {
         println!("{:<28} {:>12} {:>12} {:>8}", label, ns(f), ns(h), ratio(h, f));
     }
     println!();
+    println!("{:<28} {:>12} {:>12} {:>8}", "same work, two ABIs", "hookr", "waPC", "ratio");
+    for (label, hookr, wapc) in [
+        ("echo 0 B", "abi echo 0 B: hookr", "abi echo 0 B: waPC"),
+        ("echo 64 B", "abi echo 64 B: hookr", "abi echo 64 B: waPC"),
+        ("echo 4 KiB", "abi echo 4 KiB: hookr", "abi echo 4 KiB: waPC"),
+        ("host call 16 B", "host call 16 B: hookr invoke_into", "abi host call 16 B: waPC"),
+        ("host call 16 B, bd+ns", "host call 16 B: hookr invoke_into", "abi host call 16 B: waPC, binding+namespace"),
+    ] {
+        let (h, w) = (r.get(hookr), r.get(wapc));
+        println!("{:<28} {:>12} {:>12} {:>8}", label, ns(h), ns(w), ratio(w, h));
+    }
+    println!();
     for name in [
         "simple vowel 0 B: invoke_into",
         "simple vowel 86 B: invoke_into",
         "simple echoByte 86 B: invoke_into",
         "simple typed echo: call",
+        "wapc-demo greet_plain 86 B: invoke_into",
+        "wapc-demo echo 86 B: invoke_into",
     ] {
         if let Some(v) = r.get(name) {
             println!("{name:<44} {:>12}", fmt_ns(v));

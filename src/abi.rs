@@ -1,15 +1,130 @@
-//! The `hookr` host module: the nine imports a plugin calls, and what every import
-//! shares: pointer checks, metering, containing host panics.
+//! The host imports of both guest ABIs, hookr's (module `hookr`) and waPC's (module
+//! `wapc`), and what every import shares: pointer checks, metering, containing host
+//! panics.
+//!
+//! The two ABIs have the same nine imports under other names; only `__host_call`
+//! differs, in that a waPC guest names a binding and a namespace besides the
+//! operation. One set of import bodies serves both, linked under each ABI's names.
 
 use alloc::vec::Vec;
 
-use hookr_abi as names;
+use hookr_abi::{self as names, wapc};
 use wasmi::{Caller, Extern, Linker, Memory};
 
 use crate::error::Error;
 use crate::meter::{IMPORT_FUEL, OUTPUT_FUEL};
 use crate::runtime::Ctx;
 use crate::transcript::Record;
+
+/// The guest ABI a module uses: which host imports it gets, which export a call
+/// enters, and which initialisers run.
+///
+/// Found when a module is compiled, from what it imports (`hookr` or `wapc`) and, for
+/// a module that imports from neither, from the entry point it exports
+/// ([`Module::abi`](crate::Module::abi)). Both ABIs get the same checks, limits,
+/// metering and recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Abi {
+    /// hookr's own, that of the Go hookr: imports from `hookr`, entry `__plugin_call`,
+    /// initialisers `_start`, `_initialize`, `hookr_init`.
+    Hookr,
+    /// waPC's: imports from `wapc`, entry `__guest_call`, initialisers `_start`,
+    /// `wapc_init`.
+    Wapc,
+}
+
+impl Abi {
+    /// The module name of the ABI's host imports.
+    pub const fn host_module(self) -> &'static str {
+        self.imports().module
+    }
+
+    /// The export every call enters, `(op_len, payload_len) -> i32`.
+    pub const fn entry(self) -> &'static str {
+        match self {
+            Abi::Hookr => names::PLUGIN_CALL,
+            Abi::Wapc => wapc::GUEST_CALL,
+        }
+    }
+
+    /// The initialisers that run once at instantiation, in this order, those exported.
+    pub const fn initialisers(self) -> &'static [&'static str] {
+        match self {
+            Abi::Hookr => &names::INITIALISERS,
+            Abi::Wapc => &wapc::INITIALISERS,
+        }
+    }
+
+    /// The names of the ABI's nine host imports.
+    pub const fn host_imports(self) -> &'static [&'static str; 9] {
+        match self {
+            Abi::Hookr => &names::HOST_IMPORTS,
+            Abi::Wapc => &wapc::HOST_IMPORTS,
+        }
+    }
+
+    /// The ABI whose host imports come from `module`, if any.
+    pub fn of_host_module(module: &str) -> Option<Abi> {
+        [Abi::Hookr, Abi::Wapc].into_iter().find(|abi| abi.host_module() == module)
+    }
+
+    const fn imports(self) -> &'static Imports {
+        match self {
+            Abi::Hookr => &HOOKR_IMPORTS,
+            Abi::Wapc => &WAPC_IMPORTS,
+        }
+    }
+}
+
+impl core::fmt::Display for Abi {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Abi::Hookr => "hookr",
+            Abi::Wapc => "waPC",
+        })
+    }
+}
+
+/// The names under which an ABI has each of the nine imports.
+struct Imports {
+    module: &'static str,
+    request: &'static str,
+    response: &'static str,
+    error: &'static str,
+    host_call: &'static str,
+    host_response_len: &'static str,
+    host_response: &'static str,
+    host_error_len: &'static str,
+    host_error: &'static str,
+    log: &'static str,
+}
+
+const HOOKR_IMPORTS: Imports = Imports {
+    module: names::HOST_MODULE,
+    request: names::PLUGIN_REQUEST,
+    response: names::PLUGIN_RESPONSE,
+    error: names::PLUGIN_ERROR,
+    host_call: names::HOST_CALL,
+    host_response_len: names::HOST_RESPONSE_LEN,
+    host_response: names::HOST_RESPONSE,
+    host_error_len: names::HOST_ERROR_LEN,
+    host_error: names::HOST_ERROR,
+    log: names::LOG,
+};
+
+const WAPC_IMPORTS: Imports = Imports {
+    module: wapc::HOST_MODULE,
+    request: wapc::GUEST_REQUEST,
+    response: wapc::GUEST_RESPONSE,
+    error: wapc::GUEST_ERROR,
+    host_call: wapc::HOST_CALL,
+    host_response_len: wapc::HOST_RESPONSE_LEN,
+    host_response: wapc::HOST_RESPONSE,
+    host_error_len: wapc::HOST_ERROR_LEN,
+    host_error: wapc::HOST_ERROR,
+    log: wapc::CONSOLE_LOG,
+};
 
 /// The byte range `[ptr, ptr + len)` of a memory of `memory_len` bytes, or `None` when
 /// it does not lie inside. Pointers and lengths are the guest's unsigned 32-bit values.
@@ -134,10 +249,11 @@ fn write_from(
 /// is recorded when recording, checked against `max_host_response` and charged.
 /// Returns whether the host function succeeded. `binding` and `namespace` are empty
 /// for hookr's own ABI.
+#[inline]
 pub(crate) fn call_host(
     ctx: &mut Ctx,
-    binding: &str,
-    namespace: &str,
+    binding: &[u8],
+    namespace: &[u8],
     op: &[u8],
     payload: &[u8],
 ) -> Result<bool, wasmi::Error> {
@@ -146,7 +262,7 @@ pub(crate) fn call_host(
     let ok = if ctx.tape.replaying_now() {
         ctx.tape.replay_host_call(binding, namespace, op, payload, &mut ctx.host_response, &mut ctx.host_error)?
     } else {
-        match contain("a host function", || ctx.host.call(op, payload, &mut ctx.host_response))? {
+        match contain("a host function", || ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response))? {
             Ok(()) => true,
             Err(e) => {
                 let message = truncate(e.message(), ctx.limits.max_error);
@@ -171,123 +287,197 @@ pub(crate) fn call_host(
     Ok(ok)
 }
 
-/// Defines the nine `hookr` imports in `linker`.
-pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
-    let m = names::HOST_MODULE;
+/// `__plugin_request` / `__guest_request`: writes the operation name and the payload
+/// of the call under way into guest memory.
+fn request<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().request;
+    with_memory(caller, |data, ctx| {
+        let (op, payload) = ctx.frame.get();
+        let len = data.len();
+        let op_range = guest_range(len, op_ptr, op.len() as i32)
+            .ok_or_else(|| bad_pointer(import, op_ptr, op.len() as i32, len))?;
+        let payload_range = guest_range(len, payload_ptr, payload.len() as i32)
+            .ok_or_else(|| bad_pointer(import, payload_ptr, payload.len() as i32, len))?;
+        ctx.meter.charge_bytes(op.len() + payload.len())?;
+        data[op_range].copy_from_slice(op);
+        data[payload_range].copy_from_slice(payload);
+        Ok(())
+    })
+}
 
-    linker.func_wrap(m, names::PLUGIN_REQUEST, |mut caller: Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32| {
-        with_memory(&mut caller, |data, ctx| {
-            let (op, payload) = ctx.frame.get();
-            let len = data.len();
-            let op_range = guest_range(len, op_ptr, op.len() as i32)
-                .ok_or_else(|| bad_pointer(names::PLUGIN_REQUEST, op_ptr, op.len() as i32, len))?;
-            let payload_range = guest_range(len, payload_ptr, payload.len() as i32)
-                .ok_or_else(|| bad_pointer(names::PLUGIN_REQUEST, payload_ptr, payload.len() as i32, len))?;
-            ctx.meter.charge_bytes(op.len() + payload.len())?;
-            data[op_range].copy_from_slice(op);
-            data[payload_range].copy_from_slice(payload);
-            Ok(())
-        })
+/// `__plugin_response` / `__guest_response`: takes the guest's response.
+fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().response;
+    with_memory(caller, |data, ctx| {
+        let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
+        let limit = ctx.limits.max_response;
+        if range.len() > limit {
+            return Err(too_large("plugin response", range.len(), limit));
+        }
+        ctx.meter.charge_bytes(range.len())?;
+        ctx.response.clear();
+        ctx.response.extend_from_slice(&data[range]);
+        Ok(())
+    })
+}
+
+/// `__plugin_error` / `__guest_error`: takes the guest's error message.
+fn error<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().error;
+    with_memory(caller, |data, ctx| {
+        let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
+        // A longer message is cut, not refused: the call fails with what fits.
+        let kept = range.start..range.start + range.len().min(ctx.limits.max_error);
+        ctx.meter.charge_bytes(kept.len())?;
+        ctx.plugin_error.clear();
+        ctx.plugin_error.extend_from_slice(&data[kept]);
+        ctx.plugin_error_len = Some(range.len());
+        Ok(())
+    })
+}
+
+/// `__host_call`: runs the host function at the address `parts` names, `[binding,
+/// namespace, operation, payload]` as (pointer, length) pairs. Returns the ABI's
+/// success or failure value. A waPC guest names a binding and a namespace; a hookr
+/// guest's are empty, and its `(0, 0)` pairs are not read.
+fn host_call<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, parts: [(i32, i32); 4]) -> Result<i32, wasmi::Error> {
+    let import = imports::<WAPC>().host_call;
+    with_memory(caller, |data, ctx| {
+        let len = data.len();
+        let range = |(ptr, n): (i32, i32)| guest_range(len, ptr, n).ok_or_else(|| bad_pointer(import, ptr, n, len));
+        let (binding, namespace) = if WAPC { (range(parts[0])?, range(parts[1])?) } else { (0..0, 0..0) };
+        let (op, payload) = (range(parts[2])?, range(parts[3])?);
+        ctx.meter.charge_bytes(binding.len() + namespace.len() + op.len() + payload.len())?;
+        let ok = call_host(ctx, &data[binding], &data[namespace], &data[op], &data[payload])?;
+        Ok(if ok { names::SUCCESS } else { names::FAILURE })
+    })
+}
+
+/// `__log` / `__console_log`: hands a line to the logger, cut to its limit, within the
+/// call's output bound.
+fn log<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+    let import = imports::<WAPC>().log;
+    with_memory(caller, |data, ctx| {
+        let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
+        // A longer line is cut, not refused.
+        let kept = range.start..range.start + range.len().min(ctx.limits.max_log);
+        ctx.meter.charge_bytes(kept.len())?;
+        if ctx.meter.output_spent() {
+            ctx.meter.drop_line();
+            return Ok(());
+        }
+        let mut line = alloc::string::String::from_utf8_lossy(&data[kept.clone()]);
+        if kept.len() < range.len() {
+            line.to_mut().push_str(&cut_note(range.len()));
+        }
+        // What the logger gets counts, after UTF-8 repair and the note.
+        if !ctx.meter.log_line(line.len()) {
+            return Ok(());
+        }
+        ctx.meter.charge(OUTPUT_FUEL)?;
+        ctx.tape.log(&line)?;
+        contain("the logger", || (ctx.logger)(&line))
+    })
+}
+
+/// Defines the nine host imports of `abi` in `linker`.
+pub(crate) fn link(linker: &mut Linker<Ctx>, abi: Abi) -> Result<(), wasmi::Error> {
+    match abi {
+        Abi::Hookr => link_as::<false>(linker),
+        Abi::Wapc => link_as::<true>(linker),
+    }
+}
+
+/// The import names of the ABI [`link_as`] is given.
+const fn imports<const WAPC: bool>() -> &'static Imports {
+    if WAPC {
+        &WAPC_IMPORTS
+    } else {
+        &HOOKR_IMPORTS
+    }
+}
+
+/// Defines the nine imports of the waPC ABI (`WAPC`) or of hookr's.
+///
+/// The ABI is a constant parameter here and in the import bodies, not an argument:
+/// each body then names its import with a constant, and each ABI gets its own copy of
+/// it, called from one place, which the compiler inlines into that ABI's import as if
+/// it had been written there (a copy shared by both ABIs is not inlined, and costs a
+/// call and a few dozen instructions on every import).
+// Not inlined: `link` would hold both ABIs' frames at once, a firmware's stack too.
+#[inline(never)]
+fn link_as<const WAPC: bool>(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
+    let n = imports::<WAPC>();
+    let m = n.module;
+    linker.func_wrap(m, n.request, |mut caller: Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32| {
+        request::<WAPC>(&mut caller, op_ptr, payload_ptr)
     })?;
-
-    linker.func_wrap(m, names::PLUGIN_RESPONSE, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        with_memory(&mut caller, |data, ctx| {
-            let range = guest_range(data.len(), ptr, len)
-                .ok_or_else(|| bad_pointer(names::PLUGIN_RESPONSE, ptr, len, data.len()))?;
-            let limit = ctx.limits.max_response;
-            if range.len() > limit {
-                return Err(too_large("plugin response", range.len(), limit));
-            }
-            ctx.meter.charge_bytes(range.len())?;
-            ctx.response.clear();
-            ctx.response.extend_from_slice(&data[range]);
-            Ok(())
-        })
+    linker.func_wrap(m, n.response, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
+        response::<WAPC>(&mut caller, ptr, len)
     })?;
-
-    linker.func_wrap(m, names::PLUGIN_ERROR, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        with_memory(&mut caller, |data, ctx| {
-            let range = guest_range(data.len(), ptr, len)
-                .ok_or_else(|| bad_pointer(names::PLUGIN_ERROR, ptr, len, data.len()))?;
-            // A longer message is cut, not refused: the call fails with what fits.
-            let kept = range.start..range.start + range.len().min(ctx.limits.max_error);
-            ctx.meter.charge_bytes(kept.len())?;
-            ctx.plugin_error.clear();
-            ctx.plugin_error.extend_from_slice(&data[kept]);
-            ctx.plugin_error_len = Some(range.len());
-            Ok(())
-        })
+    linker.func_wrap(m, n.error, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
+        error::<WAPC>(&mut caller, ptr, len)
     })?;
-
-    linker.func_wrap(
-        m,
-        names::HOST_CALL,
-        |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
-            with_memory(&mut caller, |data, ctx| {
-                let len = data.len();
-                let op_range = guest_range(len, op_ptr, op_len)
-                    .ok_or_else(|| bad_pointer(names::HOST_CALL, op_ptr, op_len, len))?;
-                let payload_range = guest_range(len, payload_ptr, payload_len)
-                    .ok_or_else(|| bad_pointer(names::HOST_CALL, payload_ptr, payload_len, len))?;
-                ctx.meter.charge_bytes(op_range.len() + payload_range.len())?;
-                let ok = call_host(ctx, "", "", &data[op_range], &data[payload_range])?;
-                Ok(if ok { names::SUCCESS } else { names::FAILURE })
-            })
-        },
-    )?;
-
-    linker.func_wrap(m, names::HOST_RESPONSE_LEN, |mut caller: Caller<'_, Ctx>| {
+    if WAPC {
+        linker.func_wrap(
+            m,
+            n.host_call,
+            |mut caller: Caller<'_, Ctx>,
+             binding_ptr: i32,
+             binding_len: i32,
+             namespace_ptr: i32,
+             namespace_len: i32,
+             op_ptr: i32,
+             op_len: i32,
+             payload_ptr: i32,
+             payload_len: i32| {
+                let parts = [
+                    (binding_ptr, binding_len),
+                    (namespace_ptr, namespace_len),
+                    (op_ptr, op_len),
+                    (payload_ptr, payload_len),
+                ];
+                host_call::<WAPC>(&mut caller, parts)
+            },
+        )?;
+    } else {
+        linker.func_wrap(
+            m,
+            n.host_call,
+            |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
+                let parts = [(0, 0), (0, 0), (op_ptr, op_len), (payload_ptr, payload_len)];
+                host_call::<WAPC>(&mut caller, parts)
+            },
+        )?;
+    }
+    linker.func_wrap(m, n.host_response_len, |mut caller: Caller<'_, Ctx>| {
         metered(&mut caller, |caller| Ok(caller.data().host_response.len() as i32))
     })?;
-
-    linker.func_wrap(m, names::HOST_RESPONSE, |mut caller: Caller<'_, Ctx>, ptr: i32| {
-        write_from(&mut caller, names::HOST_RESPONSE, ptr, |c| &c.host_response)
+    linker.func_wrap(m, n.host_response, |mut caller: Caller<'_, Ctx>, ptr: i32| {
+        write_from(&mut caller, imports::<WAPC>().host_response, ptr, |c| &c.host_response)
     })?;
-
-    linker.func_wrap(m, names::HOST_ERROR_LEN, |mut caller: Caller<'_, Ctx>| {
+    linker.func_wrap(m, n.host_error_len, |mut caller: Caller<'_, Ctx>| {
         metered(&mut caller, |caller| Ok(caller.data().host_error.len() as i32))
     })?;
-
-    linker.func_wrap(m, names::HOST_ERROR, |mut caller: Caller<'_, Ctx>, ptr: i32| {
-        write_from(&mut caller, names::HOST_ERROR, ptr, |c| &c.host_error)
+    linker.func_wrap(m, n.host_error, |mut caller: Caller<'_, Ctx>, ptr: i32| {
+        write_from(&mut caller, imports::<WAPC>().host_error, ptr, |c| &c.host_error)
     })?;
-
-    linker.func_wrap(m, names::LOG, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        with_memory(&mut caller, |data, ctx| {
-            let range =
-                guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(names::LOG, ptr, len, data.len()))?;
-            // A longer line is cut, not refused.
-            let kept = range.start..range.start + range.len().min(ctx.limits.max_log);
-            ctx.meter.charge_bytes(kept.len())?;
-            if ctx.meter.output_spent() {
-                ctx.meter.drop_line();
-                return Ok(());
-            }
-            let mut line = alloc::string::String::from_utf8_lossy(&data[kept.clone()]);
-            if kept.len() < range.len() {
-                line.to_mut().push_str(&cut_note(range.len()));
-            }
-            // What the logger gets counts, after UTF-8 repair and the note.
-            if !ctx.meter.log_line(line.len()) {
-                return Ok(());
-            }
-            ctx.meter.charge(OUTPUT_FUEL)?;
-            ctx.tape.log(&line)?;
-            contain("the logger", || (ctx.logger)(&line))
-        })
-    })?;
-
+    linker.func_wrap(m, n.log, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| log::<WAPC>(&mut caller, ptr, len))?;
     Ok(())
 }
 
-/// The parameter and result counts of a `hookr` import (every value is `i32`), or
-/// `None` for a name the module does not have.
-pub(crate) fn signature(name: &str) -> Option<(usize, usize)> {
+/// The parameter and result counts of an import of `abi` (every value is `i32`), or
+/// `None` for a name its module does not have.
+pub(crate) fn signature(abi: Abi, name: &str) -> Option<(usize, usize)> {
+    let n = abi.imports();
     Some(match name {
-        names::PLUGIN_REQUEST | names::PLUGIN_RESPONSE | names::PLUGIN_ERROR | names::LOG => (2, 0),
-        names::HOST_CALL => (4, 1),
-        names::HOST_RESPONSE_LEN | names::HOST_ERROR_LEN => (0, 1),
-        names::HOST_RESPONSE | names::HOST_ERROR => (1, 0),
+        _ if name == n.host_call => match abi {
+            Abi::Hookr => (4, 1),
+            Abi::Wapc => (8, 1),
+        },
+        _ if [n.request, n.response, n.error, n.log].contains(&name) => (2, 0),
+        _ if [n.host_response_len, n.host_error_len].contains(&name) => (0, 1),
+        _ if [n.host_response, n.host_error].contains(&name) => (1, 0),
         _ => return None,
     })
 }
@@ -308,9 +498,17 @@ mod tests {
 
     #[test]
     fn every_import_has_a_signature() {
-        for name in names::HOST_IMPORTS {
-            assert!(signature(name).is_some(), "{name}");
+        for abi in [Abi::Hookr, Abi::Wapc] {
+            for name in abi.host_imports() {
+                assert!(signature(abi, name).is_some(), "{abi} {name}");
+            }
+            assert_eq!(signature(abi, "__nope"), None);
+            assert_eq!(Abi::of_host_module(abi.host_module()), Some(abi));
         }
-        assert_eq!(signature("__nope"), None);
+        assert_eq!(signature(Abi::Hookr, names::HOST_CALL), Some((4, 1)));
+        assert_eq!(signature(Abi::Wapc, wapc::HOST_CALL), Some((8, 1)));
+        // Each ABI links only its own names.
+        assert_eq!(signature(Abi::Hookr, wapc::CONSOLE_LOG), None);
+        assert_eq!(signature(Abi::Wapc, names::LOG), None);
     }
 }

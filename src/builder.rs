@@ -1,6 +1,5 @@
 //! The builder: every option a runtime takes, then `build()`.
 
-use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -8,7 +7,7 @@ use alloc::vec::Vec;
 use hookr_abi::codec::{Decode, Encode};
 
 use crate::error::Error;
-use crate::host_fn::{self, CallHandler, DynFn, HostError, HostFn, HostSide, HostTable};
+use crate::host_fn::{self, DynFn, Handler, HostCall, HostError, HostFn, HostFnName, HostSide, HostTable};
 use crate::io::{self, Clock, RandomSource, Sink};
 use crate::limits::Limits;
 use crate::module::{BoxedHasher, Check, EngineConfig, Hasher, Module, NoVerify, Pinned, Source};
@@ -49,8 +48,8 @@ pub struct Builder<'a, T: 'static> {
     hasher: Option<BoxedHasher>,
     pinned: Option<Pinned>,
     tables: Vec<&'static [HostFn<T>]>,
-    dyns: Vec<(Cow<'static, str>, DynFn<T>)>,
-    handler: Option<CallHandler<T>>,
+    dyns: Vec<(HostFnName, DynFn<T>)>,
+    handler: Option<Handler<T>>,
     logger: Option<io::Logger>,
     stdout: Option<io::BoxedSink>,
     stderr: Option<io::BoxedSink>,
@@ -138,39 +137,84 @@ impl<'a, T: 'static> Builder<'a, T> {
         self
     }
 
-    /// A static table of host functions; may be given more than once. Names must be
-    /// unique across all tables and closures.
+    /// A static table of host functions; may be given more than once. Names (with
+    /// their binding and namespace) must be unique across all tables and closures.
     pub fn host_fns(mut self, table: &'static [HostFn<T>]) -> Self {
         self.tables.push(table);
         self
     }
 
-    /// Registers a byte host function as a closure.
+    /// Registers a byte host function as a closure, under an operation name or, for
+    /// waPC guests, a `(binding, namespace, operation)` triple (see [`HostFnName`]).
     pub fn host_fn(
         mut self,
-        name: impl Into<Cow<'static, str>>,
+        name: impl Into<HostFnName>,
         f: impl FnMut(&mut T, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
     ) -> Self {
         self.dyns.push((name.into(), Box::new(f)));
         self
     }
 
-    /// Registers a typed (MessagePack) host function as a closure.
+    /// Registers a typed (MessagePack) host function as a closure, named as
+    /// [`host_fn`](Self::host_fn) is.
     pub fn host_fn_typed<In: Decode + 'static, Out: Encode + 'static>(
         mut self,
-        name: impl Into<Cow<'static, str>>,
+        name: impl Into<HostFnName>,
         f: impl FnMut(&mut T, In) -> Result<Out, HostError> + Send + 'static,
     ) -> Self {
         self.dyns.push((name.into(), host_fn::typed_closure(f)));
         self
     }
 
-    /// A catch-all for host operations that no host function is registered for.
+    /// A catch-all for host operations that no host function is registered for, with
+    /// the operation name. It answers the calls of hookr guests, and those of waPC
+    /// guests with an empty binding and namespace; for the others, see
+    /// [`host_call_handler`](Self::host_call_handler). Replaces that one.
     pub fn call_handler(
         mut self,
         f: impl FnMut(&mut T, &str, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
     ) -> Self {
-        self.handler = Some(Box::new(f));
+        self.handler = Some(Handler::Plain(Box::new(f)));
+        self
+    }
+
+    /// A catch-all for every host call that no host function is registered for, with
+    /// its binding and namespace (empty in a hookr guest's call). Replaces
+    /// [`call_handler`](Self::call_handler).
+    ///
+    /// ```
+    /// # let wasm = wat::parse_str(r#"(module
+    /// #   (import "wapc" "__guest_request" (func $req (param i32 i32)))
+    /// #   (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+    /// #   (import "wapc" "__host_call" (func $call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    /// #   (import "wapc" "__host_response_len" (func $rlen (result i32)))
+    /// #   (import "wapc" "__host_response" (func $rget (param i32)))
+    /// #   (memory (export "memory") 1)
+    /// #   (data (i32.const 0) "calcmathadd")
+    /// #   (func (export "__guest_call") (param $op i32) (param $len i32) (result i32)
+    /// #     (call $req (i32.const 100) (i32.const 200))
+    /// #     (drop (call $call (i32.const 0) (i32.const 4) (i32.const 4) (i32.const 4) (i32.const 8) (i32.const 3)
+    /// #       (i32.const 200) (local.get $len)))
+    /// #     (call $rget (i32.const 1000))
+    /// #     (call $resp (i32.const 1000) (call $rlen))
+    /// #     (i32.const 1)))"#).unwrap();
+    /// // A waPC guest whose every call calls `host_call("calc", "math", "add", payload)`.
+    /// let mut rt = hookr::Runtime::builder(())
+    ///     .bytes(&wasm)
+    ///     .host_call_handler(|_, call, payload, out| {
+    ///         out.extend_from_slice(format!("{}/{}/{}: ", call.binding, call.namespace, call.operation).as_bytes());
+    ///         out.extend_from_slice(payload);
+    ///         Ok(())
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(rt.invoke("sum", b"1 2")?, b"calc/math/add: 1 2");
+    /// # Ok::<(), hookr::Error>(())
+    /// ```
+    pub fn host_call_handler(
+        mut self,
+        f: impl FnMut(&mut T, HostCall<'_>, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
+    ) -> Self {
+        self.handler = Some(Handler::Addressed(Box::new(f)));
         self
     }
 
@@ -306,7 +350,8 @@ impl<'a, T: 'static> Builder<'a, T> {
     }
 
     /// Verifies the hash, compiles, links, instantiates and runs the initialisers
-    /// (`_start`, `_initialize`, `hookr_init`, those exported, in that order).
+    /// those exported, in order: `_start`, `_initialize`, `hookr_init` for a hookr
+    /// plugin, `_start`, `wapc_init` for a waPC guest.
     pub fn build(mut self) -> Result<Runtime<T>, Error> {
         self.limits.check()?;
         if self.watch.active() && self.limits.fuel.is_none() {
@@ -379,7 +424,8 @@ impl<'a, T: 'static> Builder<'a, T> {
 }
 
 /// Checks one import of a module against what hookr provides: the nine `hookr`
-/// functions and the WASI preview 1 functions, each with its exact type.
+/// functions, the nine `wapc` functions, and the WASI preview 1 functions, each with
+/// its exact type.
 ///
 /// Returns the [`Error::Link`] that loading such a module would fail with.
 ///
@@ -387,6 +433,7 @@ impl<'a, T: 'static> Builder<'a, T> {
 /// use hookr::wasmi::{ExternType, FuncType, ValType};
 /// let log = ExternType::Func(FuncType::new([ValType::I32, ValType::I32], []));
 /// assert!(hookr::check_import("hookr", "__log", &log).is_ok());
+/// assert!(hookr::check_import("wapc", "__console_log", &log).is_ok());
 /// let wrong = ExternType::Func(FuncType::new([ValType::I64], []));
 /// assert!(hookr::check_import("hookr", "__log", &wrong).is_err());
 /// assert!(hookr::check_import("env", "foo", &log).is_err());
@@ -394,9 +441,9 @@ impl<'a, T: 'static> Builder<'a, T> {
 pub fn check_import(module: &str, name: &str, ty: &wasmi::ExternType) -> Result<(), Error> {
     use wasmi::ExternType;
     let link_err = |reason: &str| Error::Link { module: module.into(), name: name.into(), reason: reason.into() };
-    if module == hookr_abi::HOST_MODULE {
-        let Some((params, results)) = crate::abi::signature(name) else {
-            return Err(link_err("the `hookr` module has no such function"));
+    if let Some(abi) = crate::Abi::of_host_module(module) {
+        let Some((params, results)) = crate::abi::signature(abi, name) else {
+            return Err(link_err(&alloc::format!("the `{module}` module has no such function")));
         };
         match ty {
             ExternType::Func(ty)
@@ -406,7 +453,7 @@ pub fn check_import(module: &str, name: &str, ty: &wasmi::ExternType) -> Result<
             {
                 Ok(())
             }
-            _ => Err(link_err("wrong type (every hookr import takes and returns i32 only)")),
+            _ => Err(link_err(&alloc::format!("wrong type (every {abi} import takes and returns i32 only)"))),
         }
     } else if module == hookr_abi::WASI_MODULE {
         let Some((params, results)) = crate::wasi::signature(name) else {

@@ -27,7 +27,9 @@ pub enum Error {
     MalformedHash(Box<str>),
     /// The bytes are not a valid WebAssembly module.
     InvalidModule(Box<str>),
-    /// The module lacks a required export.
+    /// The module lacks a required export. For a module that exports neither ABI's
+    /// entry point it names both, and reads "module does not export `__plugin_call`
+    /// or `__guest_call`".
     MissingExport(&'static str),
     /// The module imports something the host does not provide, or with the wrong type.
     Link {
@@ -38,7 +40,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: Box<str>,
     },
-    /// An initialiser (`_start`, `_initialize` or `hookr_init`) failed.
+    /// An initialiser (`_start`, `_initialize`, `hookr_init`, or a waPC guest's
+    /// `wapc_init`) failed.
     Init {
         /// The initialiser's export name.
         name: &'static str,
@@ -68,8 +71,8 @@ pub enum Error {
     /// The guest called WASI `proc_exit` with this status during a call (or with a
     /// non-zero status during initialisation).
     Exit(i32),
-    /// The plugin reported an error (through `__plugin_error`), or its call returned
-    /// failure without a message.
+    /// The plugin reported an error (through `__plugin_error`, or a waPC guest's
+    /// `__guest_error`), or its call returned failure without a message.
     Plugin(Box<str>),
     /// A host function failed while the host called it directly, or a host-side
     /// problem ended the call.

@@ -61,6 +61,87 @@ pub type DynFn<T> = Box<dyn FnMut(&mut T, &[u8], &mut Vec<u8>) -> Result<(), Hos
 /// A catch-all handler for operations no host function is registered for.
 pub type CallHandler<T> = Box<dyn FnMut(&mut T, &str, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send>;
 
+/// A catch-all handler that also sees the binding and namespace of a waPC guest's call.
+pub type HostCallHandler<T> = Box<dyn FnMut(&mut T, HostCall<'_>, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send>;
+
+/// Where a guest's host call goes: the operation, and the binding and namespace a
+/// waPC guest names besides it (both empty in a hookr guest's call).
+///
+/// What a [`Builder::host_call_handler`](crate::Builder::host_call_handler) receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HostCall<'a> {
+    /// The waPC binding, or empty.
+    pub binding: &'a str,
+    /// The waPC namespace, or empty.
+    pub namespace: &'a str,
+    /// The operation.
+    pub operation: &'a str,
+}
+
+/// The name a host function closure is registered under: an operation name, which is
+/// what a hookr guest calls, or a `(binding, namespace, operation)` triple, which a
+/// waPC guest calls.
+///
+/// ```
+/// use hookr::HostFnName;
+/// let plain = HostFnName::from("helloByte");
+/// let wapc = HostFnName::from(("calc", "math", "add"));
+/// assert_eq!((plain.binding(), plain.namespace(), plain.operation()), ("", "", "helloByte"));
+/// assert_eq!((wapc.binding(), wapc.namespace(), wapc.operation()), ("calc", "math", "add"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostFnName {
+    binding: Cow<'static, str>,
+    namespace: Cow<'static, str>,
+    operation: Cow<'static, str>,
+}
+
+impl HostFnName {
+    /// The waPC binding, or empty.
+    pub fn binding(&self) -> &str {
+        &self.binding
+    }
+
+    /// The waPC namespace, or empty.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The operation.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+}
+
+impl From<&'static str> for HostFnName {
+    fn from(operation: &'static str) -> Self {
+        Cow::Borrowed(operation).into()
+    }
+}
+
+impl From<String> for HostFnName {
+    fn from(operation: String) -> Self {
+        Cow::<'static, str>::Owned(operation).into()
+    }
+}
+
+impl From<Cow<'static, str>> for HostFnName {
+    fn from(operation: Cow<'static, str>) -> Self {
+        HostFnName { binding: Cow::Borrowed(""), namespace: Cow::Borrowed(""), operation }
+    }
+}
+
+impl<B, N, O> From<(B, N, O)> for HostFnName
+where
+    B: Into<Cow<'static, str>>,
+    N: Into<Cow<'static, str>>,
+    O: Into<Cow<'static, str>>,
+{
+    fn from((binding, namespace, operation): (B, N, O)) -> Self {
+        HostFnName { binding: binding.into(), namespace: namespace.into(), operation: operation.into() }
+    }
+}
+
 type Trampoline<T> = fn(fn(), &mut T, &[u8], &mut Vec<u8>) -> Result<(), HostError>;
 
 /// A named host function for a static table.
@@ -99,11 +180,20 @@ type Trampoline<T> = fn(fn(), &mut T, &[u8], &mut Vec<u8>) -> Result<(), HostErr
 /// static HOST_FNS: &[HostFn<Counter>] = &[
 ///     HostFn::bytes("shout", shout),
 ///     HostFn::typed("add", add),
+///     // What a waPC guest calls as `host_call("calc", "math", "add", payload)`.
+///     HostFn::typed("add", add).with_binding("calc").with_namespace("math"),
 /// ];
 /// # assert_eq!(HOST_FNS[1].name(), "add");
+/// # assert_eq!((HOST_FNS[2].binding(), HOST_FNS[2].namespace()), ("calc", "math"));
 /// ```
+///
+/// A host function answers to its name, its binding and its namespace together: a
+/// hookr guest's calls, and a waPC guest's with an empty binding and namespace, reach
+/// those registered without binding or namespace.
 pub struct HostFn<T: 'static> {
     name: &'static str,
+    binding: &'static str,
+    namespace: &'static str,
     kind: Kind<T>,
 }
 
@@ -123,7 +213,7 @@ impl<T> Copy for Kind<T> {}
 impl<T> HostFn<T> {
     /// A host function that takes and returns raw bytes.
     pub const fn bytes(name: &'static str, f: BytesFn<T>) -> Self {
-        HostFn { name, kind: Kind::Bytes(f) }
+        HostFn { name, binding: "", namespace: "", kind: Kind::Bytes(f) }
     }
 
     /// A host function that takes and returns MessagePack-encoded values.
@@ -135,12 +225,36 @@ impl<T> HostFn<T> {
         // pointer is only ever transmuted back to `TypedFn<T, In, Out>`, in
         // `call_typed::<T, In, Out>`, which is paired with it here.
         let erased = unsafe { core::mem::transmute::<TypedFn<T, In, Out>, fn()>(f) };
-        HostFn { name, kind: Kind::Typed(erased, call_typed::<T, In, Out>) }
+        HostFn { name, binding: "", namespace: "", kind: Kind::Typed(erased, call_typed::<T, In, Out>) }
+    }
+
+    /// This host function under the waPC binding `binding` (default empty), which a
+    /// waPC guest's `__host_call` names first.
+    pub const fn with_binding(mut self, binding: &'static str) -> Self {
+        self.binding = binding;
+        self
+    }
+
+    /// This host function in the waPC namespace `namespace` (default empty), which a
+    /// waPC guest's `__host_call` names after the binding.
+    pub const fn with_namespace(mut self, namespace: &'static str) -> Self {
+        self.namespace = namespace;
+        self
     }
 
     /// The operation name.
     pub const fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The waPC binding (empty unless set with [`with_binding`](Self::with_binding)).
+    pub const fn binding(&self) -> &'static str {
+        self.binding
+    }
+
+    /// The waPC namespace (empty unless set with [`with_namespace`](Self::with_namespace)).
+    pub const fn namespace(&self) -> &'static str {
+        self.namespace
     }
 
     pub(crate) fn call(&self, state: &mut T, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
@@ -153,7 +267,12 @@ impl<T> HostFn<T> {
 
 impl<T> fmt::Debug for HostFn<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostFn").field("name", &self.name).finish_non_exhaustive()
+        let mut d = f.debug_struct("HostFn");
+        d.field("name", &self.name);
+        if !self.binding.is_empty() || !self.namespace.is_empty() {
+            d.field("binding", &self.binding).field("namespace", &self.namespace);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
@@ -186,14 +305,27 @@ pub(crate) fn typed_closure<T, In: Decode, Out: Encode>(
 
 enum Entry<T: 'static> {
     Static(&'static HostFn<T>),
-    Dyn(Cow<'static, str>, DynFn<T>),
+    Dyn(HostFnName, DynFn<T>),
 }
 
+/// Where a host call goes, as the guest's bytes: (binding, namespace, operation). A
+/// hookr guest's binding and namespace are empty.
+pub(crate) type Key<'a> = [&'a [u8]; 3];
+
 impl<T> Entry<T> {
-    fn name(&self) -> &str {
+    fn key(&self) -> Key<'_> {
         match self {
-            Entry::Static(f) => f.name,
-            Entry::Dyn(name, _) => name,
+            Entry::Static(f) => [f.binding.as_bytes(), f.namespace.as_bytes(), f.name.as_bytes()],
+            Entry::Dyn(n, _) => [n.binding.as_bytes(), n.namespace.as_bytes(), n.operation.as_bytes()],
+        }
+    }
+
+    /// The operation name alone, which is all a lookup among the plain entries compares.
+    #[inline]
+    fn name(&self) -> &[u8] {
+        match self {
+            Entry::Static(f) => f.name.as_bytes(),
+            Entry::Dyn(n, _) => n.operation.as_bytes(),
         }
     }
 }
@@ -205,53 +337,97 @@ fn name_order(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// Every host function a runtime knows, sorted by [`name_order`] for lookup without
+/// Orders (binding, namespace, operation) keys by binding, then namespace, then
+/// operation, each by [`name_order`]: the keys with an empty binding and namespace come
+/// first.
+fn key_order(a: Key<'_>, b: Key<'_>) -> core::cmp::Ordering {
+    name_order(a[0], b[0]).then_with(|| name_order(a[1], b[1])).then_with(|| name_order(a[2], b[2]))
+}
+
+/// The catch-all for calls no host function answers.
+pub(crate) enum Handler<T> {
+    /// Calls without binding and namespace; others find nothing.
+    Plain(CallHandler<T>),
+    /// Every call.
+    Addressed(HostCallHandler<T>),
+}
+
+/// Every host function a runtime knows, sorted by [`key_order`] for lookup without
 /// allocation.
+///
+/// Those without binding and namespace, the only ones a hookr guest can call, are the
+/// first `plain` entries: a hookr guest's call searches them alone, by name, as if the
+/// others were not there.
 pub(crate) struct HostTable<T: 'static> {
     entries: Vec<Entry<T>>,
-    handler: Option<CallHandler<T>>,
+    plain: usize,
+    handler: Option<Handler<T>>,
 }
 
 impl<T> HostTable<T> {
     pub(crate) fn new(
         tables: &[&'static [HostFn<T>]],
-        dyns: Vec<(Cow<'static, str>, DynFn<T>)>,
-        handler: Option<CallHandler<T>>,
+        dyns: Vec<(HostFnName, DynFn<T>)>,
+        handler: Option<Handler<T>>,
     ) -> Result<Self, Error> {
         let mut entries: Vec<Entry<T>> = tables.iter().flat_map(|t| t.iter().map(Entry::Static)).collect();
         entries.extend(dyns.into_iter().map(|(n, f)| Entry::Dyn(n, f)));
-        entries.sort_by(|a, b| name_order(a.name().as_bytes(), b.name().as_bytes()));
-        if let Some(w) = entries.windows(2).find(|w| w[0].name() == w[1].name()) {
-            let name = w[0].name();
-            return Err(Error::Config(alloc::format!("host function `{name}` is registered twice").into()));
+        entries.sort_by(|a, b| key_order(a.key(), b.key()));
+        if let Some(w) = entries.windows(2).find(|w| w[0].key() == w[1].key()) {
+            let [binding, namespace, name] = w[0].key().map(String::from_utf8_lossy);
+            let at = if binding.is_empty() && namespace.is_empty() {
+                String::new()
+            } else {
+                alloc::format!(" (binding `{binding}`, namespace `{namespace}`)")
+            };
+            return Err(Error::Config(alloc::format!("host function `{name}`{at} is registered twice").into()));
         }
-        Ok(HostTable { entries, handler })
+        let plain = entries.iter().take_while(|e| e.key()[..2] == [b"", b""]).count();
+        Ok(HostTable { entries, plain, handler })
     }
 
-    /// Runs the operation named `op` (raw guest bytes). Writes the response into `out`.
+    /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
+    /// the response into `out`.
     pub(crate) fn call(
         &mut self,
         state: &mut T,
-        op: &[u8],
+        key: Key<'_>,
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        let found = self.entries.binary_search_by(|e| name_order(e.name().as_bytes(), op));
+        let found = if key[0].is_empty() && key[1].is_empty() {
+            self.entries[..self.plain].binary_search_by(|e| name_order(e.name(), key[2]))
+        } else {
+            self.entries[self.plain..].binary_search_by(|e| key_order(e.key(), key)).map(|i| i + self.plain)
+        };
         match found {
             Ok(i) => match &mut self.entries[i] {
                 Entry::Static(f) => f.call(state, payload, out),
                 Entry::Dyn(_, f) => f(state, payload, out),
             },
-            Err(_) => match (&mut self.handler, core::str::from_utf8(op)) {
-                (Some(handler), Ok(op)) => handler(state, op, payload, out),
-                (_, Ok(op)) => {
-                    // The name is the guest's: repeat no more of it than a person reads.
-                    let short = crate::abi::truncate(op, 128);
-                    let more = if short.len() < op.len() { "…" } else { "" };
-                    Err(HostError::from(alloc::format!("no handler registered for operation '{short}{more}'")))
-                }
-                (_, Err(_)) => Err(HostError::new("operation name is not UTF-8")),
-            },
+            Err(_) => self.unregistered(state, key, payload, out),
+        }
+    }
+
+    /// Hands a call no host function answers to the handler, or answers that nothing
+    /// is registered for it.
+    #[cold]
+    fn unregistered(
+        &mut self,
+        state: &mut T,
+        key: Key<'_>,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), HostError> {
+        let plain = key[0].is_empty() && key[1].is_empty();
+        let [Ok(binding), Ok(namespace), Ok(operation)] = key.map(core::str::from_utf8) else {
+            return Err(HostError::new("operation name, binding or namespace is not UTF-8"));
+        };
+        let call = HostCall { binding, namespace, operation };
+        match &mut self.handler {
+            Some(Handler::Addressed(handler)) => handler(state, call, payload, out),
+            Some(Handler::Plain(handler)) if plain => handler(state, operation, payload, out),
+            _ => Err(not_registered(call)),
         }
     }
 
@@ -260,13 +436,32 @@ impl<T> HostTable<T> {
     }
 }
 
+/// The host error for a call nothing answers. The names are the guest's: it repeats
+/// no more of each than a person reads.
+fn not_registered(call: HostCall<'_>) -> HostError {
+    let short = |s: &str| {
+        let cut = crate::abi::truncate(s, 128);
+        alloc::format!("{cut}{}", if cut.len() < s.len() { "…" } else { "" })
+    };
+    let op = short(call.operation);
+    HostError::from(if call.binding.is_empty() && call.namespace.is_empty() {
+        alloc::format!("no handler registered for operation '{op}'")
+    } else {
+        alloc::format!(
+            "no handler registered for operation '{op}' (binding '{}', namespace '{}')",
+            short(call.binding),
+            short(call.namespace)
+        )
+    })
+}
+
 /// The host side of a runtime with its type erased: the host state and the host
 /// functions that take it. The store holds one, so that the store's data, and with it
 /// the linker, do not depend on the host state's type: a module's linker is built
 /// once and serves runtimes of any host state.
 pub(crate) trait Host {
-    /// Runs the host operation `op` (see [`HostTable::call`]).
-    fn call(&mut self, op: &[u8], payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError>;
+    /// Runs the host function at `key` (see [`HostTable::call`]).
+    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError>;
     /// The host state.
     fn state(&self) -> &dyn Any;
     /// The host state, mutably.
@@ -285,8 +480,8 @@ pub(crate) struct HostSide<T: 'static> {
 
 impl<T: 'static> Host for HostSide<T> {
     #[inline]
-    fn call(&mut self, op: &[u8], payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
-        self.table.call(&mut self.state, op, payload, out)
+    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+        self.table.call(&mut self.state, key, payload, out)
     }
     fn state(&self) -> &dyn Any {
         &self.state
@@ -323,15 +518,98 @@ mod tests {
 
     #[test]
     fn lookup_finds_every_name_and_only_those() {
-        let mut host = HostTable::new(&[TABLE], Vec::new(), None).unwrap();
+        let mut host = HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None).unwrap();
         let mut out = Vec::new();
         for name in TABLE.iter().map(HostFn::name) {
             out.clear();
-            host.call(&mut 0, name.as_bytes(), name.as_bytes(), &mut out).unwrap();
+            host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
             assert_eq!(out, name.as_bytes());
         }
-        for missing in ["", "c", "aa", "abd", "hellp", "helloBytes"] {
-            assert!(host.call(&mut 0, missing.as_bytes(), b"", &mut out).is_err(), "{missing}");
+        for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
+            assert!(host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out).is_err(), "{missing}");
         }
+    }
+
+    fn tagged(_: &mut u32, _: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+        out.extend_from_slice(b"tagged");
+        Ok(())
+    }
+
+    static ADDRESSED: &[HostFn<u32>] = &[
+        HostFn::bytes("a", tagged).with_binding("x"),
+        HostFn::bytes("a", tagged).with_namespace("x"),
+        HostFn::bytes("a", tagged).with_binding("x").with_namespace("y"),
+        HostFn::bytes("only_addressed", tagged).with_binding("bb").with_namespace(""),
+        HostFn::bytes("b", tagged).with_binding("x").with_namespace("y"),
+    ];
+
+    #[test]
+    fn lookup_with_binding_and_namespace_finds_the_whole_key() {
+        let dyns: Vec<(HostFnName, DynFn<u32>)> = alloc::vec![(
+            ("x", "z", "a").into(),
+            Box::new(|_: &mut u32, _: &[u8], out: &mut Vec<u8>| {
+                out.extend_from_slice(b"dyn");
+                Ok(())
+            }),
+        )];
+        let mut host = HostTable::new(&[TABLE, ADDRESSED], dyns, None).unwrap();
+        assert_eq!(host.plain, TABLE.len());
+        let mut call = |b: &str, n: &str, op: &str| {
+            let mut out = Vec::new();
+            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"plain", &mut out).map(|()| out)
+        };
+        for (b, n, op) in
+            [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
+        {
+            assert_eq!(call(b, n, op).unwrap(), b"tagged", "{b} {n} {op}");
+        }
+        assert_eq!(call("", "", "a").unwrap(), b"plain");
+        assert_eq!(call("x", "z", "a").unwrap(), b"dyn");
+        for (b, n, op) in [("x", "y", "c"), ("y", "x", "a"), ("x", "yy", "a"), ("bb", "", "a")] {
+            let err = call(b, n, op).unwrap_err();
+            let want = alloc::format!("no handler registered for operation '{op}' (binding '{b}', namespace '{n}')");
+            assert_eq!(err.message(), want);
+        }
+    }
+
+    #[test]
+    fn the_same_key_twice_is_refused_and_other_keys_are_not() {
+        static TWICE: &[HostFn<u32>] = &[
+            HostFn::bytes("a", tagged).with_binding("x").with_namespace("y"),
+            HostFn::bytes("a", answer).with_binding("x").with_namespace("y"),
+        ];
+        let Err(err) = HostTable::new(&[TWICE], Vec::new(), None) else { panic!("accepted twice") };
+        assert_eq!(
+            alloc::format!("{err}"),
+            "invalid configuration: host function `a` (binding `x`, namespace `y`) is registered twice"
+        );
+        assert!(HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None).is_ok());
+    }
+
+    #[test]
+    fn a_plain_handler_sees_plain_calls_and_an_addressed_one_every_call() {
+        let plain: CallHandler<u32> = Box::new(|_, op, _, out| {
+            out.extend_from_slice(op.as_bytes());
+            Ok(())
+        });
+        let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Plain(plain))).unwrap();
+        let mut out = Vec::new();
+        host.call(&mut 0, [b"", b"", b"op"], b"", &mut out).unwrap();
+        assert_eq!(out, b"op");
+        let err = host.call(&mut 0, [b"b", b"n", b"op"], b"", &mut out).unwrap_err();
+        assert_eq!(err.message(), "no handler registered for operation 'op' (binding 'b', namespace 'n')");
+
+        let addressed: HostCallHandler<u32> = Box::new(|_, call, _, out| {
+            out.extend_from_slice(alloc::format!("{}/{}/{}", call.binding, call.namespace, call.operation).as_bytes());
+            Ok(())
+        });
+        let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Addressed(addressed))).unwrap();
+        for (b, n, want) in [("", "", "//op"), ("b", "n", "b/n/op")] {
+            out.clear();
+            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), b"op"], b"", &mut out).unwrap();
+            assert_eq!(out, want.as_bytes());
+        }
+        let err = host.call(&mut 0, [b"\xff", b"", b"op"], b"", &mut out).unwrap_err();
+        assert_eq!(err.message(), "operation name, binding or namespace is not UTF-8");
     }
 }

@@ -60,6 +60,16 @@
 //! [`Runtime::start_sliced`] runs a call a slice at a time, for a firmware main loop.
 //! After any of these stops a call, the plugin starts afresh for the next one.
 //!
+//! # waPC guests
+//!
+//! A module that imports from `wapc` instead of `hookr` is a waPC guest (built with
+//! `wapc-guest` or another waPC kit) and runs through the same calls, with the same
+//! checks, limits and recovery ([`Abi`], [`Module::abi`]). Its host calls name a
+//! binding and a namespace besides the operation: register host functions under them
+//! with [`HostFn::with_binding`] and [`HostFn::with_namespace`], a
+//! `(binding, namespace, operation)` [`HostFnName`] for closures, or
+//! [`Builder::host_call_handler`].
+//!
 //! # Many instances
 //!
 //! A [`Module`] is compiled once, with the linker for its imports; each
@@ -103,9 +113,10 @@ mod sliced;
 pub mod transcript;
 pub mod wasi;
 
+pub use abi::Abi;
 pub use builder::{check_import, Builder};
 pub use error::{Error, TrapCode};
-pub use host_fn::{BytesFn, HostError, HostFn, TypedFn};
+pub use host_fn::{BytesFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
 pub use limits::Limits;
 pub use meter::Usage;
 #[cfg(feature = "validate")]

@@ -5,7 +5,7 @@
 //! that host imports do for a guest costs fuel at about the same rate of time, so that
 //! no import lets a plugin make its host work for free:
 //!
-//! **every call of a `hookr` or WASI import costs [`IMPORT_FUEL`], plus one unit per
+//! **every call of a `hookr`, `wapc` or WASI import costs [`IMPORT_FUEL`], plus one unit per
 //! [`BYTES_PER_FUEL`] bytes (rounded up) that it moves, plus one unit per byte of
 //! randomness it makes.**
 //!
@@ -14,13 +14,13 @@
 //! charge `memory.copy`, `memory.fill` and `memory.init` at [`BYTES_PER_FUEL`] too,
 //! so a guest pays the same for a copy whether it makes it or asks the host to.
 //!
-//! | import | the bytes it is charged for |
+//! | import (waPC's name) | the bytes it is charged for |
 //! |---|---|
-//! | `__plugin_request` | the operation name and payload it copies into guest memory |
-//! | `__plugin_response`, `__plugin_error` | the bytes it copies out of guest memory (an error at most [`max_error`](crate::Limits::max_error)) |
-//! | `__host_call` | the operation name and payload handed to the host function, then its response or error |
+//! | `__plugin_request` (`__guest_request`) | the operation name and payload it copies into guest memory |
+//! | `__plugin_response`, `__plugin_error` (`__guest_response`, `__guest_error`) | the bytes it copies out of guest memory (an error at most [`max_error`](crate::Limits::max_error)) |
+//! | `__host_call` | the operation name (for waPC also the binding and namespace) and payload handed to the host function, then its response or error |
 //! | `__host_response`, `__host_error` | the bytes it copies into guest memory |
-//! | `__log` | the line (at most [`max_log`](crate::Limits::max_log)), and [`OUTPUT_FUEL`] when it reaches the logger |
+//! | `__log` (`__console_log`) | the line (at most [`max_log`](crate::Limits::max_log)), and [`OUTPUT_FUEL`] when it reaches the logger |
 //! | `fd_write` | [`IOVEC_FUEL`] per iovec in the array it reads, then the bytes it passes to the sink and [`OUTPUT_FUEL`] for passing them |
 //! | `fd_read` | [`IOVEC_FUEL`] per iovec in the array it reads |
 //! | `random_get` | the random bytes, at one unit each |

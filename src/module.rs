@@ -9,6 +9,7 @@ use wasmi::Linker;
 
 use sha2::{Digest, Sha256};
 
+use crate::abi::Abi;
 use crate::error::Error;
 use crate::runtime::Ctx;
 
@@ -222,10 +223,12 @@ pub struct Module {
     pub(crate) engine: wasmi::Engine,
     pub(crate) module: wasmi::Module,
     pub(crate) config: EngineConfig,
+    /// The guest ABI the module uses.
+    pub(crate) abi: Abi,
     /// The host imports the module needs, defined once for every runtime made from it.
     pub(crate) linker: Arc<Linker<Ctx>>,
-    /// Which of [`INITIALISERS`](hookr_abi::INITIALISERS) the module exports (bit `i`
-    /// for the `i`th), found once instead of looked up in every instance.
+    /// Which of its ABI's [`initialisers`](Abi::initialisers) the module exports (bit
+    /// `i` for the `i`th), found once instead of looked up in every instance.
     pub(crate) initialisers: u8,
     /// The module's SHA-256, when it was checked against one (or computed for a
     /// transcript).
@@ -234,7 +237,7 @@ pub struct Module {
 
 impl core::fmt::Debug for Module {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Module").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Module").field("abi", &self.abi).field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -277,19 +280,21 @@ impl Module {
         }
         let engine = config.engine()?;
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
-        check_exports(&module)?;
+        check_memory(&module)?;
+        let abi = Abi::detect(&module)?;
         check_imports(&module)?;
         let mut linker = Linker::new(&engine);
-        crate::abi::link(&mut linker).map_err(Error::from_wasmi)?;
+        crate::abi::link(&mut linker, abi).map_err(Error::from_wasmi)?;
         if uses_wasi(&module) {
             crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
         }
-        let initialisers = hookr_abi::INITIALISERS
+        let initialisers = abi
+            .initialisers()
             .iter()
             .enumerate()
             .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
             .fold(0, |bits, (i, _)| bits | 1 << i);
-        Ok(Module { engine, module, config, linker: Arc::new(linker), initialisers, sha256: None })
+        Ok(Module { engine, module, config, abi, linker: Arc::new(linker), initialisers, sha256: None })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -312,6 +317,11 @@ impl Module {
     /// The names of the module's exports.
     pub fn exports(&self) -> impl Iterator<Item = &str> {
         self.module.exports().map(|e| e.name())
+    }
+
+    /// The guest ABI the module uses: [`Abi::Hookr`] or [`Abi::Wapc`].
+    pub fn abi(&self) -> Abi {
+        self.abi
     }
 
     /// Whether the module imports anything from WASI (`wasi_snapshot_preview1`).
@@ -340,20 +350,70 @@ fn uses_wasi(module: &wasmi::Module) -> bool {
     module.imports().any(|i| i.module() == hookr_abi::WASI_MODULE)
 }
 
-fn check_exports(module: &wasmi::Module) -> Result<(), Error> {
-    use wasmi::ExternType;
+fn check_memory(module: &wasmi::Module) -> Result<(), Error> {
     match module.get_export(hookr_abi::MEMORY) {
-        Some(ExternType::Memory(_)) => {}
-        _ => return Err(Error::MissingExport(hookr_abi::MEMORY)),
+        Some(wasmi::ExternType::Memory(_)) => Ok(()),
+        _ => Err(Error::MissingExport(hookr_abi::MEMORY)),
     }
-    match module.get_export(hookr_abi::PLUGIN_CALL) {
-        Some(ExternType::Func(ty))
-            if ty.params() == [wasmi::ValType::I32; 2] && ty.results() == [wasmi::ValType::I32] =>
-        {
-            Ok(())
+}
+
+/// What [`Error::MissingExport`] names for a module that exports neither ABI's entry.
+const NO_ENTRY: &str = "__plugin_call` or `__guest_call";
+
+impl Abi {
+    /// The ABI `module` uses, or why it has none.
+    ///
+    /// A module that imports from `hookr` uses the hookr ABI, one that imports from
+    /// `wapc` the waPC ABI; one that imports from neither uses the ABI whose entry
+    /// point it exports. The entry must be a function `(i32, i32) -> i32`. A module
+    /// that imports from both, or exports both entry points, is
+    /// [`Error::InvalidModule`]; one that exports neither is [`Error::MissingExport`].
+    ///
+    /// ```
+    /// use hookr::Abi;
+    /// let engine = hookr::wasmi::Engine::default();
+    /// let module = |wat: &str| hookr::wasmi::Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    /// let wapc = module(r#"(module (import "wapc" "__console_log" (func (param i32 i32)))
+    ///     (func (export "__guest_call") (param i32 i32) (result i32) (i32.const 1)))"#);
+    /// assert_eq!(Abi::detect(&wapc)?, Abi::Wapc);
+    /// let neither = module("(module)");
+    /// let err = Abi::detect(&neither).unwrap_err();
+    /// assert_eq!(err.to_string(), "module does not export `__plugin_call` or `__guest_call`");
+    /// # Ok::<(), hookr::Error>(())
+    /// ```
+    pub fn detect(module: &wasmi::Module) -> Result<Abi, Error> {
+        use wasmi::{ExternType, ValType};
+        let imported = |abi: Abi| module.imports().find(|i| i.module() == abi.host_module());
+        let exports = |abi: Abi| module.get_export(abi.entry()).is_some();
+        let abi = match (imported(Abi::Hookr), imported(Abi::Wapc)) {
+            (Some(h), Some(w)) => {
+                return Err(Error::InvalidModule(
+                    alloc::format!(
+                        "imports from both the hookr and the waPC ABI (`hookr::{}`, `wapc::{}`): a plugin uses one",
+                        h.name(),
+                        w.name()
+                    )
+                    .into(),
+                ))
+            }
+            (Some(_), None) => Abi::Hookr,
+            (None, Some(_)) => Abi::Wapc,
+            (None, None) if exports(Abi::Wapc) && !exports(Abi::Hookr) => Abi::Wapc,
+            (None, None) if exports(Abi::Hookr) => Abi::Hookr,
+            (None, None) => return Err(Error::MissingExport(NO_ENTRY)),
+        };
+        if exports(Abi::Hookr) && exports(Abi::Wapc) {
+            return Err(Error::InvalidModule(
+                "exports both `__plugin_call` (hookr ABI) and `__guest_call` (waPC ABI): a plugin uses one".into(),
+            ));
         }
-        Some(_) => Err(Error::InvalidModule("`__plugin_call` must be a function (i32, i32) -> i32".into())),
-        None => Err(Error::MissingExport(hookr_abi::PLUGIN_CALL)),
+        match module.get_export(abi.entry()) {
+            Some(ExternType::Func(ty)) if ty.params() == [ValType::I32; 2] && ty.results() == [ValType::I32] => Ok(abi),
+            Some(_) => Err(Error::InvalidModule(
+                alloc::format!("`{}` must be a function (i32, i32) -> i32", abi.entry()).into(),
+            )),
+            None => Err(Error::MissingExport(abi.entry())),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use crate::transcript::{error_kind, Outcome, Tape};
 use crate::wasi::Io;
 
 /// The request of the call under way: the operation name and payload the host lends
-/// to `__plugin_request` for the duration of one call.
+/// to `__plugin_request` (waPC: `__guest_request`) for the duration of one call.
 pub(crate) struct Frame {
     op: *const u8,
     op_len: usize,
@@ -50,10 +50,10 @@ impl Frame {
         // SAFETY: either dangling with length 0 (a valid empty slice), or set by
         // `Runtime::begin` from slices its caller keeps borrowed until `Runtime::end`
         // (`invoke_into` within its body, a `SlicedCall` for its life). Only
-        // `__plugin_request` reads the frame, and guest code runs only inside such a
-        // call or in initialisers. A leaked `SlicedCall` leaves a stale frame, but
-        // the next call and every (re)instantiation reset it before any guest code
-        // runs.
+        // `__plugin_request` / `__guest_request` reads the frame, and guest code runs
+        // only inside such a call or in initialisers. A leaked `SlicedCall` leaves a
+        // stale frame, but the next call and every (re)instantiation reset it before
+        // any guest code runs.
         unsafe {
             (
                 core::slice::from_raw_parts(self.op, self.op_len),
@@ -144,7 +144,7 @@ pub(crate) fn release(buf: &mut Vec<u8>, keep: usize) {
     }
 }
 
-/// The plugin's `__plugin_call(op_len, payload_len) -> status` export.
+/// The plugin's entry, `__plugin_call` or `__guest_call(op_len, payload_len) -> status`.
 pub(crate) type PluginCall = TypedFunc<(i32, i32), i32>;
 
 /// The parts of a live instance that every call uses, resolved once.
@@ -303,12 +303,13 @@ impl<T: 'static> Runtime<T> {
         let instance =
             self.module.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
+        let abi = self.module.abi;
         let plugin_call = instance
-            .get_typed_func::<(i32, i32), i32>(&*store, names::PLUGIN_CALL)
-            .map_err(|_| Error::MissingExport(names::PLUGIN_CALL))?;
+            .get_typed_func::<(i32, i32), i32>(&*store, abi.entry())
+            .map_err(|_| Error::MissingExport(abi.entry()))?;
         store.data_mut().memory = Some(memory);
         let exported = self.module.initialisers;
-        for name in names::INITIALISERS.iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
+        for name in abi.initialisers().iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;
             };
@@ -488,7 +489,8 @@ impl<T: 'static> Runtime<T> {
     /// (cleared first), reusing `out`'s capacity: in steady state a call allocates nothing.
     ///
     /// The call fails with [`Error::Plugin`] when the plugin reported an error (its
-    /// message wins whatever `__plugin_call` returned) or returned failure without one;
+    /// message wins whatever `__plugin_call` or `__guest_call` returned) or returned
+    /// failure without one;
     /// with [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::Cancelled`] when a
     /// bound stopped it. With a timeout or a cancel handle the call runs in slices of
     /// [`Limits::slice_fuel`], checking both between slices.

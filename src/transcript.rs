@@ -92,10 +92,10 @@ pub enum Record<'a> {
     /// The plugin called a host function and got `reply`, its response when `ok`, else
     /// its error message. `binding` and `namespace` are empty for hookr's own ABI.
     HostCall {
-        /// The waPC binding.
-        binding: &'a str,
-        /// The waPC namespace.
-        namespace: &'a str,
+        /// The waPC binding, as the guest named it.
+        binding: &'a [u8],
+        /// The waPC namespace, as the guest named it.
+        namespace: &'a [u8],
         /// The operation, as the guest named it (not always UTF-8).
         op: &'a [u8],
         /// The request payload.
@@ -204,8 +204,8 @@ impl Record<'_> {
             Record::HostCall { binding, namespace, op, request, ok, reply } => {
                 e.array_len(7)?;
                 e.uint(HOST_CALL)?;
-                e.str(binding)?;
-                e.str(namespace)?;
+                e.bin(binding)?;
+                e.bin(namespace)?;
                 e.bin(op)?;
                 e.bin(request)?;
                 e.bool(*ok)?;
@@ -275,8 +275,8 @@ impl Record<'_> {
             INSTANTIATE => Record::Instantiate,
             CALL => Record::Call { op: d.str()?, request: d.bin()? },
             HOST_CALL => Record::HostCall {
-                binding: d.str()?,
-                namespace: d.str()?,
+                binding: d.bin()?,
+                namespace: d.bin()?,
                 op: d.bin()?,
                 request: d.bin()?,
                 ok: d.bool()?,
@@ -762,8 +762,8 @@ impl Tape {
     /// whether the host function succeeded comes back.
     pub(crate) fn replay_host_call(
         &mut self,
-        binding: &str,
-        namespace: &str,
+        binding: &[u8],
+        namespace: &[u8],
         op: &[u8],
         request: &[u8],
         response: &mut Vec<u8>,
@@ -778,7 +778,7 @@ impl Tape {
             }
             other => return Err(r.mismatch("called a host function", &other)),
         };
-        let name = |b: &str, n: &str, o: &[u8]| [b.as_bytes(), b"/", n.as_bytes(), b"/", o].concat();
+        let name = |b: &[u8], n: &[u8], o: &[u8]| [b, b"/", n, b"/", o].concat();
         if (b, n, o) != (binding, namespace, op) {
             let want = name(b, n, o);
             return Err(r.diverged(

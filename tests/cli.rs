@@ -455,6 +455,31 @@ fn inspect_shows_the_abi_imports_exports_and_memory() {
 }
 
 #[test]
+fn wapc_guests_are_inspected_and_invoked_like_hookr_plugins() {
+    let plugin = concat!(env!("CARGO_MANIFEST_DIR"), "/targets/plugins/wapc-demo/wapc-demo.wasm");
+    let run = hookr(&["inspect", plugin]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let out = run.stdout_str();
+    assert!(out.contains("abi:      waPC\n"), "{out}");
+    assert!(out.contains("  wapc\n"), "{out}");
+    assert!(out.contains("    __host_call: func (i32, i32, i32, i32, i32, i32, i32, i32) -> i32\n"), "{out}");
+    let run = hookr(&["invoke", plugin, "echo", "Steve"]);
+    assert_eq!((run.status, run.stdout.as_slice()), (0, b"Steve".as_slice()), "{}", run.stderr);
+    hookr(&["invoke", plugin, "fail"]).fails(EXIT_CALL, "plugin error: planned failure");
+    hookr(&["invoke", plugin, "trap"]).fails(EXIT_STOPPED, "unreachable");
+    let mixed = r#"(module (import "hookr" "__log" (func (param i32 i32)))
+        (import "wapc" "__console_log" (func (param i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "__guest_call") (param i32 i32) (result i32) (i32.const 1)))"#;
+    let run = hookr(&["inspect", p(&fixture("mixed", mixed))]);
+    assert!(
+        run.stdout_str().contains("abi:      not hookr or waPC\n  - invalid module: imports from both"),
+        "{}",
+        run.stdout_str()
+    );
+}
+
+#[test]
 fn inspect_rejects_what_does_not_validate() {
     let garbage = write_file("garbage.wasm", b"not wasm at all");
     hookr(&["inspect", p(&garbage)]).fails(EXIT_LOAD, "invalid module");

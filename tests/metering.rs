@@ -3,9 +3,9 @@
 //! after making its host do a bounded amount of work, and the next call works.
 //! Output to sinks and the logger is bounded per call.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+mod common;
 
+use common::Tally;
 use hookr::io::RandomSource;
 use hookr::meter::{BYTES_PER_FUEL, IMPORT_FUEL};
 use hookr::{Error, HostError, Limits, Runtime, Usage};
@@ -105,19 +105,6 @@ const HOSTILE: &str = r#"(module
 
 const MEM: usize = 256 * 65536;
 
-/// Counts what the host did for the plugin.
-#[derive(Clone, Default)]
-struct Tally(Arc<AtomicU64>);
-
-impl Tally {
-    fn add(&self, n: usize) {
-        self.0.fetch_add(n as u64, Ordering::Relaxed);
-    }
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 impl std::io::Write for Tally {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.add(buf.len());
@@ -173,19 +160,10 @@ fn hostile() -> (Runtime<()>, Work) {
     (rt, work)
 }
 
-/// Runs the loop `op`: it must end out of fuel with its whole budget spent, and the
-/// runtime must answer the next call. Returns what the call used.
+/// Runs the loop `op` (see [`common::runs_out`]). No loop step costs more than 16 M
+/// fuel (16 MiB of random bytes).
 fn runs_out(rt: &mut Runtime<()>, op: &str, payload: &[u8]) -> Usage {
-    let err = rt.invoke(op, payload).unwrap_err();
-    assert!(matches!(err, Error::OutOfFuel), "{op}: {err:?}");
-    let usage = rt.last_call();
-    let used = usage.fuel.expect("metered by default");
-    let budget = Limits::DEFAULT_CALL_FUEL;
-    // No loop step costs more than 16 M fuel (16 MiB of random bytes): the budget is
-    // spent to within one step.
-    assert!(used <= budget && used > budget - (17 << 20), "{op}: used {used} of {budget}");
-    assert_eq!(rt.invoke("e", b"after").unwrap(), b"after", "{op}: the runtime did not recover");
-    usage
+    common::runs_out(rt, op, payload, 17 << 20)
 }
 
 /// The most bytes the budget pays for moving.

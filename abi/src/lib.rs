@@ -1,5 +1,5 @@
 //! The hookr ABI shared by hosts and guests: the import and export names, and the
-//! MessagePack codec that typed calls use.
+//! MessagePack codec that typed calls use; the waPC ABI's names are in [`wapc`].
 //!
 //! Both the host runtime (`hookr`) and the guest kit (`hookr-guest`) depend on this
 //! crate, so the two sides cannot drift apart. It is `#![no_std]` and needs `alloc`.
@@ -52,6 +52,7 @@
 extern crate alloc;
 
 pub mod codec;
+pub mod wapc;
 
 /// The module name of the hookr host imports.
 pub const HOST_MODULE: &str = "hookr";

@@ -15,6 +15,9 @@ pub use messages::{Echo, Hello};
 
 pub const SIMPLE: &[u8] = include_bytes!("../../targets/plugins/simple/simple.wasm");
 
+/// A waPC guest built with the published `wapc-guest` crate.
+pub const WAPC_DEMO: &[u8] = include_bytes!("../../targets/plugins/wapc-demo/wapc-demo.wasm");
+
 /// 86 bytes of text.
 pub const SENTENCE: &[u8] = b"The quick brown fox jumps over the lazy dog, and the dog does not seem to mind at all.";
 

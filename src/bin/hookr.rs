@@ -1,4 +1,4 @@
-//! `hookr`: hash, inspect and invoke hookr plugins from the command line.
+//! `hookr`: hash, inspect and invoke hookr and waPC plugins from the command line.
 //!
 //! ```text
 //! hookr hash FILE                       lowercase hex SHA-256 of FILE

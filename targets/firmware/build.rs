@@ -5,8 +5,11 @@
 use std::{env, fmt::Write as _, fs, path::PathBuf};
 
 /// (constant name, path) of every plugin the firmware embeds.
-const PLUGINS: &[(&str, &str)] =
-    &[("SIMPLE", "../plugins/simple/simple.wasm"), ("SENSOR", "../plugins/sensor/sensor.wasm")];
+const PLUGINS: &[(&str, &str)] = &[
+    ("SIMPLE", "../plugins/simple/simple.wasm"),
+    ("SENSOR", "../plugins/sensor/sensor.wasm"),
+    ("WAPC_DEMO", "../plugins/wapc-demo/wapc-demo.wasm"),
+];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -1,7 +1,10 @@
 //! Hand-written WAT plugins shared by the integration tests.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use hookr::{Error, Limits, Runtime, Usage};
 
 /// A plugin whose behaviour is picked by the first byte of the operation name:
 ///
@@ -134,4 +137,53 @@ pub fn log_lines() -> (Arc<Mutex<Vec<String>>>, impl FnMut(&str) + Send + 'stati
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     (lines, move |line: &str| sink.lock().unwrap().push(line.to_owned()))
+}
+
+/// Runs the loop `op`: it must end out of fuel with its whole budget spent, to within
+/// `step`, the most one turn of the loop costs, and the runtime must answer the next
+/// call, an echo (`e`). Returns what the call used.
+pub fn runs_out<T>(rt: &mut Runtime<T>, op: &str, payload: &[u8], step: u64) -> Usage {
+    let err = rt.invoke(op, payload).unwrap_err();
+    assert!(matches!(err, Error::OutOfFuel), "{op}: {err:?}");
+    let usage = rt.last_call();
+    let used = usage.fuel.expect("metered by default");
+    let budget = Limits::DEFAULT_CALL_FUEL;
+    assert!(used <= budget && used > budget - step, "{op}: used {used} of {budget}");
+    assert_eq!(rt.invoke("e", b"after").unwrap(), b"after", "{op}: the runtime did not recover");
+    usage
+}
+
+/// Calls `P` with wild pointers and lengths (see [`wild`]) in each import of
+/// `imports`, at its index: every call must fail with [`Error::BadGuestPointer`]
+/// naming the import, and `recovered` must then find the runtime working. An import
+/// marked `false` takes no length (the host's is used): only its wild pointers count.
+pub fn wild_pointers_fail<T>(rt: &mut Runtime<T>, imports: &[(&str, bool)], recovered: impl Fn(&mut Runtime<T>)) {
+    for (i, &(name, takes_len)) in imports.iter().enumerate() {
+        for (ptr, len) in [(0xFFFF_FFF0u32, 100u32), (0, 0x7FFF_FFFF), (0xFFFF_FFFF, 0xFFFF_FFFF)] {
+            if !takes_len && ptr == 0 {
+                continue;
+            }
+            match rt.invoke("P", &wild(i as u8, ptr, len)).unwrap_err() {
+                Error::BadGuestPointer { import, ptr: p, memory, .. } => {
+                    assert_eq!((import, p), (name, ptr), "import {i}");
+                    assert!(memory >= 131072);
+                }
+                other => panic!("{name} (import {i}) {ptr:#x} {len:#x}: {other:?}"),
+            }
+            recovered(rt);
+        }
+    }
+}
+
+/// Counts what the host did for a plugin: bytes, calls, lines.
+#[derive(Clone, Default)]
+pub struct Tally(Arc<AtomicU64>);
+
+impl Tally {
+    pub fn add(&self, n: usize) {
+        self.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }

@@ -1,4 +1,5 @@
-//! `hookr inspect`: what a module imports and exports, and whether it is a hookr plugin.
+//! `hookr inspect`: what a module imports and exports, and whether it is a plugin, of
+//! the hookr or the waPC ABI.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -6,6 +7,7 @@ use std::path::Path;
 
 use hookr::abi_names as abi;
 use hookr::wasmi::{self, ExternType, FuncType, ValType};
+use hookr::Abi;
 
 use crate::{read_module, write_stdout, Failure, EXIT_LOAD};
 
@@ -24,14 +26,17 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
     let _ = writeln!(out, "size:     {} bytes", bytes.len());
     let _ = writeln!(out, "sha256:   {}", hookr::to_hex(&hookr::sha256(bytes)));
     let _ = writeln!(out, "valid:    yes");
-    let problems = abi_problems(module);
-    if problems.is_empty() {
-        let wasi = module.imports().any(|i| i.module() == abi::WASI_MODULE);
-        let _ = writeln!(out, "abi:      hookr{}", if wasi { " (with WASI)" } else { "" });
-    } else {
-        let _ = writeln!(out, "abi:      not hookr");
-        for p in &problems {
-            let _ = writeln!(out, "  - {p}");
+    let (abi, problems) = abi_problems(module);
+    match abi {
+        Some(abi) if problems.is_empty() => {
+            let wasi = module.imports().any(|i| i.module() == abi::WASI_MODULE);
+            let _ = writeln!(out, "abi:      {abi}{}", if wasi { " (with WASI)" } else { "" });
+        }
+        _ => {
+            let _ = writeln!(out, "abi:      not hookr or waPC");
+            for p in &problems {
+                let _ = writeln!(out, "  - {p}");
+            }
         }
     }
 
@@ -70,25 +75,21 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
     out
 }
 
-/// Why the module is not a hookr plugin; empty when it is one.
-fn abi_problems(module: &wasmi::Module) -> Vec<String> {
+/// The ABI the module uses, and why it does not load as a plugin (empty when it does).
+fn abi_problems(module: &wasmi::Module) -> (Option<Abi>, Vec<String>) {
     let mut problems = Vec::new();
     match module.get_export(abi::MEMORY) {
         Some(ExternType::Memory(_)) => {}
         Some(_) => problems.push(format!("`{}` is exported but is not a memory", abi::MEMORY)),
         None => problems.push(format!("does not export `{}`", abi::MEMORY)),
     }
-    match module.get_export(abi::PLUGIN_CALL) {
-        Some(ExternType::Func(ty)) if ty.params() == [ValType::I32; 2] && ty.results() == [ValType::I32] => {}
-        Some(_) => problems.push(format!("`{}` is not a function (i32, i32) -> i32", abi::PLUGIN_CALL)),
-        None => problems.push(format!("does not export `{}`", abi::PLUGIN_CALL)),
-    }
+    let abi = Abi::detect(module).map_err(|e| problems.push(e.to_string())).ok();
     for import in module.imports() {
         if let Err(e) = hookr::check_import(import.module(), import.name(), import.ty()) {
             problems.push(e.to_string());
         }
     }
-    problems
+    (abi, problems)
 }
 
 fn describe(ty: &ExternType) -> String {

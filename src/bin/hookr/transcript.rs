@@ -93,8 +93,12 @@ pub fn show(path: &Path) -> Result<(), Failure> {
             Record::HostCall { binding, namespace, op, request, ok, reply } => {
                 let name = String::from_utf8_lossy(op);
                 let name = match (binding, namespace) {
-                    ("", "") => json_text(&name),
-                    _ => json_text(&format!("{binding}/{namespace}/{name}")),
+                    (b"", b"") => json_text(&name),
+                    _ => json_text(&format!(
+                        "{}/{}/{name}",
+                        String::from_utf8_lossy(binding),
+                        String::from_utf8_lossy(namespace)
+                    )),
                 };
                 let verdict = if ok { "ok" } else { "error" };
                 format!("  host {name}  {}  -> {verdict} {}", payload(request), payload(reply))

@@ -1,6 +1,6 @@
-//! hookr firmware example: runs the `simple` and `sensor` plugins through
-//! `hookr::Runtime` on a Cortex-M4F (QEMU `mps2-an386`), checks every result, and
-//! measures stack and heap use.
+//! hookr firmware example: runs the `simple` and `sensor` plugins and the waPC guest
+//! `wapc-demo` through `hookr::Runtime` on a Cortex-M4F (QEMU `mps2-an386`), checks
+//! every result, and measures stack and heap use.
 //!
 //! The plugins are embedded with `include_bytes!`; `build.rs` validated them and pinned
 //! their SHA-256, and this build (without `hookr/validate`) loads nothing else.
@@ -19,6 +19,7 @@ mod replay;
 mod sensor;
 mod simple;
 mod superloop;
+mod wapc;
 
 /// The `simple` plugin's message types, shared with its source.
 #[path = "../../plugins/simple/src/messages.rs"]
@@ -93,6 +94,7 @@ fn run() -> Result<(), Failure> {
     simple::calls(&mut simple)?;
     meter::repaint_stack();
     sensor::check()?;
+    wapc::check()?;
     simple::out_of_fuel()?;
     superloop::check(&mut simple)?;
     simple::steady(&mut simple)?;

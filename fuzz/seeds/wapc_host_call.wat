@@ -1,0 +1,32 @@
+;; A waPC guest: asks the host for `helloByte` under binding `demo`, namespace
+;; `greetings` (which the fuzz host does not have), then without binding and namespace,
+;; reports host errors as its own, and logs what it does.
+(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+  (import "wapc" "__guest_error" (func $err (param i32 i32)))
+  (import "wapc" "__host_call" (func $call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__host_response_len" (func $rlen (result i32)))
+  (import "wapc" "__host_response" (func $rget (param i32)))
+  (import "wapc" "__host_error_len" (func $elen (result i32)))
+  (import "wapc" "__host_error" (func $eget (param i32)))
+  (import "wapc" "__console_log" (func $log (param i32 i32)))
+  (memory (export "memory") 1 2)
+  (data (i32.const 0) "helloByte")
+  (data (i32.const 16) "demo")
+  (data (i32.const 32) "greetings")
+  (func (export "__guest_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 100) (i32.const 200))
+    (call $log (i32.const 100) (local.get $op))
+    (if (call $call (i32.const 16) (i32.const 4) (i32.const 32) (i32.const 9)
+                    (i32.const 0) (i32.const 9) (i32.const 200) (local.get $len))
+      (then (return (i32.const 0))))
+    (if (i32.eqz (call $call (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                             (i32.const 0) (i32.const 9) (i32.const 200) (local.get $len)))
+      (then
+        (call $eget (i32.const 1000))
+        (call $err (i32.const 1000) (call $elen))
+        (return (i32.const 0))))
+    (call $rget (i32.const 1000))
+    (call $resp (i32.const 1000) (call $rlen))
+    (i32.const 1)))
