@@ -431,3 +431,34 @@ fn the_cli_records_replays_and_shows_transcripts() {
     assert_eq!(status, 2, "{err}");
     assert!(err.contains("is not a transcript hookr reads"), "{err}");
 }
+
+#[test]
+fn wapc_host_calls_replay_with_their_binding_and_namespace() {
+    static WAPC: &[u8] = include_bytes!("../targets/plugins/wapc-demo/wapc-demo.wasm");
+    let transcript = SharedBuffer::new();
+    let hello: HostFn<()> = HostFn::bytes("hello", |_, payload, out| {
+        out.extend_from_slice(b"Hello from the demo binding, ");
+        out.extend_from_slice(payload);
+        Ok(())
+    })
+    .with_binding("demo")
+    .with_namespace("greetings");
+    let table: &'static [HostFn<()>] = Box::leak(Box::new([hello]));
+    let mut rt =
+        Runtime::builder(()).bytes(WAPC).host_fns(table).logger(|_| {}).record(transcript.clone()).build().unwrap();
+    assert_eq!(rt.invoke("greet", b"Steve").unwrap(), b"Hello from the demo binding, Steve");
+    assert!(rt.invoke("ask_missing", b"").is_err());
+    assert!(rt.invoke("trap", b"").is_err());
+    assert_eq!(rt.invoke("count", b"").unwrap(), b"1");
+    drop(rt);
+    let bytes = transcript.take();
+    let mut reader = Reader::new(&bytes).unwrap();
+    let mut named = false;
+    while let Some(record) = reader.next_record().unwrap() {
+        if let Record::HostCall { binding, namespace, op, .. } = record {
+            named |= (binding, namespace, op) == (&b"demo"[..], &b"greetings"[..], &b"hello"[..]);
+        }
+    }
+    assert!(named, "the host call's binding and namespace are recorded");
+    assert_eq!(replay(&module(WAPC), bytes).unwrap(), Verdict::Identical { calls: 4 });
+}
