@@ -321,11 +321,16 @@ fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) 
     })
 }
 
-/// `__plugin_error` / `__guest_error`: takes the guest's error message.
+/// `__plugin_error` / `__guest_error`: takes the guest's error message (an empty one is
+/// ignored, as the Go hookr does).
 fn error<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
     let import = imports::<WAPC>().error;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
+        // An empty message is no error, as in the Go hookr.
+        if range.is_empty() {
+            return Ok(());
+        }
         // A longer message is cut, not refused: the call fails with what fits.
         let kept = range.start..range.start + range.len().min(ctx.limits.max_error);
         ctx.meter.charge_bytes(kept.len())?;

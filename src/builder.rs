@@ -50,6 +50,7 @@ pub struct Builder<'a, T: 'static> {
     tables: Vec<&'static [HostFn<T>]>,
     dyns: Vec<(HostFnName, DynFn<T>)>,
     handler: Option<Handler<T>>,
+    handler_first: bool,
     logger: Option<io::Logger>,
     stdout: Option<io::BoxedSink>,
     stderr: Option<io::BoxedSink>,
@@ -75,6 +76,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             tables: Vec::new(),
             dyns: Vec::new(),
             handler: None,
+            handler_first: false,
             logger: None,
             stdout: None,
             stderr: None,
@@ -215,6 +217,15 @@ impl<'a, T: 'static> Builder<'a, T> {
         f: impl FnMut(&mut T, HostCall<'_>, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
     ) -> Self {
         self.handler = Some(Handler::Addressed(Box::new(f)));
+        self
+    }
+
+    /// Lets the call handler ([`call_handler`](Self::call_handler) or
+    /// [`host_call_handler`](Self::host_call_handler)) answer the calls it takes before
+    /// the host functions are looked up, as the Go hookr's `WithCallHandler` does. By
+    /// default it answers only what no host function does.
+    pub fn handler_first(mut self) -> Self {
+        self.handler_first = true;
         self
     }
 
@@ -384,7 +395,8 @@ impl<'a, T: 'static> Builder<'a, T> {
                 "the module was compiled with another recursion limit than `Limits::max_recursion_depth`",
             ));
         }
-        let table = HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take())?;
+        let table =
+            HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
         let tape = match (self.record.take(), self.tape.take()) {
             (Some(sink), _) => {
                 let header = Header {
@@ -424,8 +436,8 @@ impl<'a, T: 'static> Builder<'a, T> {
 }
 
 /// Checks one import of a module against what hookr provides: the nine `hookr`
-/// functions, the nine `wapc` functions, and the WASI preview 1 functions, each with
-/// its exact type.
+/// functions, the nine `wapc` functions, the WASI preview 1 functions and
+/// AssemblyScript's `env.abort`, each with its exact type.
 ///
 /// Returns the [`Error::Link`] that loading such a module would fail with.
 ///
@@ -462,6 +474,11 @@ pub fn check_import(module: &str, name: &str, ty: &wasmi::ExternType) -> Result<
         match ty {
             ExternType::Func(ty) if ty.params() == params && ty.results() == results => Ok(()),
             _ => Err(link_err(&alloc::format!("wrong type (preview1 declares it as {params:?} -> {results:?})"))),
+        }
+    } else if (module, name) == (crate::abort::MODULE, crate::abort::NAME) {
+        match ty {
+            ExternType::Func(ty) if ty.params() == [wasmi::ValType::I32; 4] && ty.results().is_empty() => Ok(()),
+            _ => Err(link_err("wrong type (AssemblyScript's abort takes four i32 and returns nothing)")),
         }
     } else {
         Err(link_err("the host provides no such import"))

@@ -362,6 +362,9 @@ pub(crate) struct HostTable<T: 'static> {
     entries: Vec<Entry<T>>,
     plain: usize,
     handler: Option<Handler<T>>,
+    /// The handler answers the calls it takes before any host function is looked up
+    /// (the Go hookr's order), not only those nothing else answers.
+    handler_first: bool,
 }
 
 impl<T> HostTable<T> {
@@ -369,6 +372,7 @@ impl<T> HostTable<T> {
         tables: &[&'static [HostFn<T>]],
         dyns: Vec<(HostFnName, DynFn<T>)>,
         handler: Option<Handler<T>>,
+        handler_first: bool,
     ) -> Result<Self, Error> {
         let mut entries: Vec<Entry<T>> = tables.iter().flat_map(|t| t.iter().map(Entry::Static)).collect();
         entries.extend(dyns.into_iter().map(|(n, f)| Entry::Dyn(n, f)));
@@ -383,7 +387,7 @@ impl<T> HostTable<T> {
             return Err(Error::Config(alloc::format!("host function `{name}`{at} is registered twice").into()));
         }
         let plain = entries.iter().take_while(|e| e.key()[..2] == [b"", b""]).count();
-        Ok(HostTable { entries, plain, handler })
+        Ok(HostTable { entries, plain, handler, handler_first })
     }
 
     /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
@@ -395,7 +399,11 @@ impl<T> HostTable<T> {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        let found = if key[0].is_empty() && key[1].is_empty() {
+        let plain = key[0].is_empty() && key[1].is_empty();
+        if self.handler_first && self.handler_takes(plain) {
+            return self.unregistered(state, key, payload, out);
+        }
+        let found = if plain {
             self.entries[..self.plain].binary_search_by(|e| name_order(e.name(), key[2]))
         } else {
             self.entries[self.plain..].binary_search_by(|e| key_order(e.key(), key)).map(|i| i + self.plain)
@@ -409,9 +417,18 @@ impl<T> HostTable<T> {
         }
     }
 
-    /// Hands a call no host function answers to the handler, or answers that nothing
-    /// is registered for it.
-    #[cold]
+    /// Whether the handler takes a call: an addressed one takes every call, a plain
+    /// one those without binding and namespace.
+    fn handler_takes(&self, plain: bool) -> bool {
+        match self.handler {
+            Some(Handler::Addressed(_)) => true,
+            Some(Handler::Plain(_)) => plain,
+            None => false,
+        }
+    }
+
+    /// Hands a call no host function answers (or, with `handler_first`, any the
+    /// handler takes) to the handler, or answers that nothing is registered for it.
     fn unregistered(
         &mut self,
         state: &mut T,
@@ -518,7 +535,7 @@ mod tests {
 
     #[test]
     fn lookup_finds_every_name_and_only_those() {
-        let mut host = HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None).unwrap();
+        let mut host = HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None, false).unwrap();
         let mut out = Vec::new();
         for name in TABLE.iter().map(HostFn::name) {
             out.clear();
@@ -552,7 +569,7 @@ mod tests {
                 Ok(())
             }),
         )];
-        let mut host = HostTable::new(&[TABLE, ADDRESSED], dyns, None).unwrap();
+        let mut host = HostTable::new(&[TABLE, ADDRESSED], dyns, None, false).unwrap();
         assert_eq!(host.plain, TABLE.len());
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
@@ -578,12 +595,12 @@ mod tests {
             HostFn::bytes("a", tagged).with_binding("x").with_namespace("y"),
             HostFn::bytes("a", answer).with_binding("x").with_namespace("y"),
         ];
-        let Err(err) = HostTable::new(&[TWICE], Vec::new(), None) else { panic!("accepted twice") };
+        let Err(err) = HostTable::new(&[TWICE], Vec::new(), None, false) else { panic!("accepted twice") };
         assert_eq!(
             alloc::format!("{err}"),
             "invalid configuration: host function `a` (binding `x`, namespace `y`) is registered twice"
         );
-        assert!(HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None).is_ok());
+        assert!(HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None, false).is_ok());
     }
 
     #[test]
@@ -592,7 +609,7 @@ mod tests {
             out.extend_from_slice(op.as_bytes());
             Ok(())
         });
-        let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Plain(plain))).unwrap();
+        let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Plain(plain)), false).unwrap();
         let mut out = Vec::new();
         host.call(&mut 0, [b"", b"", b"op"], b"", &mut out).unwrap();
         assert_eq!(out, b"op");
@@ -603,7 +620,7 @@ mod tests {
             out.extend_from_slice(alloc::format!("{}/{}/{}", call.binding, call.namespace, call.operation).as_bytes());
             Ok(())
         });
-        let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Addressed(addressed))).unwrap();
+        let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Addressed(addressed)), false).unwrap();
         for (b, n, want) in [("", "", "//op"), ("b", "n", "b/n/op")] {
             out.clear();
             host.call(&mut 0, [b.as_bytes(), n.as_bytes(), b"op"], b"", &mut out).unwrap();

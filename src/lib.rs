@@ -96,6 +96,7 @@ extern crate alloc;
 extern crate std;
 
 mod abi;
+mod abort;
 mod builder;
 mod error;
 mod host_fn;

@@ -288,6 +288,9 @@ impl Module {
         if uses_wasi(&module) {
             crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
         }
+        if crate::abort::imported(&module) {
+            crate::abort::link(&mut linker).map_err(Error::from_wasmi)?;
+        }
         let initialisers = abi
             .initialisers()
             .iter()
