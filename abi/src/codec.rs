@@ -2,12 +2,126 @@
 //! `tinylib/msgp`.
 //!
 //! A type takes part in typed calls by implementing [`Encode`] (what it sends) and
-//! [`Decode`] (what it receives). Structs are written as maps keyed by field name;
-//! [`Decoder::fields`] reads either that map form or the array form. Byte strings
-//! (`[u8]`, `Vec<u8>`) are MessagePack `bin`, as Go's `[]byte` is.
+//! [`Decode`] (what it receives). Derive them:
 //!
-//! Encoding goes through [`rmp`]; decoding borrows strings and byte strings straight
-//! from the input, so a decoder allocates only what the decoded value owns.
+//! ```
+//! use hookr_abi::codec::{self, Decode, Encode};
+//!
+//! #[derive(Debug, PartialEq, Encode, Decode)]
+//! struct Reading {
+//!     sensor: String,
+//!     celsius: f64,
+//!     #[codec(rename = "raw_bytes")]
+//!     raw: Vec<u8>,
+//!     offset: Option<i16>,
+//! }
+//!
+//! let r = Reading { sensor: "t1".into(), celsius: 21.5, raw: vec![1, 2], offset: None };
+//! let bytes = codec::to_vec(&r).unwrap();
+//! assert_eq!(&bytes[..8], b"\x84\xa6sensor"); // a map of 4 entries, keyed by name
+//! assert_eq!(codec::from_slice::<Reading>(&bytes).unwrap(), r);
+//! ```
+//!
+//! In a plugin the derives come from `hookr_guest::{Encode, Decode}`, in a host from
+//! `hookr::codec::{Encode, Decode}`: each re-export writes paths into its own crate,
+//! so a crate needs no dependency beyond the one it names. The same type definition
+//! compiles for a plugin (`wasm32-unknown-unknown`), a `no_std` host and a `std` one.
+//!
+//! # The layout
+//!
+//! As msgp writes Go values, so that Go and Rust plugins and hosts interoperate:
+//!
+//! | Rust | MessagePack |
+//! |---|---|
+//! | struct with named fields | map keyed by field name, fields in declaration order |
+//! | `Option<T>` | `T`, or nil for `None` |
+//! | `Vec<u8>`, `[u8]` | bin (Go's `[]byte`) |
+//! | `Vec<T>`, `[T]` | array |
+//! | `String`, `str` | str |
+//! | integers | their smallest form; floats as float 32 or 64 |
+//! | tuple struct | array of its fields |
+//! | newtype struct `S(T)` | `T` alone |
+//! | unit struct, `struct S {}` | empty map (Go's `struct{}`) |
+//! | unit variant `E::A` | the string `"A"` |
+//! | newtype variant `E::B(T)` | `{"B": T}` |
+//! | tuple variant `E::C(T, U)` | `{"C": [T, U]}` |
+//! | struct variant `E::D { x: T }` | `{"D": {"x": T}}` |
+//!
+//! Enums follow the layout serde gives them (externally tagged), which is also what
+//! `hookr::Serde` writes for a serde enum.
+//!
+//! Decoding accepts a struct as a map or as an array of its fields in declaration
+//! order, skips fields it does not know, keeps the last value of a field given twice,
+//! reads a byte field from a str too, and fails with [`DecodeError::MissingField`] when
+//! a field is missing, except an `Option` field (which is `None`) and a field marked
+//! `default`.
+//!
+//! # Attributes
+//!
+//! All under `#[codec(...)]`:
+//!
+//! - `rename = "name"` on a field or variant: its name on the wire (msgp's
+//!   `msg:"name"` tag).
+//! - `default` on a field: missing is `Default::default()` rather than an error.
+//! - `skip` on a field: neither written nor read; decoding fills it with
+//!   `Default::default()`.
+//! - `crate = "path::to::codec"` on the type: the codec module the generated code
+//!   names, for a crate that renamed its dependency.
+//!
+//! Generic parameters get an `Encode` (or `Decode`) bound. Unions are refused, and so
+//! are unknown attributes:
+//!
+//! ```compile_fail
+//! use hookr_abi::codec::Encode;
+//!
+//! #[derive(Encode)]
+//! struct Typo {
+//!     #[codec(renamed = "x")]
+//!     field: u8,
+//! }
+//! ```
+//!
+//! # By hand
+//!
+//! For a layout the derives do not write, implement the traits with [`Encoder`] and
+//! [`Decoder`]; [`Decoder::fields`] reads a struct in either form:
+//!
+//! ```
+//! use hookr_abi::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+//!
+//! /// `{"celsius": f}`, sent as tenths of a degree.
+//! struct Celsius(i32);
+//!
+//! impl Encode for Celsius {
+//!     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+//!         e.map_len(1)?;
+//!         e.str("celsius")?;
+//!         e.f64(f64::from(self.0) / 10.0)
+//!     }
+//! }
+//!
+//! impl Decode for Celsius {
+//!     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+//!         let mut celsius = None;
+//!         d.fields(&["celsius"], |d, field| {
+//!             match field {
+//!                 Some(0) => celsius = Some(d.f64()?),
+//!                 _ => d.skip()?,
+//!             }
+//!             Ok(())
+//!         })?;
+//!         let celsius = celsius.ok_or(DecodeError::MissingField("celsius"))?;
+//!         Ok(Celsius((celsius * 10.0).round() as i32))
+//!     }
+//! }
+//! # let bytes = hookr_abi::codec::to_vec(&Celsius(215)).unwrap();
+//! # assert_eq!(hookr_abi::codec::from_slice::<Celsius>(&bytes).unwrap().0, 215);
+//! ```
+//!
+//! Decoding borrows strings and byte strings straight from the input, so a decoder
+//! allocates only what the decoded value owns. The common forms (small maps, short
+//! strings, ASCII) are read inline and everything else out of line: a plugin runs the
+//! codec in an interpreter that pays for every instruction.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -16,20 +130,60 @@ use core::fmt;
 
 use rmp::Marker;
 
+/// `#[derive(Encode)]` and `#[derive(Decode)]`, from `hookr-derive`: the impls for
+/// structs and enums, laid out as msgp lays them out (see the module docs).
+#[cfg(feature = "derive")]
+pub use hookr_derive::{Decode, Encode};
+
 /// The deepest nesting of arrays and maps [`Decoder::skip`] follows before it gives up,
 /// so a hostile payload cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 64;
 
 /// A value that can be written as MessagePack.
+///
+/// `#[derive(Encode)]` writes the impl for a struct or enum (see the [module
+/// docs](self)); implement it by hand with the methods of [`Encoder`].
 pub trait Encode {
     /// Writes `self` to `e`.
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError>;
+
+    /// Writes a slice of values: an array of them, except for `u8`, whose slices are
+    /// byte strings (`bin`), as Go's `[]byte` is. What `[T]` and `Vec<T>` call; an
+    /// impl has no reason to override it.
+    #[doc(hidden)]
+    fn encode_slice(items: &[Self], e: &mut Encoder<'_>) -> Result<(), EncodeError>
+    where
+        Self: Sized,
+    {
+        e.array_len(items.len())?;
+        for item in items {
+            item.encode(e)?;
+        }
+        Ok(())
+    }
 }
 
 /// A value that can be read from MessagePack.
+///
+/// `#[derive(Decode)]` writes the impl for a struct or enum (see the [module
+/// docs](self)); implement it by hand with the methods of [`Decoder`].
 pub trait Decode: Sized {
     /// Reads one value from `d`.
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError>;
+
+    /// Reads a vector of values: an array of them, except for `u8`, whose vectors are
+    /// byte strings (`bin`). What `Vec<T>` calls; an impl has no reason to override it.
+    #[doc(hidden)]
+    fn decode_vec(d: &mut Decoder<'_>) -> Result<Vec<Self>, DecodeError> {
+        let len = d.array_len()?;
+        // Grows as values decode: `len` is the sender's claim, bounded only by the
+        // size of the input, and a value may be much larger in memory than on the wire.
+        let mut items = Vec::with_capacity(len.min(16));
+        for _ in 0..len {
+            items.push(Self::decode(d)?);
+        }
+        Ok(items)
+    }
 }
 
 /// Encodes `value` into a new vector.
@@ -371,6 +525,31 @@ fn is_ascii(b: &[u8]) -> bool {
 #[inline(always)]
 fn chunk<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     b.get(at..at.wrapping_add(N)).and_then(|s| s.try_into().ok()).unwrap_or([0x80; N])
+}
+
+/// Whether `key` is `name`, a word at a time: inlined with a constant `name`, as the
+/// derived decoders call it, a length check and a load per four bytes.
+#[doc(hidden)]
+#[inline(always)]
+pub fn __key_is(key: &[u8], name: &[u8]) -> bool {
+    let n = name.len();
+    if key.len() != n {
+        return false;
+    }
+    let mut i = 0;
+    while i + 4 <= n {
+        if chunk::<4>(key, i) != chunk::<4>(name, i) {
+            return false;
+        }
+        i += 4;
+    }
+    while i < n {
+        if key.get(i) != name.get(i) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Where `key` is in `names`.
@@ -797,8 +976,8 @@ impl<'a> Decoder<'a> {
     /// name/value pairs (`true`: the msgp form, a map keyed by field name) or as
     /// values in declaration order (`false`: the array form).
     ///
-    /// What [`fields`](Self::fields) starts with; read each name with
-    /// [`key`](Self::key).
+    /// What [`fields`](Self::fields) and the derived [`Decode`] impls start with; read
+    /// each name with [`key`](Self::key).
     #[inline]
     pub fn struct_len(&mut self) -> Result<(usize, bool), DecodeError> {
         let pos = self.pos;
@@ -853,6 +1032,27 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// Reads the start of an enum value: which of `names` its variant is (`None` for
+    /// a name not among them), and whether a value follows (`true`: the enum came as a
+    /// map of one entry, `{"Variant": value}`, and the variant's value is next) or not
+    /// (`false`: it came as the string `"Variant"`, as a variant without fields does).
+    /// What the derived [`Decode`] impls of enums start with.
+    #[inline(never)]
+    pub fn variant(&mut self, names: &[&str]) -> Result<(Option<usize>, bool), DecodeError> {
+        let has_value = match self.input.get(self.pos) {
+            Some(&m @ (0x80..=0x8f | 0xde | 0xdf)) => {
+                let at = self.pos;
+                if self.map_len()? != 1 {
+                    return Err(Self::mismatch("a variant: a string or a map of one entry", m, at));
+                }
+                true
+            }
+            _ => false,
+        };
+        let key = self.key()?;
+        Ok((position(names, key), has_value))
+    }
+
     /// Reads a struct written either as a map keyed by field name (the msgp form) or as
     /// an array of field values in declaration order.
     ///
@@ -888,7 +1088,28 @@ macro_rules! uints {
         }
     )*};
 }
-uints!(u8, u16, u32, u64, usize);
+uints!(u16, u32, u64, usize);
+
+impl Encode for u8 {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.uint(*self as u64)
+    }
+
+    fn encode_slice(items: &[u8], e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.bin(items)
+    }
+}
+
+impl Decode for u8 {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        let at = d.position();
+        u8::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))
+    }
+
+    fn decode_vec(d: &mut Decoder<'_>) -> Result<Vec<u8>, DecodeError> {
+        d.bin().map(<[u8]>::to_vec)
+    }
+}
 
 macro_rules! ints {
     ($($t:ty),*) => {$(
@@ -959,19 +1180,33 @@ impl Decode for String {
     }
 }
 
-impl Encode for [u8] {
+/// An array of `T`s; `[u8]` is a byte string (`bin`).
+impl<T: Encode> Encode for [T] {
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.bin(self)
+        T::encode_slice(self, e)
     }
 }
-impl Encode for Vec<u8> {
+/// An array of `T`s; `Vec<u8>` is a byte string (`bin`).
+impl<T: Encode> Encode for Vec<T> {
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.bin(self)
+        T::encode_slice(self, e)
     }
 }
-impl Decode for Vec<u8> {
+/// An array of `T`s; `Vec<u8>` is a byte string (`bin`, or `str`, as msgp accepts).
+impl<T: Decode> Decode for Vec<T> {
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        d.bin().map(<[u8]>::to_vec)
+        T::decode_vec(d)
+    }
+}
+
+impl<T: Encode + ?Sized> Encode for Box<T> {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        (**self).encode(e)
+    }
+}
+impl<T: Decode> Decode for Box<T> {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        T::decode(d).map(Box::new)
     }
 }
 
