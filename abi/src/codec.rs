@@ -62,6 +62,11 @@
 //!
 //! - `rename = "name"` on a field or variant: its name on the wire (msgp's
 //!   `msg:"name"` tag).
+//! - `rename_all = "..."` on a struct (its fields), an enum (its variants) or a
+//!   struct variant (its fields): the style of the names not renamed one by one, one
+//!   of `lowercase`, `UPPERCASE`, `PascalCase` (Go's exported names, which msgp uses
+//!   for fields without a tag), `camelCase`, `snake_case`, `SCREAMING_SNAKE_CASE`,
+//!   `kebab-case`, `SCREAMING-KEBAB-CASE`.
 //! - `default` on a field: missing is `Default::default()` rather than an error.
 //! - `skip` on a field: neither written nor read; decoding fills it with
 //!   `Default::default()`.

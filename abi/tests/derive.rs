@@ -262,6 +262,36 @@ fn enums_are_a_name_or_a_map_of_one_entry() {
     ));
 }
 
+/// Go's exported names, as msgp writes them without tags.
+#[derive(Debug, PartialEq, Encode, Decode)]
+#[codec(rename_all = "PascalCase")]
+struct GoStyle {
+    sensor_id: u8,
+    #[codec(rename = "TS")]
+    timestamp: u8,
+}
+
+#[derive(Debug, PartialEq, Encode, Decode)]
+#[codec(rename_all = "snake_case")]
+enum Kind {
+    CelsiusHigh,
+    #[codec(rename_all = "camelCase")]
+    Stale {
+        age_ms: u64,
+    },
+}
+
+#[test]
+fn rename_all_renames_what_rename_does_not() {
+    let bytes = codec::to_vec(&GoStyle { sensor_id: 1, timestamp: 2 }).unwrap();
+    assert_eq!(bytes, b"\x82\xa8SensorId\x01\xa2TS\x02");
+    assert_eq!(codec::from_slice::<GoStyle>(&bytes).unwrap(), GoStyle { sensor_id: 1, timestamp: 2 });
+    assert_eq!(codec::to_vec(&Kind::CelsiusHigh).unwrap(), [&b"\xac"[..], b"celsius_high"].concat());
+    let bytes = codec::to_vec(&Kind::Stale { age_ms: 5 }).unwrap();
+    assert_eq!(bytes, b"\x81\xa5stale\x81\xa5ageMs\x05");
+    assert_eq!(codec::from_slice::<Kind>(&bytes).unwrap(), Kind::Stale { age_ms: 5 });
+}
+
 #[test]
 fn hostile_input_is_an_error_not_a_panic() {
     for bytes in [

@@ -77,9 +77,78 @@ fn derive(input: TokenStream, which: Trait, krate: &str) -> TokenStream {
 #[derive(Default)]
 struct Attrs {
     rename: Option<String>,
+    rename_all: Option<Case>,
     skip: bool,
     default: bool,
     krate: Option<syn::Path>,
+}
+
+/// A `rename_all` style: how the words of a Rust name are joined on the wire.
+#[derive(Clone, Copy)]
+enum Case {
+    Lower,
+    Upper,
+    Pascal,
+    Camel,
+    Snake,
+    ScreamingSnake,
+    Kebab,
+    ScreamingKebab,
+}
+
+const CASES: [(&str, Case); 8] = [
+    ("lowercase", Case::Lower),
+    ("UPPERCASE", Case::Upper),
+    ("PascalCase", Case::Pascal),
+    ("camelCase", Case::Camel),
+    ("snake_case", Case::Snake),
+    ("SCREAMING_SNAKE_CASE", Case::ScreamingSnake),
+    ("kebab-case", Case::Kebab),
+    ("SCREAMING-KEBAB-CASE", Case::ScreamingKebab),
+];
+
+impl Case {
+    /// `name` (a field's snake_case or a variant's PascalCase) in this style.
+    fn apply(self, name: &str) -> String {
+        // Words: split at underscores and before an upper-case letter that follows a
+        // lower-case letter or a digit.
+        let mut words: Vec<String> = Vec::new();
+        let mut prev_lower = false;
+        for c in name.chars() {
+            if c == '_' {
+                words.push(String::new());
+                prev_lower = false;
+                continue;
+            }
+            if words.is_empty() || (c.is_uppercase() && prev_lower) {
+                words.push(String::new());
+            }
+            prev_lower = c.is_lowercase() || c.is_ascii_digit();
+            if let Some(w) = words.last_mut() {
+                w.push(c);
+            }
+        }
+        words.retain(|w| !w.is_empty());
+        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let capitalized = |w: &String| {
+            let mut cs = w.chars();
+            cs.next().map(|c| c.to_uppercase().chain(cs).collect::<String>()).unwrap_or_default()
+        };
+        match self {
+            Case::Lower => lower.concat(),
+            Case::Upper => lower.concat().to_uppercase(),
+            Case::Pascal => lower.iter().map(capitalized).collect(),
+            Case::Camel => {
+                let mut out = lower.first().cloned().unwrap_or_default();
+                out.extend(lower.iter().skip(1).map(capitalized));
+                out
+            }
+            Case::Snake => lower.join("_"),
+            Case::ScreamingSnake => lower.join("_").to_uppercase(),
+            Case::Kebab => lower.join("-"),
+            Case::ScreamingKebab => lower.join("-").to_uppercase(),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -94,19 +163,33 @@ fn attrs(list: &[syn::Attribute], place: Place) -> syn::Result<Attrs> {
     for attr in list.iter().filter(|a| a.path().is_ident("codec")) {
         attr.parse_nested_meta(|meta| {
             let allowed = match place {
-                Place::Type => meta.path.is_ident("crate"),
+                Place::Type => ["crate", "rename_all"].iter().any(|k| meta.path.is_ident(k)),
                 Place::Field => ["rename", "skip", "default"].iter().any(|k| meta.path.is_ident(k)),
-                Place::Variant => meta.path.is_ident("rename"),
+                Place::Variant => ["rename", "rename_all"].iter().any(|k| meta.path.is_ident(k)),
             };
             if !allowed {
                 return Err(meta.error(match place {
-                    Place::Type => "unknown codec attribute: a type takes `crate = \"...\"`",
+                    Place::Type => "unknown codec attribute: a type takes `rename_all = \"...\"` or `crate = \"...\"`",
                     Place::Field => "unknown codec attribute: a field takes `rename = \"...\"`, `skip` or `default`",
-                    Place::Variant => "unknown codec attribute: a variant takes `rename = \"...\"`",
+                    Place::Variant => {
+                        "unknown codec attribute: a variant takes `rename = \"...\"` or `rename_all = \"...\"`"
+                    }
                 }));
             }
             if meta.path.is_ident("rename") {
                 out.rename = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("rename_all") {
+                let style = meta.value()?.parse::<LitStr>()?;
+                match CASES.iter().find(|(name, _)| *name == style.value()) {
+                    Some(&(_, case)) => out.rename_all = Some(case),
+                    None => {
+                        let names: Vec<&str> = CASES.iter().map(|(name, _)| *name).collect();
+                        return Err(syn::Error::new(
+                            style.span(),
+                            format!("rename_all takes one of {}", names.join(", ")),
+                        ));
+                    }
+                }
             } else if meta.path.is_ident("skip") {
                 out.skip = true;
             } else if meta.path.is_ident("default") {
@@ -140,7 +223,8 @@ struct Shape {
     skipped: Vec<syn::Member>,
 }
 
-fn shape(fields: &Fields) -> syn::Result<Shape> {
+/// The fields of a struct or variant; `case` renames those without a `rename`.
+fn shape(fields: &Fields, case: Option<Case>) -> syn::Result<Shape> {
     let mut shape = Shape {
         named: matches!(fields, Fields::Named(_)),
         unit: matches!(fields, Fields::Unit),
@@ -162,7 +246,10 @@ fn shape(fields: &Fields) -> syn::Result<Shape> {
         }
         let name = match (&a.rename, &f.ident) {
             (Some(name), _) => name.clone(),
-            (None, Some(ident)) => ident.to_string().trim_start_matches("r#").to_string(),
+            (None, Some(ident)) => {
+                let name = ident.to_string().trim_start_matches("r#").to_string();
+                case.map_or(name.clone(), |case| case.apply(&name))
+            }
             (None, None) => shape.wire.len().to_string(),
         };
         if shape.wire.iter().any(|w| w.name == name) {
@@ -250,17 +337,20 @@ fn expand(input: &DeriveInput, which: Trait, krate: &str) -> syn::Result<Tokens>
     };
     let name = &input.ident;
     let body = match (&input.data, which) {
-        (Data::Struct(s), Trait::Encode) => encode_struct(&shape(&s.fields)?, &codec),
-        (Data::Struct(s), Trait::Decode) => decode_struct(&shape(&s.fields)?, &codec),
+        (Data::Struct(s), Trait::Encode) => encode_struct(&shape(&s.fields, top.rename_all)?, &codec),
+        (Data::Struct(s), Trait::Decode) => decode_struct(&shape(&s.fields, top.rename_all)?, &codec),
         (Data::Enum(e), _) => {
             let mut variants = Vec::new();
             for v in &e.variants {
                 let a = attrs(&v.attrs, Place::Variant)?;
-                let wire = a.rename.unwrap_or_else(|| v.ident.to_string().trim_start_matches("r#").to_string());
+                let wire = a.rename.clone().unwrap_or_else(|| {
+                    let name = v.ident.to_string().trim_start_matches("r#").to_string();
+                    top.rename_all.map_or(name.clone(), |case| case.apply(&name))
+                });
                 if variants.iter().any(|(_, w, _): &(Ident, String, Shape)| *w == wire) {
                     return Err(syn::Error::new(v.span(), format!("two variants are called `{wire}` on the wire")));
                 }
-                variants.push((v.ident.clone(), wire, shape(&v.fields)?));
+                variants.push((v.ident.clone(), wire, shape(&v.fields, a.rename_all)?));
             }
             match which {
                 Trait::Encode => encode_enum(&variants, &codec),
