@@ -198,8 +198,7 @@ fn greet(request: Greet) -> Result<Greeting, Error> {
 
 const README_MD: &str = r#"# {name}
 
-A [hookr](https://crates.io/crates/hookr) plugin, written with the guest kit
-[`hookr-guest`](https://docs.rs/hookr-guest).
+A hookr plugin, written with the Rust guest kit `hookr-guest`.
 
 ## Build
 
