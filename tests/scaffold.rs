@@ -103,6 +103,14 @@ fn by_default_a_new_plugin_depends_on_the_published_kit() {
     assert!(config.contains("target = \"wasm32-unknown-unknown\"") && config.contains("-zstack-size=16384"));
     let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
     assert!(readme.contains("release/sensor_check.wasm"), "{readme}");
+
+    // A relative --guest-kit stays relative, seen from the new folder.
+    std::fs::create_dir(dir.join("kit")).unwrap();
+    std::fs::write(dir.join("kit/Cargo.toml"), "[package]\nname = \"hookr-guest\"\n").unwrap();
+    let out = hookr(&["new", "plugins/local", "--guest-kit", "kit"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest = std::fs::read_to_string(dir.join("plugins/local/Cargo.toml")).unwrap();
+    assert!(manifest.contains("hookr-guest = { path = \"../../kit\" }"), "{manifest}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -36,13 +36,23 @@ pub fn run(args: &NewArgs) -> Result<(), Failure> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| Failure::new(EXIT_USAGE, format!("`{}` does not end in a plugin name", dir.display())))?;
     check_name(name)?;
-    let dependency = match &args.guest_kit {
-        None => format!("\"{}\"", kit_version()),
-        Some(path) => format!("{{ path = \"{}\" }}", guest_kit(path)?),
-    };
+    let kit = args.guest_kit.as_deref().map(guest_kit).transpose()?;
     if dir.exists() {
         return Err(Failure::new(EXIT_USAGE, format!("`{}` already exists", dir.display())));
     }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::new(EXIT_CALL, format!("cannot create `{}`: {e}", dir.display())))?;
+    let dependency = match (&args.guest_kit, kit) {
+        (Some(given), Some(kit)) => {
+            // A relative --guest-kit stays relative, from the new folder: the crate and
+            // the kit can move together, and a plugin inside a checkout builds the
+            // same wherever the checkout is.
+            let from = dir.canonicalize().map_err(|e| Failure::new(EXIT_CALL, e.to_string()))?;
+            let path = if given.is_relative() { relative(&from, &kit) } else { kit };
+            format!("{{ path = \"{}\" }}", toml_path(&path)?)
+        }
+        _ => format!("\"{}\"", kit_version()),
+    };
     let lib = name.replace('-', "_");
     let fill =
         |template: &str| template.replace("{name}", name).replace("{lib}", &lib).replace("{dependency}", &dependency);
@@ -85,9 +95,8 @@ fn check_name(name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The guest kit at `path`, as an absolute path for the new `Cargo.toml` (which lives
-/// elsewhere, so a relative path would point somewhere else).
-fn guest_kit(path: &Path) -> Result<String, Failure> {
+/// The guest kit at `path`, checked, as an absolute path.
+fn guest_kit(path: &Path) -> Result<PathBuf, Failure> {
     let not_a_kit = |why: String| Failure::new(EXIT_USAGE, format!("--guest-kit `{}`: {why}", path.display()));
     let dir = path.canonicalize().map_err(|e| not_a_kit(e.to_string()))?;
     let manifest =
@@ -95,9 +104,28 @@ fn guest_kit(path: &Path) -> Result<String, Failure> {
     if !manifest.lines().any(|line| line.replace(' ', "") == "name=\"hookr-guest\"") {
         return Err(not_a_kit("its Cargo.toml is not the `hookr-guest` package's".into()));
     }
-    let dir = dir.to_str().ok_or_else(|| not_a_kit("the path is not UTF-8".into()))?;
-    // TOML basic strings take `\` and `"` escaped.
-    Ok(dir.replace('\\', "\\\\").replace('"', "\\\""))
+    if dir.to_str().is_none() {
+        return Err(not_a_kit("the path is not UTF-8".into()));
+    }
+    Ok(dir)
+}
+
+/// `to` as seen from `from`, both absolute and canonical; `to` itself when they share
+/// no root (two drives).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (from, to): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return to.iter().collect();
+    }
+    let up = std::iter::repeat_n(std::path::Component::ParentDir, from.len() - common);
+    up.chain(to[common..].iter().copied()).collect()
+}
+
+/// `path` as the content of a TOML basic string: `/` between its parts, `"` escaped.
+fn toml_path(path: &Path) -> Result<String, Failure> {
+    let text = path.to_str().ok_or_else(|| Failure::new(EXIT_USAGE, "the guest kit's path is not UTF-8"))?;
+    Ok(text.replace('\\', "/").replace('"', "\\\""))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
