@@ -945,6 +945,11 @@ impl<'a> Decoder<'a> {
             }
         };
         self.take(data)?;
+        // Every value takes at least a byte: a count the rest cannot hold is refused
+        // here, as `array_len` and `map_len` refuse it, before a nested walk.
+        if children > self.remaining() as u64 {
+            return Err(DecodeError::UnexpectedEof(self.input.len()));
+        }
         Ok(children)
     }
 
@@ -1439,8 +1444,10 @@ mod tests {
             assert_eq!(err, Err(DecodeError::UnexpectedEof(bytes.len())), "{bytes:02x?}");
             assert_eq!(calls, 0);
         }
-        // A map of 2 pairs needs at least 4 bytes after its header.
+        // A map of 2 pairs needs at least 4 bytes after its header, to skip as to read.
         assert!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0]).map_len().is_err());
+        assert_eq!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0]).skip(), Err(DecodeError::UnexpectedEof(4)));
+        assert_eq!(Decoder::new(&[0x91, 0x82, 0xc0, 0xc0, 0xc0]).skip(), Err(DecodeError::UnexpectedEof(5)));
         assert_eq!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0, 0xc0]).map_len(), Ok(2));
         assert_eq!(Decoder::new(&[0x92, 0xc0, 0xc0]).array_len(), Ok(2));
         assert_eq!(Decoder::new(&[0x90]).array_len(), Ok(0));
