@@ -292,6 +292,15 @@ fn rename_all_renames_what_rename_does_not() {
     assert_eq!(codec::from_slice::<Kind>(&bytes).unwrap(), Kind::Stale { age_ms: 5 });
 }
 
+/// An enum without variants: nothing encodes, nothing decodes.
+#[derive(Debug, Encode, Decode)]
+enum Never {}
+
+#[test]
+fn an_enum_without_variants_decodes_nothing() {
+    assert_eq!(codec::from_slice::<Never>(b"\xa1A").unwrap_err(), DecodeError::Invalid("unknown variant of `Never`"));
+}
+
 #[test]
 fn hostile_input_is_an_error_not_a_panic() {
     for bytes in [

@@ -490,6 +490,10 @@ fn encode_enum(variants: &[(Ident, String, Shape)], codec: &Tokens) -> Tokens {
         );
         quote!(Self::#ident { #(#members),* } => { #steps })
     });
+    if variants.is_empty() {
+        // No value of the type exists to encode.
+        return quote!(match *self {});
+    }
     quote! {
         match self {
             #(#arms)*
