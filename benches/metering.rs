@@ -135,6 +135,15 @@ fn summary(r: &Results, fuel: &[(&str, u64)]) {
     }
     println!();
     println!("(driven: the host resumes the call in slices of {DRIVEN_SLICE} fuel)");
+    // What a typed call costs beside a byte call of the same shape (a host call each).
+    let fuel_of = |label: &str| fuel.iter().find(|(l, _)| *l == label).map(|&(_, f)| f as f64);
+    if let (Some(typed), Some(bytes)) = (r.get("typed echo: metered"), r.get("echoByte 86 B: metered")) {
+        println!(
+            "typed echo / echoByte 86 B, metered: {:.2}x the time, {}x the fuel",
+            typed / bytes,
+            ratio(fuel_of("typed echo"), fuel_of("echoByte 86 B"))
+        );
+    }
     for label in ["simple", "100 KiB"] {
         let get = |mode: &str| r.get(&format!("start-up {label}: {mode}"));
         let (off, on) = (get("unmetered"), get("metered"));

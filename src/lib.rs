@@ -133,7 +133,6 @@ pub use sliced::{CancelHandle, SlicedCall};
 
 /// The ABI names shared with the guest kit.
 pub use hookr_abi as abi_names;
-/// The MessagePack codec for typed payloads.
-pub use hookr_abi::codec;
+pub mod codec;
 /// The interpreter hookr runs on.
 pub use wasmi;

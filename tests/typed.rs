@@ -1,5 +1,5 @@
-//! Typed calls: MessagePack laid out the msgp way, both struct forms, serde types, and
-//! typed plugin-function handles.
+//! Typed calls: MessagePack laid out the msgp way, both struct forms, serde and derived
+//! types writing the same bytes, and typed plugin-function handles.
 
 mod common;
 
@@ -103,4 +103,36 @@ fn a_response_that_does_not_decode_is_a_decode_error() {
     assert!(err.to_string().starts_with("cannot decode response: expected map"), "{err}");
     let err = rt.call::<str, u8>("echo", "x").unwrap_err();
     assert!(matches!(err, Error::Decode(_)), "{err:?}");
+}
+
+#[test]
+fn derived_types_write_what_serde_types_write() {
+    use hookr::codec::{Decode, Encode};
+
+    /// The same struct derived both ways: the hand-written `Reading`'s bytes (`MSGP`).
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    struct Derived {
+        sensor: String,
+        celsius: f64,
+        raw: Vec<u8>,
+        count: u32,
+    }
+    let d = Derived { sensor: "t1".into(), celsius: 21.5, raw: vec![1, 2], count: 300 };
+    assert_eq!(codec::to_vec(&d).unwrap(), MSGP);
+    assert_eq!(codec::from_slice::<Derived>(MSGP).unwrap(), d);
+
+    /// Enums: every kind of variant, derived and through serde (externally tagged).
+    #[derive(Debug, Clone, PartialEq, Encode, Decode, serde::Serialize, serde::Deserialize)]
+    enum Command {
+        Stop,
+        Go(u32),
+        Move(i8, i8),
+        Set { key: String, value: Option<u8> },
+    }
+    for c in [Command::Stop, Command::Go(7), Command::Move(-1, 2), Command::Set { key: "k".into(), value: Some(3) }] {
+        let derived = codec::to_vec(&c).unwrap();
+        assert_eq!(derived, codec::to_vec(&Serde(&c)).unwrap(), "{c:?}");
+        assert_eq!(codec::from_slice::<Serde<Command>>(&derived).unwrap().0, c);
+        assert_eq!(codec::from_slice::<Command>(&derived).unwrap(), c);
+    }
 }

@@ -2,12 +2,131 @@
 //! `tinylib/msgp`.
 //!
 //! A type takes part in typed calls by implementing [`Encode`] (what it sends) and
-//! [`Decode`] (what it receives). Structs are written as maps keyed by field name;
-//! [`Decoder::fields`] reads either that map form or the array form. Byte strings
-//! (`[u8]`, `Vec<u8>`) are MessagePack `bin`, as Go's `[]byte` is.
+//! [`Decode`] (what it receives). Derive them:
 //!
-//! Encoding goes through [`rmp`]; decoding borrows strings and byte strings straight
-//! from the input, so a decoder allocates only what the decoded value owns.
+//! ```
+//! use hookr_abi::codec::{self, Decode, Encode};
+//!
+//! #[derive(Debug, PartialEq, Encode, Decode)]
+//! struct Reading {
+//!     sensor: String,
+//!     celsius: f64,
+//!     #[codec(rename = "raw_bytes")]
+//!     raw: Vec<u8>,
+//!     offset: Option<i16>,
+//! }
+//!
+//! let r = Reading { sensor: "t1".into(), celsius: 21.5, raw: vec![1, 2], offset: None };
+//! let bytes = codec::to_vec(&r).unwrap();
+//! assert_eq!(&bytes[..8], b"\x84\xa6sensor"); // a map of 4 entries, keyed by name
+//! assert_eq!(codec::from_slice::<Reading>(&bytes).unwrap(), r);
+//! ```
+//!
+//! In a plugin the derives come from `hookr_guest::{Encode, Decode}`, in a host from
+//! `hookr::codec::{Encode, Decode}`: each re-export writes paths into its own crate,
+//! so a crate needs no dependency beyond the one it names. The same type definition
+//! compiles for a plugin (`wasm32-unknown-unknown`), a `no_std` host and a `std` one.
+//!
+//! # The layout
+//!
+//! As msgp writes Go values, so that Go and Rust plugins and hosts interoperate:
+//!
+//! | Rust | MessagePack |
+//! |---|---|
+//! | struct with named fields | map keyed by field name, fields in declaration order |
+//! | `Option<T>` | `T`, or nil for `None` |
+//! | `Vec<u8>`, `[u8]` | bin (Go's `[]byte`) |
+//! | `Vec<T>`, `[T]` | array |
+//! | `String`, `str` | str |
+//! | integers | their smallest form; floats as float 32 or 64 |
+//! | tuple struct | array of its fields |
+//! | newtype struct `S(T)` | `T` alone |
+//! | unit struct, `struct S {}` | empty map (Go's `struct{}`) |
+//! | unit variant `E::A` | the string `"A"` |
+//! | newtype variant `E::B(T)` | `{"B": T}` |
+//! | tuple variant `E::C(T, U)` | `{"C": [T, U]}` |
+//! | struct variant `E::D { x: T }` | `{"D": {"x": T}}` |
+//!
+//! Enums follow the layout serde gives them (externally tagged), which is also what
+//! `hookr::Serde` writes for a serde enum.
+//!
+//! Decoding accepts a struct as a map or as an array of its fields in declaration
+//! order, skips fields it does not know, keeps the last value of a field given twice,
+//! reads a byte field from a str too, and fails with [`DecodeError::MissingField`] when
+//! a field is missing, except an `Option` field (which is `None`) and a field marked
+//! `default`.
+//!
+//! # Attributes
+//!
+//! All under `#[codec(...)]`:
+//!
+//! - `rename = "name"` on a field or variant: its name on the wire (msgp's
+//!   `msg:"name"` tag).
+//! - `rename_all = "..."` on a struct (its fields), an enum (its variants) or a
+//!   struct variant (its fields): the style of the names not renamed one by one, one
+//!   of `lowercase`, `UPPERCASE`, `PascalCase` (Go's exported names, which msgp uses
+//!   for fields without a tag), `camelCase`, `snake_case`, `SCREAMING_SNAKE_CASE`,
+//!   `kebab-case`, `SCREAMING-KEBAB-CASE`.
+//! - `default` on a field: missing is `Default::default()` rather than an error.
+//! - `skip` on a field: neither written nor read; decoding fills it with
+//!   `Default::default()`.
+//! - `crate = "path::to::codec"` on the type: the codec module the generated code
+//!   names, for a crate that renamed its dependency.
+//!
+//! Generic parameters get an `Encode` (or `Decode`) bound. Unions are refused, and so
+//! are unknown attributes:
+//!
+//! ```compile_fail
+//! use hookr_abi::codec::Encode;
+//!
+//! #[derive(Encode)]
+//! struct Typo {
+//!     #[codec(renamed = "x")]
+//!     field: u8,
+//! }
+//! ```
+//!
+//! # By hand
+//!
+//! For a layout the derives do not write, implement the traits with [`Encoder`] and
+//! [`Decoder`]; [`Decoder::fields`] reads a struct in either form:
+//!
+//! ```
+//! use hookr_abi::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+//!
+//! /// `{"celsius": f}`, sent as tenths of a degree.
+//! struct Celsius(i32);
+//!
+//! impl Encode for Celsius {
+//!     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+//!         e.map_len(1)?;
+//!         e.str("celsius")?;
+//!         e.f64(f64::from(self.0) / 10.0)
+//!     }
+//! }
+//!
+//! impl Decode for Celsius {
+//!     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+//!         let mut celsius = None;
+//!         d.fields(&["celsius"], |d, field| {
+//!             match field {
+//!                 Some(0) => celsius = Some(d.f64()?),
+//!                 _ => d.skip()?,
+//!             }
+//!             Ok(())
+//!         })?;
+//!         let celsius = celsius.ok_or(DecodeError::MissingField("celsius"))?;
+//!         Ok(Celsius((celsius * 10.0).round() as i32))
+//!     }
+//! }
+//! # let bytes = hookr_abi::codec::to_vec(&Celsius(215)).unwrap();
+//! # assert_eq!(hookr_abi::codec::from_slice::<Celsius>(&bytes).unwrap().0, 215);
+//! ```
+//!
+//! Decoding borrows strings and byte strings straight from the input, so a decoder
+//! allocates only what the decoded value owns. The common forms (small maps, short
+//! strings, ASCII) are read inline and everything else out of line: a plugin runs the
+//! codec in an interpreter that pays for every instruction.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -16,20 +135,60 @@ use core::fmt;
 
 use rmp::Marker;
 
+/// `#[derive(Encode)]` and `#[derive(Decode)]`, from `hookr-derive`: the impls for
+/// structs and enums, laid out as msgp lays them out (see the module docs).
+#[cfg(feature = "derive")]
+pub use hookr_derive::{Decode, Encode};
+
 /// The deepest nesting of arrays and maps [`Decoder::skip`] follows before it gives up,
 /// so a hostile payload cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 64;
 
 /// A value that can be written as MessagePack.
+///
+/// `#[derive(Encode)]` writes the impl for a struct or enum (see the [module
+/// docs](self)); implement it by hand with the methods of [`Encoder`].
 pub trait Encode {
     /// Writes `self` to `e`.
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError>;
+
+    /// Writes a slice of values: an array of them, except for `u8`, whose slices are
+    /// byte strings (`bin`), as Go's `[]byte` is. What `[T]` and `Vec<T>` call; an
+    /// impl has no reason to override it.
+    #[doc(hidden)]
+    fn encode_slice(items: &[Self], e: &mut Encoder<'_>) -> Result<(), EncodeError>
+    where
+        Self: Sized,
+    {
+        e.array_len(items.len())?;
+        for item in items {
+            item.encode(e)?;
+        }
+        Ok(())
+    }
 }
 
 /// A value that can be read from MessagePack.
+///
+/// `#[derive(Decode)]` writes the impl for a struct or enum (see the [module
+/// docs](self)); implement it by hand with the methods of [`Decoder`].
 pub trait Decode: Sized {
     /// Reads one value from `d`.
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError>;
+
+    /// Reads a vector of values: an array of them, except for `u8`, whose vectors are
+    /// byte strings (`bin`). What `Vec<T>` calls; an impl has no reason to override it.
+    #[doc(hidden)]
+    fn decode_vec(d: &mut Decoder<'_>) -> Result<Vec<Self>, DecodeError> {
+        let len = d.array_len()?;
+        // Grows as values decode: `len` is the sender's claim, bounded only by the
+        // size of the input, and a value may be much larger in memory than on the wire.
+        let mut items = Vec::with_capacity(len.min(16));
+        for _ in 0..len {
+            items.push(Self::decode(d)?);
+        }
+        Ok(items)
+    }
 }
 
 /// Encodes `value` into a new vector.
@@ -140,12 +299,10 @@ fn len32(len: usize) -> Result<u32, EncodeError> {
     u32::try_from(len).map_err(|_| EncodeError::TooLong(len))
 }
 
-// Writing to a `Vec<u8>` cannot fail; rmp's error type still differs with and without
-// its `std` feature, so every result is folded here.
-fn wrote<T, E>(r: Result<T, E>) -> Result<(), EncodeError> {
-    r.map(|_| ()).map_err(|_| EncodeError::Invalid("write failed"))
-}
-
+// Every method writes its MessagePack bytes with one `push` or one
+// `extend_from_slice`: a plugin runs in an interpreter that pays for each
+// instruction, so the forms are picked inline rather than through `rmp`'s generic
+// writers. The forms are `rmp`'s (and msgp's): the smallest that holds the value.
 impl<'a> Encoder<'a> {
     /// An encoder that appends to `out`.
     pub fn new(out: &'a mut Vec<u8>) -> Self {
@@ -153,65 +310,129 @@ impl<'a> Encoder<'a> {
     }
 
     /// Writes `nil`.
+    #[inline]
     pub fn nil(&mut self) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_nil(self.out))
+        self.out.push(0xc0);
+        Ok(())
     }
 
     /// Writes a boolean.
+    #[inline]
     pub fn bool(&mut self, v: bool) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_bool(self.out, v))
+        self.out.push(0xc2 | v as u8);
+        Ok(())
     }
 
     /// Writes an unsigned integer in its smallest form.
     pub fn uint(&mut self, v: u64) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_uint(self.out, v))
+        if v < 0x80 {
+            self.out.push(v as u8);
+        } else if v <= u8::MAX as u64 {
+            self.out.extend_from_slice(&[0xcc, v as u8]);
+        } else if v <= u16::MAX as u64 {
+            let [a, b] = (v as u16).to_be_bytes();
+            self.out.extend_from_slice(&[0xcd, a, b]);
+        } else if v <= u32::MAX as u64 {
+            let [a, b, c, d] = (v as u32).to_be_bytes();
+            self.out.extend_from_slice(&[0xce, a, b, c, d]);
+        } else {
+            let [a, b, c, d, e, f, g, h] = v.to_be_bytes();
+            self.out.extend_from_slice(&[0xcf, a, b, c, d, e, f, g, h]);
+        }
+        Ok(())
     }
 
-    /// Writes a signed integer in its smallest form.
+    /// Writes a signed integer in its smallest form (a non-negative one as unsigned).
     pub fn int(&mut self, v: i64) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_sint(self.out, v))
+        if v >= 0 {
+            return self.uint(v as u64);
+        }
+        if v >= -32 {
+            self.out.push(v as u8);
+        } else if v >= i8::MIN as i64 {
+            self.out.extend_from_slice(&[0xd0, v as u8]);
+        } else if v >= i16::MIN as i64 {
+            let [a, b] = (v as i16).to_be_bytes();
+            self.out.extend_from_slice(&[0xd1, a, b]);
+        } else if v >= i32::MIN as i64 {
+            let [a, b, c, d] = (v as i32).to_be_bytes();
+            self.out.extend_from_slice(&[0xd2, a, b, c, d]);
+        } else {
+            let [a, b, c, d, e, f, g, h] = v.to_be_bytes();
+            self.out.extend_from_slice(&[0xd3, a, b, c, d, e, f, g, h]);
+        }
+        Ok(())
     }
 
     /// Writes a 32-bit float.
     pub fn f32(&mut self, v: f32) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_f32(self.out, v))
+        let [a, b, c, d] = v.to_be_bytes();
+        self.out.extend_from_slice(&[0xca, a, b, c, d]);
+        Ok(())
     }
 
     /// Writes a 64-bit float.
     pub fn f64(&mut self, v: f64) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_f64(self.out, v))
+        let [a, b, c, d, e, f, g, h] = v.to_be_bytes();
+        self.out.extend_from_slice(&[0xcb, a, b, c, d, e, f, g, h]);
+        Ok(())
     }
 
     /// Writes a UTF-8 string.
+    #[inline]
     pub fn str(&mut self, v: &str) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_str_len(self.out, len32(v.len())?))?;
+        if v.len() < 32 {
+            self.out.push(0xa0 | v.len() as u8);
+        } else {
+            self.header(v.len(), 0xa0, 32, 0xd9, 0xda)?;
+        }
         self.out.extend_from_slice(v.as_bytes());
         Ok(())
     }
 
     /// Writes a byte string (`bin`).
     pub fn bin(&mut self, v: &[u8]) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_bin_len(self.out, len32(v.len())?))?;
+        self.header(v.len(), 0, 0, 0xc4, 0xc5)?;
         self.out.extend_from_slice(v);
         Ok(())
     }
 
     /// Starts an array of `len` values; write them next.
     pub fn array_len(&mut self, len: usize) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_array_len(self.out, len32(len)?))
+        self.header(len, 0x90, 16, 0, 0xdc)
     }
 
     /// Starts a map of `len` key/value pairs; write key, value, key, value… next.
     pub fn map_len(&mut self, len: usize) -> Result<(), EncodeError> {
-        wrote(rmp::encode::write_map_len(self.out, len32(len)?))
+        self.header(len, 0x80, 16, 0, 0xde)
+    }
+
+    /// The header of a string, byte string, array or map of `len` items: `fix | len`
+    /// below `fix_limit`; else `m8` and one byte of length (for the types that have
+    /// that form: `m8` is not 0), `m16` and two bytes, or `m16 + 1` and four bytes.
+    fn header(&mut self, len: usize, fix: u8, fix_limit: usize, m8: u8, m16: u8) -> Result<(), EncodeError> {
+        if len < fix_limit {
+            self.out.push(fix | len as u8);
+        } else if m8 != 0 && len <= u8::MAX as usize {
+            self.out.extend_from_slice(&[m8, len as u8]);
+        } else if len <= u16::MAX as usize {
+            let [a, b] = (len as u16).to_be_bytes();
+            self.out.extend_from_slice(&[m16, a, b]);
+        } else {
+            let [a, b, c, d] = len32(len)?.to_be_bytes();
+            self.out.extend_from_slice(&[m16 + 1, a, b, c, d]);
+        }
+        Ok(())
     }
 
     /// Writes any [`Encode`] value.
+    #[inline]
     pub fn value<T: Encode + ?Sized>(&mut self, v: &T) -> Result<(), EncodeError> {
         v.encode(self)
     }
 
     /// Writes raw bytes that already are MessagePack.
+    #[inline]
     pub fn raw(&mut self, msgpack: &[u8]) {
         self.out.extend_from_slice(msgpack);
     }
@@ -222,6 +443,150 @@ impl<'a> Encoder<'a> {
     }
 }
 
+/// `bytes` as a `str` if they are UTF-8. ASCII, the common case for keys and most
+/// text, is checked eight bytes at a time; [`utf8_prefix`] takes the rest. An
+/// interpreted plugin pays for every instruction of a check on every string it decodes.
+#[inline(always)]
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if is_ascii(bytes) || not_ascii(bytes) {
+        // SAFETY: ASCII is UTF-8, and `not_ascii` checked the rest.
+        Some(unsafe { core::str::from_utf8_unchecked(bytes) })
+    } else {
+        None
+    }
+}
+
+#[inline(never)]
+fn not_ascii(bytes: &[u8]) -> bool {
+    // `core::str::from_utf8` is quicker natively and 700 bytes of code in a plugin.
+    if cfg!(target_arch = "wasm32") {
+        utf8_prefix(bytes).0 == bytes.len()
+    } else {
+        core::str::from_utf8(bytes).is_ok()
+    }
+}
+
+/// How much of `bytes` is UTF-8: the length of the longest valid prefix, and how many
+/// bytes after it form an invalid sequence (`None` when the input ends inside a
+/// sequence, or is all valid): what `core::str::Utf8Error` reports as `valid_up_to`
+/// and `error_len`. A byte at a time, in a few hundred bytes of code, for plugins
+/// (the guest kit uses it too); `core::str::from_utf8` is faster natively.
+#[doc(hidden)]
+pub fn utf8_prefix(b: &[u8]) -> (usize, Option<usize>) {
+    let mut i = 0;
+    while let Some(&lead) = b.get(i) {
+        if lead < 0x80 {
+            i += 1;
+            continue;
+        }
+        // How many continuation bytes follow the lead byte, and the range of the first
+        // (narrower after E0, ED, F0 and F4: no overlong forms, no surrogates, nothing
+        // past U+10FFFF); the others are 80..=BF.
+        let (more, lo, hi) = match lead {
+            0xc2..=0xdf => (1, 0x80, 0xbf),
+            0xe0 => (2, 0xa0, 0xbf),
+            0xed => (2, 0x80, 0x9f),
+            0xe1..=0xef => (2, 0x80, 0xbf),
+            0xf0 => (3, 0x90, 0xbf),
+            0xf1..=0xf3 => (3, 0x80, 0xbf),
+            0xf4 => (3, 0x80, 0x8f),
+            _ => return (i, Some(1)),
+        };
+        for k in 1..=more {
+            let (lo, hi) = if k == 1 { (lo, hi) } else { (0x80, 0xbf) };
+            match b.get(i + k) {
+                None => return (i, None),
+                Some(&c) if c < lo || c > hi => return (i, Some(k)),
+                Some(_) => {}
+            }
+        }
+        i += 1 + more;
+    }
+    (i, None)
+}
+
+/// Whether every byte of `b` is below 0x80, read a word at a time (the last word read
+/// may overlap the one before it).
+#[inline(always)]
+fn is_ascii(b: &[u8]) -> bool {
+    let n = b.len();
+    if n >= 8 {
+        let mut acc = u64::from_le_bytes(chunk(b, n - 8));
+        let mut i = 0;
+        while i + 8 < n {
+            acc |= u64::from_le_bytes(chunk(b, i));
+            i += 8;
+        }
+        acc & 0x8080_8080_8080_8080 == 0
+    } else if n >= 4 {
+        (u32::from_le_bytes(chunk(b, 0)) | u32::from_le_bytes(chunk(b, n - 4))) & 0x8080_8080 == 0
+    } else {
+        b.iter().fold(0, |acc, &x| acc | x) < 0x80
+    }
+}
+
+/// The `N` bytes of `b` at `at`, which the caller knows are there (else bytes that
+/// are not ASCII). A fixed-size load, where indexing would bring a panic path.
+#[inline(always)]
+fn chunk<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    b.get(at..at.wrapping_add(N)).and_then(|s| s.try_into().ok()).unwrap_or([0x80; N])
+}
+
+/// Whether `key` is `name`, a word at a time: inlined with a constant `name`, as the
+/// derived decoders call it, a length check and a load per four bytes.
+#[doc(hidden)]
+#[inline(always)]
+pub fn __key_is(key: &[u8], name: &[u8]) -> bool {
+    let n = name.len();
+    if key.len() != n {
+        return false;
+    }
+    let mut i = 0;
+    while i + 4 <= n {
+        if chunk::<4>(key, i) != chunk::<4>(name, i) {
+            return false;
+        }
+        i += 4;
+    }
+    while i < n {
+        if key.get(i) != name.get(i) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Where `key` is in `names`.
+#[inline(never)]
+fn position(names: &[&str], key: &[u8]) -> Option<usize> {
+    names.iter().position(|name| same(key, name.as_bytes()))
+}
+
+/// `a == b`, compared four bytes at a time: comparing slices calls `memcmp`, a byte
+/// loop on wasm32 that costs an interpreted plugin a dozen instructions a byte.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 4 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    loop {
+        // The last word may overlap the one before it.
+        let at = if i + 4 > n { n - 4 } else { i };
+        if chunk::<4>(a, at) != chunk::<4>(b, at) {
+            return false;
+        }
+        i += 4;
+        if i >= n {
+            return true;
+        }
+    }
+}
+
 /// Reads MessagePack values from a byte slice, borrowing strings and byte strings.
 #[derive(Debug, Clone)]
 pub struct Decoder<'a> {
@@ -229,6 +594,79 @@ pub struct Decoder<'a> {
     pos: usize,
 }
 
+// The shape of each value whose marker is 0xc0..=0xff, for `Decoder::skip_one`: the
+// kind in the top three bits, a size in the low five. FIXED: that many bytes of data.
+// SIZED: a big-endian length of that many bytes, then that much data; EXT: the same
+// plus a type byte. ARRAY, MAP: a length of that many bytes, then that many values or
+// pairs. BAD: 0xc1, the one marker MessagePack leaves unused.
+const FIXED: u8 = 0;
+const SIZED: u8 = 1;
+const EXT: u8 = 2;
+const ARRAY: u8 = 3;
+const MAP: u8 = 4;
+const BAD: u8 = 5;
+const SHAPES: [u8; 64] = {
+    const fn s(kind: u8, n: u8) -> u8 {
+        kind << 5 | n
+    }
+    let mut t = [s(FIXED, 0); 64];
+    // 0xc0 nil, 0xc2 false, 0xc3 true: no data.
+    t[0x01] = s(BAD, 0);
+    t[0x04] = s(SIZED, 1); // bin 8, 16, 32
+    t[0x05] = s(SIZED, 2);
+    t[0x06] = s(SIZED, 4);
+    t[0x07] = s(EXT, 1); // ext 8, 16, 32
+    t[0x08] = s(EXT, 2);
+    t[0x09] = s(EXT, 4);
+    t[0x0a] = s(FIXED, 4); // float 32, 64
+    t[0x0b] = s(FIXED, 8);
+    t[0x0c] = s(FIXED, 1); // uint 8, 16, 32, 64
+    t[0x0d] = s(FIXED, 2);
+    t[0x0e] = s(FIXED, 4);
+    t[0x0f] = s(FIXED, 8);
+    t[0x10] = s(FIXED, 1); // int 8, 16, 32, 64
+    t[0x11] = s(FIXED, 2);
+    t[0x12] = s(FIXED, 4);
+    t[0x13] = s(FIXED, 8);
+    t[0x14] = s(FIXED, 2); // fixext 1, 2, 4, 8, 16: a type byte and the data
+    t[0x15] = s(FIXED, 3);
+    t[0x16] = s(FIXED, 5);
+    t[0x17] = s(FIXED, 9);
+    t[0x18] = s(FIXED, 17);
+    t[0x19] = s(SIZED, 1); // str 8, 16, 32
+    t[0x1a] = s(SIZED, 2);
+    t[0x1b] = s(SIZED, 4);
+    t[0x1c] = s(ARRAY, 2); // array 16, 32
+    t[0x1d] = s(ARRAY, 4);
+    t[0x1e] = s(MAP, 2); // map 16, 32
+    t[0x1f] = s(MAP, 4);
+    // 0xe0..=0xff, negative fixints, are handled before the table is read.
+    t
+};
+
+/// What a length header announces; see [`Decoder::header`].
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Kind {
+    Str,
+    /// A byte string, or a string (msgp reads `[]byte` from either).
+    Bytes,
+    Array,
+    Map,
+}
+
+// Per `Kind`: the fix form (`marker & FIX_MASK == FIX`, its length in the other
+// bits), the first marker of its longer forms and their shape in `SHAPES`, its name.
+const FIX_MASK: [u8; 4] = [0xe0, 0xe0, 0xf0, 0xf0];
+const FIX: [u8; 4] = [0xa0, 0xa0, 0x90, 0x80];
+const LONG_FROM: [u8; 4] = [0xd9, 0xc4, 0xdc, 0xde];
+const LONG_SHAPE: [u8; 4] = [SIZED, SIZED, ARRAY, MAP];
+const KIND_NAME: [&str; 4] = ["string", "bytes", "array", "map"];
+
+// The methods a typed call goes through on every field (`struct_len`, `key`, `str`)
+// take the common forms (fixmap, fixstr, ASCII) inline, in a few instructions, and
+// leave every other form and every error to out-of-line functions: a plugin's decoder
+// runs in an interpreter, which pays for each instruction and even more for each call.
 impl<'a> Decoder<'a> {
     /// A decoder at the start of `input`.
     pub fn new(input: &'a [u8]) -> Self {
@@ -262,12 +700,9 @@ impl<'a> Decoder<'a> {
         Ok(buf)
     }
 
+    /// A big-endian length of `width` bytes.
     fn be_len(&mut self, width: usize) -> Result<usize, DecodeError> {
-        Ok(match width {
-            1 => self.be::<1>()?[0] as usize,
-            2 => u16::from_be_bytes(self.be()?) as usize,
-            _ => u32::from_be_bytes(self.be()?) as usize,
-        })
+        Ok(self.take(width)?.iter().fold(0, |len, &b| len << 8 | b as usize))
     }
 
     /// The marker of the next value, without consuming it.
@@ -275,53 +710,77 @@ impl<'a> Decoder<'a> {
         self.input.get(self.pos).map(|&b| Marker::from_u8(b)).ok_or(DecodeError::UnexpectedEof(self.pos))
     }
 
-    fn marker(&mut self) -> Result<(Marker, usize), DecodeError> {
+    /// The next marker byte, consumed, and its offset.
+    #[inline]
+    fn byte(&mut self) -> Result<(u8, usize), DecodeError> {
         let at = self.pos;
-        let m = self.peek_marker()?;
-        self.pos += 1;
-        Ok((m, at))
+        match self.input.get(at) {
+            Some(&b) => {
+                self.pos = at + 1;
+                Ok((b, at))
+            }
+            None => Err(DecodeError::UnexpectedEof(at)),
+        }
     }
 
-    fn mismatch(expected: &'static str, m: Marker, offset: usize) -> DecodeError {
-        DecodeError::TypeMismatch { expected, marker: m.to_u8(), offset }
+    #[cold]
+    #[inline(never)]
+    fn mismatch(expected: &'static str, marker: u8, offset: usize) -> DecodeError {
+        DecodeError::TypeMismatch { expected, marker, offset }
+    }
+
+    /// The length a header of `kind` announces, any form, the header consumed.
+    #[inline(never)]
+    fn header(&mut self, kind: Kind) -> Result<usize, DecodeError> {
+        let k = kind as usize;
+        let (m, at) = self.byte()?;
+        if m & FIX_MASK[k] == FIX[k] {
+            return Ok((m & !FIX_MASK[k]) as usize);
+        }
+        let shape = SHAPES[(m & 0x3f) as usize];
+        if m >= LONG_FROM[k] && shape >> 5 == LONG_SHAPE[k] {
+            return self.be_len((shape & 0x1f) as usize);
+        }
+        Err(Self::mismatch(KIND_NAME[k], m, at))
     }
 
     /// Whether the next value is `nil`.
+    #[inline]
     pub fn is_nil(&self) -> bool {
-        matches!(self.peek_marker(), Ok(Marker::Null))
+        self.input.get(self.pos) == Some(&0xc0)
     }
 
     /// Reads `nil`.
     pub fn nil(&mut self) -> Result<(), DecodeError> {
-        match self.marker()? {
-            (Marker::Null, _) => Ok(()),
+        match self.byte()? {
+            (0xc0, _) => Ok(()),
             (m, at) => Err(Self::mismatch("nil", m, at)),
         }
     }
 
     /// Reads a boolean.
     pub fn bool(&mut self) -> Result<bool, DecodeError> {
-        match self.marker()? {
-            (Marker::True, _) => Ok(true),
-            (Marker::False, _) => Ok(false),
+        match self.byte()? {
+            (0xc3, _) => Ok(true),
+            (0xc2, _) => Ok(false),
             (m, at) => Err(Self::mismatch("bool", m, at)),
         }
     }
 
     // Any integer form, widened: unsigned values as `Ok(Ok(u))`, negative ones as `Ok(Err(i))`.
     fn integer(&mut self) -> Result<(Result<u64, i64>, usize), DecodeError> {
-        let (m, at) = self.marker()?;
+        let (m, at) = self.byte()?;
         let v = match m {
-            Marker::FixPos(v) => Ok(v as u64),
-            Marker::FixNeg(v) => Err(v as i64),
-            Marker::U8 => Ok(self.be::<1>()?[0] as u64),
-            Marker::U16 => Ok(u16::from_be_bytes(self.be()?) as u64),
-            Marker::U32 => Ok(u32::from_be_bytes(self.be()?) as u64),
-            Marker::U64 => Ok(u64::from_be_bytes(self.be()?)),
-            Marker::I8 => Err(i8::from_be_bytes(self.be()?) as i64),
-            Marker::I16 => Err(i16::from_be_bytes(self.be()?) as i64),
-            Marker::I32 => Err(i32::from_be_bytes(self.be()?) as i64),
-            Marker::I64 => Err(i64::from_be_bytes(self.be()?)),
+            0x00..=0x7f => return Ok((Ok(m as u64), at)),
+            0xe0..=0xff => Err(m as i8 as i64),
+            0xcc => Ok(self.be::<1>()?[0] as u64),
+            0xcd => Ok(u16::from_be_bytes(self.be()?) as u64),
+            0xce => Ok(u32::from_be_bytes(self.be()?) as u64),
+            0xcf => Ok(u64::from_be_bytes(self.be()?)),
+            0xd0 => Err(i8::from_be_bytes(self.be()?) as i64),
+            0xd1 => Err(i16::from_be_bytes(self.be()?) as i64),
+            0xd2 => Err(i32::from_be_bytes(self.be()?) as i64),
+            0xd3 => Err(i64::from_be_bytes(self.be()?)),
             m => return Err(Self::mismatch("integer", m, at)),
         };
         // A signed form may hold a non-negative value.
@@ -350,12 +809,12 @@ impl<'a> Decoder<'a> {
 
     /// Reads a float; integers are accepted too.
     pub fn f64(&mut self) -> Result<f64, DecodeError> {
-        match self.peek_marker()? {
-            Marker::F32 => {
+        match self.input.get(self.pos) {
+            Some(0xca) => {
                 self.pos += 1;
                 Ok(f32::from_be_bytes(self.be()?) as f64)
             }
-            Marker::F64 => {
+            Some(0xcb) => {
                 self.pos += 1;
                 Ok(f64::from_be_bytes(self.be()?))
             }
@@ -366,18 +825,36 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A fixstr (up to 31 bytes) that the input holds whole, taken; `None` for anything
+    /// else, nothing consumed.
+    #[inline(always)]
+    fn fixstr(&mut self) -> Option<&'a [u8]> {
+        let pos = self.pos;
+        let m = *self.input.get(pos)?;
+        if m & 0xe0 != 0xa0 {
+            return None;
+        }
+        let end = pos + 1 + (m & 0x1f) as usize;
+        let bytes = self.input.get(pos + 1..end)?;
+        self.pos = end;
+        Some(bytes)
+    }
+
     /// Reads a string, borrowed from the input.
+    #[inline]
     pub fn str(&mut self) -> Result<&'a str, DecodeError> {
-        let (m, at) = self.marker()?;
-        let len = match m {
-            Marker::FixStr(n) => n as usize,
-            Marker::Str8 => self.be_len(1)?,
-            Marker::Str16 => self.be_len(2)?,
-            Marker::Str32 => self.be_len(4)?,
-            m => return Err(Self::mismatch("string", m, at)),
+        let at = self.pos;
+        let bytes = match self.fixstr() {
+            Some(bytes) => bytes,
+            None => self.long_str()?,
         };
-        let bytes = self.take(len)?;
-        core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8(at))
+        utf8(bytes).ok_or(DecodeError::InvalidUtf8(at))
+    }
+
+    #[inline(never)]
+    fn long_str(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = self.header(Kind::Str)?;
+        self.take(len)
     }
 
     /// Reads a string into an owned `String`.
@@ -388,14 +865,7 @@ impl<'a> Decoder<'a> {
     /// Reads a byte string (`bin`), borrowed from the input. A `str` is accepted too,
     /// as msgp does.
     pub fn bin(&mut self) -> Result<&'a [u8], DecodeError> {
-        let (m, at) = self.marker()?;
-        let len = match m {
-            Marker::Bin8 | Marker::Str8 => self.be_len(1)?,
-            Marker::Bin16 | Marker::Str16 => self.be_len(2)?,
-            Marker::Bin32 | Marker::Str32 => self.be_len(4)?,
-            Marker::FixStr(n) => n as usize,
-            m => return Err(Self::mismatch("bytes", m, at)),
-        };
+        let len = self.header(Kind::Bytes)?;
         self.take(len)
     }
 
@@ -405,13 +875,7 @@ impl<'a> Decoder<'a> {
     /// byte) is [`DecodeError::UnexpectedEof`], so that a loop over the elements is
     /// bounded by the input's size whatever the length claims.
     pub fn array_len(&mut self) -> Result<usize, DecodeError> {
-        let (m, at) = self.marker()?;
-        let len = match m {
-            Marker::FixArray(n) => n as usize,
-            Marker::Array16 => self.be_len(2)?,
-            Marker::Array32 => self.be_len(4)?,
-            m => return Err(Self::mismatch("array", m, at)),
-        };
+        let len = self.header(Kind::Array)?;
         self.holding(len, 1)
     }
 
@@ -420,13 +884,7 @@ impl<'a> Decoder<'a> {
     /// A length the rest of the input cannot hold (every pair takes at least two
     /// bytes) is [`DecodeError::UnexpectedEof`].
     pub fn map_len(&mut self) -> Result<usize, DecodeError> {
-        let (m, at) = self.marker()?;
-        let len = match m {
-            Marker::FixMap(n) => n as usize,
-            Marker::Map16 => self.be_len(2)?,
-            Marker::Map32 => self.be_len(4)?,
-            m => return Err(Self::mismatch("map", m, at)),
-        };
+        let len = self.header(Kind::Map)?;
         self.holding(len, 2)
     }
 
@@ -447,64 +905,162 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads any [`Decode`] value.
+    #[inline]
     pub fn value<T: Decode>(&mut self) -> Result<T, DecodeError> {
         T::decode(self)
     }
 
     /// Skips one value of any type, nested ones included (up to [`MAX_DEPTH`]).
+    #[inline(never)]
     pub fn skip(&mut self) -> Result<(), DecodeError> {
-        // Values still to skip, counted per nesting level, iteratively.
-        let mut pending: [u64; MAX_DEPTH + 1] = [0; MAX_DEPTH + 1];
-        let mut depth = 0usize;
-        pending[0] = 1;
+        match self.skip_one()? {
+            0 => Ok(()),
+            children => self.skip_nested(children),
+        }
+    }
+
+    /// Skips the next value's marker and data, and returns how many values it holds
+    /// (an array's elements, a map's keys and values), which follow it.
+    fn skip_one(&mut self) -> Result<u64, DecodeError> {
+        let (m, at) = self.byte()?;
+        let (data, children) = match m {
+            0x00..=0x7f | 0xe0..=0xff => (0, 0),
+            0x80..=0x8f => (0, 2 * (m & 0x0f) as u64),
+            0x90..=0x9f => (0, (m & 0x0f) as u64),
+            0xa0..=0xbf => ((m & 0x1f) as usize, 0),
+            _ => {
+                let shape = SHAPES[(m & 0x3f) as usize];
+                let n = (shape & 0x1f) as usize;
+                match shape >> 5 {
+                    FIXED => (n, 0),
+                    // ext 8, 16, 32 have a type byte after the length. `saturating_add`:
+                    // on a 32-bit target a length of 2³² − 1 plus that byte overflows
+                    // `usize`; saturated, it is simply more than the input holds.
+                    SIZED => (self.be_len(n)?, 0),
+                    EXT => (self.be_len(n)?.saturating_add(1), 0),
+                    ARRAY => (0, self.be_len(n)? as u64),
+                    MAP => (0, 2 * self.be_len(n)? as u64),
+                    _ => return Err(Self::mismatch("a value", m, at)),
+                }
+            }
+        };
+        self.take(data)?;
+        // Every value takes at least a byte: a count the rest cannot hold is refused
+        // here, as `array_len` and `map_len` refuse it, before a nested walk.
+        if children > self.remaining() as u64 {
+            return Err(DecodeError::UnexpectedEof(self.input.len()));
+        }
+        Ok(children)
+    }
+
+    /// Skips the `children` values of an array or map just entered, and theirs.
+    #[inline(never)]
+    fn skip_nested(&mut self, children: u64) -> Result<(), DecodeError> {
+        // Values still to skip, counted per nesting level, iteratively. `depth` stays
+        // within 1..=MAX_DEPTH; the masks make that plain to the compiler, so that no
+        // index panic (and its formatting code) comes into a plugin.
+        const LEVELS: usize = (MAX_DEPTH + 1).next_power_of_two();
+        let mut pending = [0u64; LEVELS];
+        let mut depth = 1usize;
+        pending[1] = children;
         loop {
-            while pending[depth] == 0 {
-                if depth == 0 {
+            while pending[depth % LEVELS] == 0 {
+                if depth == 1 {
                     return Ok(());
                 }
                 depth -= 1;
             }
-            pending[depth] -= 1;
-            let (m, _) = self.marker()?;
-            let (data, children): (usize, u64) = match m {
-                Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (0, 0),
-                Marker::U8 | Marker::I8 => (1, 0),
-                Marker::U16 | Marker::I16 => (2, 0),
-                Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
-                Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
-                Marker::FixStr(n) => (n as usize, 0),
-                Marker::Str8 | Marker::Bin8 => (self.be_len(1)?, 0),
-                Marker::Str16 | Marker::Bin16 => (self.be_len(2)?, 0),
-                Marker::Str32 | Marker::Bin32 => (self.be_len(4)?, 0),
-                Marker::FixArray(n) => (0, n as u64),
-                Marker::Array16 => (0, self.be_len(2)? as u64),
-                Marker::Array32 => (0, self.be_len(4)? as u64),
-                Marker::FixMap(n) => (0, 2 * n as u64),
-                Marker::Map16 => (0, 2 * self.be_len(2)? as u64),
-                Marker::Map32 => (0, 2 * self.be_len(4)? as u64),
-                Marker::FixExt1 => (2, 0),
-                Marker::FixExt2 => (3, 0),
-                Marker::FixExt4 => (5, 0),
-                Marker::FixExt8 => (9, 0),
-                Marker::FixExt16 => (17, 0),
-                Marker::Ext8 => (self.be_len(1)? + 1, 0),
-                Marker::Ext16 => (self.be_len(2)? + 1, 0),
-                // `saturating_add`: on a 32-bit target a length of 2³² − 1 plus its type
-                // byte overflows `usize`; saturated, it is simply more than the input holds.
-                Marker::Ext32 => (self.be_len(4)?.saturating_add(1), 0),
-                Marker::Reserved => {
-                    return Err(Self::mismatch("a value", m, self.pos - 1));
-                }
-            };
-            self.take(data)?;
+            pending[depth % LEVELS] -= 1;
+            let children = self.skip_one()?;
             if children > 0 {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(DecodeError::TooDeep);
                 }
-                pending[depth] = children;
+                pending[depth % LEVELS] = children;
             }
         }
+    }
+
+    /// Reads the header of a struct: how many fields follow, and whether they come as
+    /// name/value pairs (`true`: the msgp form, a map keyed by field name) or as
+    /// values in declaration order (`false`: the array form).
+    ///
+    /// What [`fields`](Self::fields) and the derived [`Decode`] impls start with; read
+    /// each name with [`key`](Self::key).
+    #[inline]
+    pub fn struct_len(&mut self) -> Result<(usize, bool), DecodeError> {
+        let pos = self.pos;
+        if let Some(&m) = self.input.get(pos) {
+            // A fixmap whose pairs fit what is left: the form of small structs.
+            let len = (m & 0x0f) as usize;
+            if m & 0xf0 == 0x80 && 2 * len < self.input.len() - pos {
+                self.pos = pos + 1;
+                return Ok((len, true));
+            }
+        }
+        self.any_struct_len()
+    }
+
+    #[inline(never)]
+    fn any_struct_len(&mut self) -> Result<(usize, bool), DecodeError> {
+        let by_name = !matches!(self.input.get(self.pos), Some(0x90..=0x9f | 0xdc | 0xdd));
+        let len = self.header(if by_name { Kind::Map } else { Kind::Array })?;
+        Ok((self.holding(len, 1 + by_name as usize)?, by_name))
+    }
+
+    /// Reads the name of the `i`-th field of a struct whose header [`struct_len`]
+    /// read (`by_name` as it said), and returns its index in `names`: `i` itself in
+    /// the array form, the position of the name in the map form, or `None` for a name
+    /// not in `names` or a position past them. The field's value follows; what
+    /// [`fields`](Self::fields) calls for each field.
+    ///
+    /// A map written in declaration order, as msgp writes it, finds each name at its
+    /// first comparison.
+    ///
+    /// [`struct_len`]: Self::struct_len
+    #[inline(never)]
+    pub fn field(&mut self, names: &[&str], by_name: bool, i: usize) -> Result<Option<usize>, DecodeError> {
+        if !by_name {
+            return Ok((i < names.len()).then_some(i));
+        }
+        let key = self.key()?;
+        // The name at `i` first, then all of them.
+        if names.get(i).is_some_and(|name| same(key, name.as_bytes())) {
+            return Ok(Some(i));
+        }
+        Ok(position(names, key))
+    }
+
+    /// Reads a field name of a struct in map form: a string (or, as msgp accepts, a
+    /// byte string), borrowed from the input and not checked for UTF-8.
+    #[inline]
+    pub fn key(&mut self) -> Result<&'a [u8], DecodeError> {
+        match self.fixstr() {
+            Some(key) => Ok(key),
+            None => self.bin(),
+        }
+    }
+
+    /// Reads the start of an enum value: which of `names` its variant is (`None` for
+    /// a name not among them), and whether a value follows (`true`: the enum came as a
+    /// map of one entry, `{"Variant": value}`, and the variant's value is next) or not
+    /// (`false`: it came as the string `"Variant"`, as a variant without fields does).
+    /// What the derived [`Decode`] impls of enums start with.
+    #[inline(never)]
+    pub fn variant(&mut self, names: &[&str]) -> Result<(Option<usize>, bool), DecodeError> {
+        let has_value = match self.input.get(self.pos) {
+            Some(&m @ (0x80..=0x8f | 0xde | 0xdf)) => {
+                let at = self.pos;
+                if self.map_len()? != 1 {
+                    return Err(Self::mismatch("a variant: a string or a map of one entry", m, at));
+                }
+                true
+            }
+            _ => false,
+        };
+        let key = self.key()?;
+        Ok((position(names, key), has_value))
     }
 
     /// Reads a struct written either as a map keyed by field name (the msgp form) or as
@@ -518,21 +1074,10 @@ impl<'a> Decoder<'a> {
         names: &[&str],
         mut on_field: impl FnMut(&mut Self, Option<usize>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        match self.peek_marker()? {
-            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-                let len = self.array_len()?;
-                for i in 0..len {
-                    on_field(self, (i < names.len()).then_some(i))?;
-                }
-            }
-            _ => {
-                let len = self.map_len()?;
-                for _ in 0..len {
-                    let key = self.bin()?;
-                    let index = names.iter().position(|n| n.as_bytes() == key);
-                    on_field(self, index)?;
-                }
-            }
+        let (len, by_name) = self.struct_len()?;
+        for i in 0..len {
+            let index = self.field(names, by_name, i)?;
+            on_field(self, index)?;
         }
         Ok(())
     }
@@ -553,7 +1098,28 @@ macro_rules! uints {
         }
     )*};
 }
-uints!(u8, u16, u32, u64, usize);
+uints!(u16, u32, u64, usize);
+
+impl Encode for u8 {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.uint(*self as u64)
+    }
+
+    fn encode_slice(items: &[u8], e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.bin(items)
+    }
+}
+
+impl Decode for u8 {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        let at = d.position();
+        u8::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))
+    }
+
+    fn decode_vec(d: &mut Decoder<'_>) -> Result<Vec<u8>, DecodeError> {
+        d.bin().map(<[u8]>::to_vec)
+    }
+}
 
 macro_rules! ints {
     ($($t:ty),*) => {$(
@@ -606,34 +1172,51 @@ impl Decode for f32 {
 }
 
 impl Encode for str {
+    #[inline]
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
         e.str(self)
     }
 }
 impl Encode for String {
+    #[inline]
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
         e.str(self)
     }
 }
 impl Decode for String {
+    #[inline]
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        d.string()
+        d.str().map(String::from)
     }
 }
 
-impl Encode for [u8] {
+/// An array of `T`s; `[u8]` is a byte string (`bin`).
+impl<T: Encode> Encode for [T] {
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.bin(self)
+        T::encode_slice(self, e)
     }
 }
-impl Encode for Vec<u8> {
+/// An array of `T`s; `Vec<u8>` is a byte string (`bin`).
+impl<T: Encode> Encode for Vec<T> {
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-        e.bin(self)
+        T::encode_slice(self, e)
     }
 }
-impl Decode for Vec<u8> {
+/// An array of `T`s; `Vec<u8>` is a byte string (`bin`, or `str`, as msgp accepts).
+impl<T: Decode> Decode for Vec<T> {
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        d.bin().map(<[u8]>::to_vec)
+        T::decode_vec(d)
+    }
+}
+
+impl<T: Encode + ?Sized> Encode for Box<T> {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        (**self).encode(e)
+    }
+}
+impl<T: Decode> Decode for Box<T> {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        T::decode(d).map(Box::new)
     }
 }
 
@@ -696,6 +1279,115 @@ mod tests {
         assert_eq!(from_slice::<u32>(b"\xff"), Err(DecodeError::OutOfRange(0)));
     }
 
+    /// The encoder picks its forms itself; they must stay `rmp`'s (and msgp's), byte
+    /// for byte, at every boundary between two forms.
+    #[test]
+    fn every_form_is_the_one_rmp_writes() {
+        use rmp::encode::{self as rmp_encode, ByteBuf};
+        fn ours(f: impl FnOnce(&mut Encoder<'_>) -> Result<(), EncodeError>) -> Vec<u8> {
+            let mut out = Vec::new();
+            f(&mut Encoder::new(&mut out)).unwrap();
+            out
+        }
+        fn theirs<T, E>(f: impl FnOnce(&mut ByteBuf) -> Result<T, E>) -> Vec<u8> {
+            let mut buf = ByteBuf::new();
+            assert!(f(&mut buf).is_ok());
+            buf.into_vec()
+        }
+        let mut edges: Vec<u64> = vec![0, 1];
+        for bits in [5u32, 7, 8, 15, 16, 31, 32, 63, 64] {
+            let top = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            edges.extend([top.saturating_sub(1), top, top.saturating_add(1)]);
+        }
+        for &v in &edges {
+            assert_eq!(ours(|e| e.uint(v)), theirs(|b| rmp_encode::write_uint(b, v)), "uint {v}");
+            for i in [v as i64, (v as i64).wrapping_neg(), (v as i64).wrapping_neg().wrapping_sub(1)] {
+                assert_eq!(ours(|e| e.int(i)), theirs(|b| rmp_encode::write_sint(b, i)), "int {i}");
+            }
+            if let Ok(n) = u32::try_from(v) {
+                let len = n as usize;
+                assert_eq!(ours(|e| e.array_len(len)), theirs(|b| rmp_encode::write_array_len(b, n)), "array {n}");
+                assert_eq!(ours(|e| e.map_len(len)), theirs(|b| rmp_encode::write_map_len(b, n)), "map {n}");
+                if len <= 70_000 {
+                    let s = "a".repeat(len);
+                    let want = theirs(|b| rmp_encode::write_str(b, &s));
+                    assert_eq!(ours(|e| e.str(&s)), want, "str {n}");
+                    let want = theirs(|b| rmp_encode::write_bin(b, s.as_bytes()));
+                    assert_eq!(ours(|e| e.bin(s.as_bytes())), want, "bin {n}");
+                }
+            }
+        }
+        for f in [0.0, -0.0, 1.5, f64::NAN, f64::INFINITY, f64::MIN_POSITIVE] {
+            assert_eq!(ours(|e| e.f64(f)), theirs(|b| rmp_encode::write_f64(b, f)));
+            assert_eq!(ours(|e| e.f32(f as f32)), theirs(|b| rmp_encode::write_f32(b, f as f32)));
+        }
+        for v in [false, true] {
+            assert_eq!(ours(|e| e.bool(v)), theirs(|b| rmp_encode::write_bool(b, v)));
+        }
+        assert_eq!(ours(|e| e.nil()), theirs(rmp_encode::write_nil));
+    }
+
+    #[test]
+    fn utf8_prefix_agrees_with_core() {
+        let check = |b: &[u8]| {
+            let want = match core::str::from_utf8(b) {
+                Ok(_) => (b.len(), None),
+                Err(e) => (e.valid_up_to(), e.error_len()),
+            };
+            assert_eq!(utf8_prefix(b), want, "{b:02x?}");
+        };
+        // Every sequence of one to three bytes, and every four-byte one that starts
+        // with a lead byte of four, with its second byte anything and the others from a
+        // sample that crosses every boundary.
+        let edges = [
+            0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4,
+            0xf5, 0xff,
+        ];
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+                for &c in &edges {
+                    check(&[a, b, c]);
+                    if a >= 0xf0 {
+                        for &d in &edges {
+                            check(&[a, b, c, d]);
+                        }
+                    }
+                }
+            }
+        }
+        for c in ['a', 'é', 'ह', '€', '𐍈', '\u{10ffff}', '\u{d7ff}', '\u{e000}'] {
+            let mut buf = [0; 4];
+            let s = c.encode_utf8(&mut buf);
+            check(s.as_bytes());
+            check(&[b"x", s.as_bytes(), b"\xff", s.as_bytes()].concat());
+        }
+    }
+
+    #[test]
+    fn strings_decode_whatever_their_length_and_script() {
+        for s in [
+            "",
+            "a",
+            "abc",
+            "abcd",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghijklmnopq",
+            "é",
+            "aaaaaaaé",
+            "éaaaaaaaaaaa",
+            "ascii then ü",
+        ] {
+            let bytes = to_vec(s).unwrap();
+            assert_eq!(from_slice::<String>(&bytes).unwrap(), s);
+        }
+        for bad in [&b"\xa1\x80"[..], b"\xa8aaaaaaa\xff", b"\xa8\xe2\x82aaaaaa", b"\xa4abc\xc0"] {
+            assert_eq!(from_slice::<String>(bad), Err(DecodeError::InvalidUtf8(0)), "{bad:02x?}");
+        }
+    }
+
     #[test]
     fn bytes_are_bin_and_strings_str() {
         assert_eq!(to_vec(&vec![1u8, 2]).unwrap(), b"\xc4\x02\x01\x02");
@@ -752,8 +1444,10 @@ mod tests {
             assert_eq!(err, Err(DecodeError::UnexpectedEof(bytes.len())), "{bytes:02x?}");
             assert_eq!(calls, 0);
         }
-        // A map of 2 pairs needs at least 4 bytes after its header.
+        // A map of 2 pairs needs at least 4 bytes after its header, to skip as to read.
         assert!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0]).map_len().is_err());
+        assert_eq!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0]).skip(), Err(DecodeError::UnexpectedEof(4)));
+        assert_eq!(Decoder::new(&[0x91, 0x82, 0xc0, 0xc0, 0xc0]).skip(), Err(DecodeError::UnexpectedEof(5)));
         assert_eq!(Decoder::new(&[0x82, 0xc0, 0xc0, 0xc0, 0xc0]).map_len(), Ok(2));
         assert_eq!(Decoder::new(&[0x92, 0xc0, 0xc0]).array_len(), Ok(2));
         assert_eq!(Decoder::new(&[0x90]).array_len(), Ok(0));

@@ -8,42 +8,21 @@
 //!
 //! Typed payloads are MessagePack, laid out the way Go's `tinylib/msgp` lays out
 //! structs: a map keyed by field name. Decoding also accepts the array form, in which
-//! fields come in declaration order.
+//! fields come in declaration order. `#[derive(Encode, Decode)]` (the `derive`
+//! feature, on by default) writes the impls; [`codec`] has the whole layout.
 //!
 //! ```
-//! use hookr_abi::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+//! use hookr_abi::codec::{self, Decode, Encode};
 //!
-//! #[derive(Debug, PartialEq)]
+//! #[derive(Debug, PartialEq, Encode, Decode)]
 //! struct Echo {
 //!     data: String,
 //! }
 //!
-//! impl Encode for Echo {
-//!     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-//!         e.map_len(1)?;
-//!         e.str("data")?;
-//!         e.str(&self.data)
-//!     }
-//! }
-//!
-//! impl Decode for Echo {
-//!     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-//!         let mut data = None;
-//!         d.fields(&["data"], |d, field| {
-//!             match field {
-//!                 Some(0) => data = Some(d.string()?),
-//!                 _ => d.skip()?,
-//!             }
-//!             Ok(())
-//!         })?;
-//!         Ok(Echo { data: data.ok_or(DecodeError::MissingField("data"))? })
-//!     }
-//! }
-//!
-//! let bytes = hookr_abi::codec::to_vec(&Echo { data: "Steve".into() }).unwrap();
+//! let bytes = codec::to_vec(&Echo { data: "Steve".into() }).unwrap();
 //! // {"data": "Steve"} the msgp way: fixmap(1), fixstr "data", fixstr "Steve".
 //! assert_eq!(bytes, b"\x81\xa4data\xa5Steve");
-//! let back: Echo = hookr_abi::codec::from_slice(&bytes).unwrap();
+//! let back: Echo = codec::from_slice(&bytes).unwrap();
 //! assert_eq!(back.data, "Steve");
 //! ```
 #![no_std]

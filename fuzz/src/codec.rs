@@ -193,6 +193,30 @@ impl Encode for Reading {
     }
 }
 
+/// A struct with every kind of field, and an enum, derived: what the derived decoders
+/// accept must round-trip.
+#[derive(Debug, Encode, Decode)]
+#[codec(rename_all = "camelCase")]
+struct Derived {
+    sensor_name: String,
+    celsius: f64,
+    raw: Vec<u8>,
+    count: u32,
+    offset: Option<i16>,
+    #[codec(default)]
+    ok: bool,
+    tags: Vec<String>,
+    kinds: Vec<Kind>,
+}
+
+#[derive(Debug, PartialEq, Encode, Decode)]
+enum Kind {
+    Plain,
+    Count(u8),
+    Pair(i8, bool),
+    Limit { max: Option<u16> },
+}
+
 /// The same struct through serde.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct SerdeReading {
@@ -256,6 +280,11 @@ pub fn run(data: &[u8]) {
     round_trip::<Reading>(data, |a, b| {
         same_f64(a.celsius, b.celsius)
             && (&a.sensor, &a.raw, a.count, a.offset, a.ok) == (&b.sensor, &b.raw, b.count, b.offset, b.ok)
+    });
+    round_trip::<Derived>(data, |a, b| {
+        same_f64(a.celsius, b.celsius)
+            && (&a.sensor_name, &a.raw, a.count, a.offset, a.ok, &a.tags, &a.kinds)
+                == (&b.sensor_name, &b.raw, b.count, b.offset, b.ok, &b.tags, &b.kinds)
     });
     round_trip::<Serde<SerdeReading>>(data, |a, b| {
         same_f64(a.0.celsius, b.0.celsius)

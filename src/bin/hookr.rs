@@ -1,6 +1,7 @@
-//! `hookr`: hash, inspect and invoke hookr and waPC plugins from the command line.
+//! `hookr`: start, hash, inspect and invoke hookr and waPC plugins from the command line.
 //!
 //! ```text
+//! hookr new NAME                        a plugin crate to start from, in NAME/
 //! hookr hash FILE                       lowercase hex SHA-256 of FILE
 //! hookr inspect FILE                    ABI, imports, exports, memory, validity
 //! hookr invoke FILE OPERATION [INPUT]   call OPERATION with INPUT (UTF-8) as payload
@@ -19,8 +20,8 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the call failed: plugin error, host error, `proc_exit` during the call, a response `--msgpack` cannot read, or output that cannot be written |
-//! | 2 | usage: bad arguments, unreadable `--input-file`, `--msgpack` input that is not JSON |
+//! | 1 | the call failed: plugin error, host error, `proc_exit` during the call, a response `--msgpack` cannot read, or output (or `new`'s files) that cannot be written |
+//! | 2 | usage: bad arguments, unreadable `--input-file`, `--msgpack` input that is not JSON, a name, folder or `--guest-kit` that `new` cannot use |
 //! | 3 | the plugin could not be loaded: unreadable file, malformed or mismatched hash, invalid module, missing export, missing import, failed initialiser |
 //! | 4 | the plugin was stopped: trap, out of fuel, timeout, memory limit, oversized data, a bad guest pointer |
 //!
@@ -33,6 +34,8 @@
 mod inspect;
 #[path = "hookr/json.rs"]
 mod json;
+#[path = "hookr/new.rs"]
+mod new;
 #[path = "hookr/transcript.rs"]
 mod transcript;
 
@@ -57,15 +60,17 @@ const EXIT_CODES: &str = "\
 Exit status:
   0  success
   1  the call failed: plugin error, host error, proc_exit during the call,
-     a response --msgpack cannot read, or output that cannot be written
-  2  usage: bad arguments, unreadable --input-file, --msgpack input that is not JSON
+     a response --msgpack cannot read, or output (or new's files) that cannot
+     be written
+  2  usage: bad arguments, unreadable --input-file, --msgpack input that is not JSON,
+     a name, folder or --guest-kit that `new` cannot use
   3  the plugin could not be loaded: unreadable file, malformed or mismatched hash,
      invalid module, missing export, missing import, failed initialiser, or any
      trap or limit while it was being instantiated
   4  the plugin was stopped during the call: trap, out of fuel, timeout,
      memory limit, oversized data, bad guest pointer";
 
-/// Hash, inspect and invoke hookr WebAssembly plugins.
+/// Start, hash, inspect and invoke hookr WebAssembly plugins.
 #[derive(Parser, Debug)]
 #[command(name = "hookr", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -75,6 +80,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a plugin crate to start from: NAME/ with a byte and a typed function,
+    /// ready for `cargo build --release`.
+    #[command(after_help = EXIT_CODES)]
+    New(new::NewArgs),
     /// Print the lowercase hex SHA-256 of a file (the value `--hash` expects).
     Hash {
         /// The file to hash.
@@ -173,6 +182,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::New(args) => new::run(&args),
         Command::Hash { file } => hash(&file),
         Command::Inspect { file } => inspect::run(&file),
         Command::Invoke(args) => invoke(&args),

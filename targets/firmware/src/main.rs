@@ -24,6 +24,9 @@ mod wapc;
 /// The `simple` plugin's message types, shared with its source.
 #[path = "../../plugins/simple/src/messages.rs"]
 mod messages;
+/// The `sensor` plugin's message types, shared with its source.
+#[path = "../../plugins/sensor/src/messages.rs"]
+mod sensor_messages;
 
 use core::mem::MaybeUninit;
 

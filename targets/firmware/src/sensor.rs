@@ -1,5 +1,5 @@
 //! The `sensor` plugin: a typed host function with host state (a fake clock), typed
-//! calls with floats, NaN and optional fields, and log lines.
+//! calls with floats, NaN, optional fields, arrays and enums, and log lines.
 
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -9,7 +9,7 @@ use hookr::io::Sink;
 use hookr::{Builder, Error, HostError, HostFn, Runtime};
 
 use crate::check::{ensure_eq, log_line, Context, Failure, LOG_LINES};
-use crate::payloads::{Now, NowRequest, Reading, Report};
+use crate::sensor_messages::{AlertKind, Batch, LimitChanges, Limits, Now, NowRequest, Reading, Report};
 use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
 
 pub static WASM: &[u8] = include_bytes!("../../plugins/sensor/sensor.wasm");
@@ -50,7 +50,8 @@ pub fn runtime_recording(sink: impl Sink + Send + 'static) -> Result<Runtime<Sen
     builder().record(sink).build()
 }
 
-/// Loads `sensor` beside `simple`, validates a good and a bad reading, and drops it.
+/// Loads `sensor` beside `simple`, validates a good and a bad reading, changes a limit,
+/// validates both again in one batch, and drops it.
 pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
     let in_use_before = HEAP.in_use();
@@ -64,6 +65,7 @@ pub fn check() -> Result<(), Failure> {
     );
     meter::repaint_stack();
     validate_good_and_bad(&mut sensor)?;
+    configure_and_batch(&mut sensor)?;
     hprintln!("sensor calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
     drop(sensor);
     Ok(())
@@ -74,7 +76,7 @@ pub fn check() -> Result<(), Failure> {
 pub fn validate_good_and_bad(sensor: &mut Runtime<SensorHost>) -> Result<(), Failure> {
     let clock = sensor.state().now_ms;
     let logged = LOG_LINES.load(Ordering::Relaxed);
-    let good = Reading { sensor: "greenhouse", celsius: 21.5, humidity: 40.0, timestamp_ms: CLOCK_START_MS };
+    let good = good_reading();
     let report: Report = sensor.call("validate", &good).context("validate, good")?;
     hprintln!("validate {} -> {}", good, report);
     ensure_eq("good reading: ok", report.ok, true)?;
@@ -82,13 +84,14 @@ pub fn validate_good_and_bad(sensor: &mut Runtime<SensorHost>) -> Result<(), Fai
     ensure_eq("good reading: alerts", report.alerts.len(), 0)?;
     ensure_eq("good reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged)?;
 
-    let bad = Reading { sensor: "attic", celsius: 120.0, humidity: f64::NAN, timestamp_ms: CLOCK_START_MS - 120_000 };
+    let bad = bad_reading();
     let report: Report = sensor.call("validate", &bad).context("validate, bad")?;
     hprintln!("validate {} -> {}", bad, report);
     ensure_eq("bad reading: ok", report.ok, false)?;
     ensure_eq("bad reading: checked", report.checked, 1)?;
-    let kinds: Vec<&str> = report.alerts.iter().map(|a| a.kind.as_str()).collect();
-    ensure_eq("bad reading: alert kinds", kinds.as_slice(), ["celsius_high", "humidity_invalid", "stale"].as_slice())?;
+    let kinds: Vec<AlertKind> = report.alerts.iter().map(|a| a.kind).collect();
+    let want = [AlertKind::CelsiusHigh, AlertKind::HumidityInvalid, AlertKind::Stale];
+    ensure_eq("bad reading: alert kinds", kinds.as_slice(), want.as_slice())?;
     let first = &report.alerts[0];
     ensure_eq("bad reading: alert sensor", first.sensor.as_str(), "attic")?;
     ensure_eq("celsius_high value", first.value, 120.0)?;
@@ -99,4 +102,30 @@ pub fn validate_good_and_bad(sensor: &mut Runtime<SensorHost>) -> Result<(), Fai
     ensure_eq("bad reading: log lines", LOG_LINES.load(Ordering::Relaxed), logged + 3)?;
     ensure_eq("clock reads", sensor.state().now_ms, clock + 2 * TICK_MS)?;
     Ok(())
+}
+
+/// Raises the temperature limit (the other limits stay), then checks a good and a bad
+/// reading at once: 120 °C passes now; the NaN humidity and the stale time do not.
+fn configure_and_batch(sensor: &mut Runtime<SensorHost>) -> Result<(), Failure> {
+    let changes = LimitChanges { max_celsius: Some(125.0), ..LimitChanges::default() };
+    let limits: Limits = sensor.call("configure", &changes).context("configure")?;
+    ensure_eq("configured max_celsius", limits.max_celsius, 125.0)?;
+    ensure_eq("kept min_celsius", limits.min_celsius, -40.0)?;
+    let batch = Batch { readings: alloc::vec![good_reading(), bad_reading()] };
+    let report: Report = sensor.call("validate_batch", &batch).context("validate_batch")?;
+    hprintln!("validate_batch (max_celsius 125) -> {}", report);
+    ensure_eq("batch: checked", report.checked, 2)?;
+    let kinds: Vec<AlertKind> = report.alerts.iter().map(|a| a.kind).collect();
+    ensure_eq("batch: alert kinds", kinds.as_slice(), [AlertKind::HumidityInvalid, AlertKind::Stale].as_slice())?;
+    Ok(())
+}
+
+/// A reading within every limit, taken when the fake clock starts.
+fn good_reading() -> Reading {
+    Reading { sensor: "greenhouse".into(), celsius: 21.5, humidity: 40.0, timestamp_ms: CLOCK_START_MS }
+}
+
+/// A reading with every problem: too hot, humidity not a number, two minutes old.
+fn bad_reading() -> Reading {
+    Reading { sensor: "attic".into(), celsius: 120.0, humidity: f64::NAN, timestamp_ms: CLOCK_START_MS - 120_000 }
 }

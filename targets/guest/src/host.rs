@@ -1,6 +1,5 @@
 //! Calls from the plugin into the host: host functions and logging.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use hookr_abi::codec::{self, Decode, Encode};
@@ -55,10 +54,7 @@ fn host_error() -> HostError {
     if let Err(e) = unsafe { fetch(&mut message, len, sys::host_error) } {
         return e;
     }
-    HostError::Failed(match String::from_utf8(message) {
-        Ok(message) => message,
-        Err(e) => text::lossy("", e.as_bytes()),
-    })
+    HostError::Failed(text::lossy("", &message))
 }
 
 /// Appends `len` bytes that `write` puts at the pointer it is given.

@@ -3,18 +3,18 @@
 //! A plugin is a `#![no_std]` `cdylib` built for `wasm32-unknown-unknown`. It lists
 //! the functions it exports with [`plugin!`]: byte functions take the payload as
 //! `&[u8]` and append their response to a reused buffer; typed functions take and
-//! return MessagePack values through [`Decode`] and [`Encode`] from
-//! [`hookr_abi::codec`], laid out the way Go's `tinylib/msgp` lays out structs. The kit
-//! provides the rest of the hookr ABI: the `__plugin_call` export, calls into host
-//! functions ([`host_call`], [`host_call_into`], [`host_call_typed`]), logging
-//! ([`log()`], [`log_parts()`], [`log!`]), a global allocator and a panic handler.
+//! return MessagePack values through [`Decode`] and [`Encode`], which
+//! `#[derive(Encode, Decode)]` writes for structs and enums, laid out the way Go's
+//! `tinylib/msgp` lays out structs ([`codec`] has the layout). The kit provides the
+//! rest of the hookr ABI: the `__plugin_call` export, calls into host functions
+//! ([`host_call`], [`host_call_into`], [`host_call_typed`]), logging ([`log()`],
+//! [`log_parts()`], [`log!`]), a global allocator and a panic handler.
 //!
 //! ```no_run
 //! #![no_std]
 //! #![no_main]
 //!
-//! use hookr_guest::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
-//! use hookr_guest::{host_call_into, Error};
+//! use hookr_guest::{host_call_into, Decode, Encode, Error};
 //!
 //! hookr_guest::plugin! {
 //!     bytes "shout" => shout,
@@ -34,39 +34,24 @@
 //!     Ok(())
 //! }
 //!
-//! struct Name(String);
-//!
-//! impl Decode for Name {
-//!     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-//!         let mut name = None;
-//!         d.fields(&["name"], |d, field| {
-//!             match field {
-//!                 Some(0) => name = Some(d.string()?),
-//!                 _ => d.skip()?,
-//!             }
-//!             Ok(())
-//!         })?;
-//!         Ok(Name(name.ok_or(DecodeError::MissingField("name"))?))
-//!     }
+//! // Typed messages: MessagePack maps keyed by field name, as Go's msgp writes them.
+//! #[derive(Decode)]
+//! struct Name {
+//!     name: String,
 //! }
 //!
-//! struct Greeting(String);
-//!
-//! impl Encode for Greeting {
-//!     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
-//!         e.map_len(1)?;
-//!         e.str("greeting")?;
-//!         e.str(&self.0)
-//!     }
+//! #[derive(Encode)]
+//! struct Greeting {
+//!     greeting: String,
 //! }
 //!
 //! // Typed function: {"name": "Ada"} in, {"greeting": "hi Ada"} out.
-//! fn greet(name: Name) -> Result<Greeting, Error> {
-//!     if name.0.is_empty() {
+//! fn greet(Name { name }: Name) -> Result<Greeting, Error> {
+//!     if name.is_empty() {
 //!         return Err(Error::new("no name given"));
 //!     }
-//!     hookr_guest::log_parts(&["greeting ", &name.0]);
-//!     Ok(Greeting(["hi ", &name.0].concat()))
+//!     hookr_guest::log_parts(&["greeting ", &name]);
+//!     Ok(Greeting { greeting: ["hi ", &name].concat() })
 //! }
 //! # extern crate alloc;
 //! # use alloc::{string::String, vec::Vec};
@@ -141,10 +126,19 @@ mod sys;
 mod text;
 
 pub use cell::GuestCell;
+pub use codec::{Decode, Encode};
 pub use error::{Error, HostError};
 pub use export::{call_typed, dispatch, ByteFn, Export};
-pub use hookr_abi::codec::{self, Decode, Encode};
 pub use host::{host_call, host_call_into, host_call_typed, log, log_parts};
 
 #[doc(hidden)]
 pub use alloc::format as __format;
+
+/// The MessagePack codec of typed functions and typed host calls: everything of
+/// [`hookr_abi::codec`] (its docs give the layout and the attributes), with
+/// `#[derive(Encode, Decode)]` writing paths into this crate, so that a plugin needs
+/// no other dependency.
+pub mod codec {
+    pub use hookr_abi::codec::*;
+    pub use hookr_derive::{GuestDecode as Decode, GuestEncode as Encode};
+}

@@ -25,8 +25,13 @@ impl Line {
         while !s.is_char_boundary(keep) {
             keep -= 1;
         }
-        if let Some(to) = self.bytes.get_mut(self.len..self.len + keep) {
-            to.copy_from_slice(&s.as_bytes()[..keep]);
+        // `get`, not indexing: an index panic would bring its formatting into
+        // every plugin.
+        if let (Some(to), Some(from)) = (
+            self.bytes.get_mut(self.len..self.len + keep),
+            s.as_bytes().get(..keep),
+        ) {
+            to.copy_from_slice(from);
             self.len += keep;
         }
     }

@@ -53,25 +53,19 @@ pub(crate) fn concat(parts: &[&str]) -> String {
 #[inline(never)]
 pub(crate) fn push_lossy(out: &mut String, mut bytes: &[u8]) {
     loop {
-        let (valid, rest) = match core::str::from_utf8(bytes) {
-            Ok(text) => (text, None),
-            Err(e) => {
-                let (valid, rest) = bytes.split_at(e.valid_up_to());
-                let rest = e.error_len().map(|bad| rest.get(bad..).unwrap_or_default());
-                // SAFETY: `from_utf8` vouched for the bytes before `valid_up_to`.
-                (unsafe { core::str::from_utf8_unchecked(valid) }, Some(rest))
-            }
-        };
-        push(out, valid);
-        match rest {
+        // `utf8_prefix`, not `core::str::from_utf8`: the same answer in a third of the
+        // code.
+        let (valid_up_to, error_len) = hookr_abi::codec::utf8_prefix(bytes);
+        let (valid, rest) = bytes.split_at(valid_up_to);
+        // SAFETY: `utf8_prefix` vouched for the bytes before `valid_up_to`.
+        push(out, unsafe { core::str::from_utf8_unchecked(valid) });
+        if rest.is_empty() {
+            return;
+        }
+        push(out, "\u{FFFD}");
+        match error_len {
+            Some(bad) => bytes = rest.get(bad..).unwrap_or_default(),
             None => return,
-            Some(rest) => {
-                push(out, "\u{FFFD}");
-                match rest {
-                    Some(rest) => bytes = rest,
-                    None => return,
-                }
-            }
         }
     }
 }
