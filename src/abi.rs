@@ -69,6 +69,14 @@ impl Abi {
         [Abi::Hookr, Abi::Wapc].into_iter().find(|abi| abi.host_module() == module)
     }
 
+    /// The ABI's name as people write it: `hookr` or `waPC`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Abi::Hookr => "hookr",
+            Abi::Wapc => "waPC",
+        }
+    }
+
     const fn imports(self) -> &'static Imports {
         match self {
             Abi::Hookr => &HOOKR_IMPORTS,
@@ -79,10 +87,14 @@ impl Abi {
 
 impl core::fmt::Display for Abi {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Abi::Hookr => "hookr",
-            Abi::Wapc => "waPC",
-        })
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Abi {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.name())
     }
 }
 

@@ -173,8 +173,36 @@ impl Error {
                 | Inst::TooManyInstances
                 | Inst::TooManyTables
                 | Inst::TooManyMemories,
-            ) => Error::MemoryLimit(alloc::format!("{err}").into()),
-            _ => Error::Wasm(alloc::format!("{err}").into()),
+            ) => Error::MemoryLimit(wasmi_text(&err)),
+            _ => Error::Wasm(wasmi_text(&err)),
+        }
+    }
+}
+
+/// The interpreter's words for one of its errors; under `terse-errors`, only what kind
+/// of error it is, which keeps wasmi's `Display` impls (and the `core::fmt` code
+/// behind them, float formatting included) out of the binary.
+pub(crate) fn wasmi_text(err: &wasmi::Error) -> Box<str> {
+    #[cfg(not(feature = "terse-errors"))]
+    return alloc::format!("{err}").into();
+    #[cfg(feature = "terse-errors")]
+    {
+        use wasmi::errors::ErrorKind as K;
+        match err.kind() {
+            K::Message(text) => text.clone(),
+            K::TrapCode(code) => code.trap_message().into(),
+            K::I32ExitStatus(_) => "the guest exited".into(),
+            K::Host(_) => "a host function failed".into(),
+            K::Global(_) => "global error".into(),
+            K::Memory(_) => "linear memory error".into(),
+            K::Table(_) => "table error".into(),
+            K::Linker(_) => "linker error".into(),
+            K::Instantiation(_) => "instantiation error".into(),
+            K::Fuel(_) => "fuel error".into(),
+            K::Func(_) => "function error".into(),
+            K::Read(_) => "cannot read the module".into(),
+            K::Wasm(_) => "the module does not parse".into(),
+            _ => "interpreter error".into(),
         }
     }
 }
@@ -250,12 +278,25 @@ impl From<DecodeError> for Error {
 
 /// Carries a hookr [`Error`] out of a host import through the interpreter, which
 /// unwinds the guest and hands it back unchanged.
-#[derive(Debug)]
+#[cfg_attr(not(feature = "terse-errors"), derive(Debug))]
 pub(crate) struct Fault(pub(crate) Error);
 
+/// wasmi asks a host error for `Display` and `Debug`; hookr takes a `Fault` back out
+/// of every interpreter error before anything shows it, so under `terse-errors` these
+/// say only what it is, and keep hookr's own formatting out of the vtable.
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        #[cfg(not(feature = "terse-errors"))]
+        return self.0.fmt(f);
+        #[cfg(feature = "terse-errors")]
+        f.write_str("hookr error")
+    }
+}
+
+#[cfg(feature = "terse-errors")]
+impl fmt::Debug for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fault")
     }
 }
 
@@ -267,10 +308,69 @@ impl From<Error> for wasmi::Error {
     }
 }
 
+/// The same words as [`Display`](fmt::Display), written with defmt: the format strings
+/// are interned (they stay in the ELF, not in flash) and the numbers are formatted by
+/// the decoder on the host, so logging an error pulls in no `core::fmt` code of its own.
 #[cfg(feature = "defmt")]
 impl defmt::Format for Error {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{}", defmt::Display2Format(self))
+        use defmt::write;
+        match self {
+            Error::HashMismatch { expected, actual } if actual.is_empty() => {
+                write!(f, "hash mismatch: expected {=str}, but no hasher was given to compute one", &**expected)
+            }
+            Error::HashMismatch { expected, actual } => {
+                write!(f, "hash mismatch: expected {=str}, module has {=str}", &**expected, &**actual)
+            }
+            Error::MalformedHash(why) => write!(f, "malformed hash: {=str}", &**why),
+            Error::InvalidModule(why) => write!(f, "invalid module: {=str}", &**why),
+            Error::MissingExport(name) => write!(f, "module does not export `{=str}`", name),
+            Error::Link { module, name, reason } => {
+                write!(f, "cannot link import `{=str}::{=str}`: {=str}", &**module, &**name, &**reason)
+            }
+            Error::Init { name, source } => write!(f, "initialiser `{=str}` failed: {}", name, source),
+            Error::Trap(code) => write!(f, "plugin trapped: {=str}", code.trap_message()),
+            Error::OutOfFuel => write!(f, "plugin ran out of fuel"),
+            Error::Timeout(limit) => write!(f, "call exceeded its timeout of {=u64} us", limit.as_micros() as u64),
+            Error::Cancelled => write!(f, "call was cancelled"),
+            Error::PoolExhausted { size, waited } => write!(
+                f,
+                "all {=usize} runtimes of the pool stayed busy for {=u64} us",
+                size,
+                waited.as_micros() as u64
+            ),
+            Error::MemoryLimit(why) => write!(f, "memory limit: {=str}", &**why),
+            Error::Exit(status) => write!(f, "plugin exited with status {=i32}", status),
+            Error::Plugin(msg) => write!(f, "plugin error: {=str}", &**msg),
+            Error::Host(msg) => write!(f, "host error: {=str}", &**msg),
+            Error::BadGuestPointer { import, ptr, len, memory } => write!(
+                f,
+                "bad guest pointer in `{=str}`: {=u32} bytes at {=u32:#010x} lie outside the {=usize}-byte memory",
+                import, len, ptr, memory
+            ),
+            Error::TooLarge { what, len, limit } => {
+                write!(f, "{=str} of {=usize} bytes exceeds the limit of {=usize} bytes", what, len, limit)
+            }
+            // Rare, and composed by the codec: its own words, through `Display`.
+            Error::Encode(e) => write!(f, "cannot encode payload: {}", defmt::Display2Format(e)),
+            Error::Decode(e) => write!(f, "cannot decode response: {}", defmt::Display2Format(e)),
+            #[cfg(feature = "std")]
+            Error::Io { path, source } => {
+                write!(f, "cannot read `{=str}`: {}", &**path, defmt::Display2Format(source))
+            }
+            Error::Config(why) => write!(f, "invalid configuration: {=str}", &**why),
+            Error::Wasm(why) => write!(f, "{=str}", &**why),
+            Error::Transcript(why) => write!(f, "transcript: {=str}", &**why),
+            Error::Diverged(d) => write!(
+                f,
+                "replay diverged: call {=u64} (`{=str}`): {=str}: expected {=[u8]:a}, got {=[u8]:a}",
+                d.call,
+                d.op.as_str(),
+                &*d.what,
+                d.expected.as_slice(),
+                d.actual.as_slice()
+            ),
+        }
     }
 }
 

@@ -83,8 +83,14 @@
 //! - `validate` (default): modules are validated before they are compiled. Without it
 //!   (about 120 KB less flash) only modules pinned with [`Pinned`] load: validate them
 //!   at build time with `validate_and_pin`.
-//! - `defmt`: `defmt::Format` for [`Error`]; without `std`, guest log lines and
-//!   stdout/stderr go to defmt.
+//! - `wasi` (default): WASI preview 1 for plugins that import it ([`wasi`]). Without
+//!   it such a plugin fails to load with [`Error::Link`], and a firmware that runs no
+//!   WASI plugin saves the flash of the import bodies.
+//! - `terse-errors`: an interpreter error carries its kind ("instantiation error", a
+//!   trap's message) instead of wasmi's full text, which keeps wasmi's `Display` impls
+//!   out of a firmware image. Off by default.
+//! - `defmt`: `defmt::Format` for [`Error`] and [`Abi`] (interned, with no
+//!   `core::fmt`); without `std`, guest log lines and stdout/stderr go to defmt.
 //! - `portable-dispatch`: the interpreter dispatches by loop, not tail calls; the
 //!   native stack stays flat whatever the optimisation settings.
 #![no_std]

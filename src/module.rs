@@ -279,13 +279,20 @@ impl Module {
             return Err(Error::InvalidModule("not a WebAssembly module (no `\\0asm` header)".into()));
         }
         let engine = config.engine()?;
-        let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(alloc::format!("{e}").into()))?;
+        let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
         check_memory(&module)?;
         let abi = Abi::detect(&module)?;
         check_imports(&module)?;
         let mut linker = Linker::new(&engine);
         crate::abi::link(&mut linker, abi).map_err(Error::from_wasmi)?;
-        if uses_wasi(&module) {
+        if let Some(import) = module.imports().find(|i| i.module() == hookr_abi::WASI_MODULE) {
+            if !cfg!(feature = "wasi") {
+                return Err(Error::Link {
+                    module: import.module().into(),
+                    name: import.name().into(),
+                    reason: "this build has no WASI (hookr's `wasi` feature is off)".into(),
+                });
+            }
             crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
         }
         if crate::abort::imported(&module) {

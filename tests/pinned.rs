@@ -6,6 +6,39 @@ mod common;
 
 use hookr::{Error, Pinned, Runtime, Sha256Hasher};
 
+/// Pins bytes the caller vouches were validated.
+fn pin(wasm: &[u8]) -> Pinned {
+    let hash: &'static str = hookr::to_hex(&hookr::sha256(wasm)).leak();
+    // SAFETY: every caller passes a module the `wat` crate produced from WAT that the
+    // validating test suite loads; a wrong hash is refused before compiling.
+    unsafe { Pinned::new_unchecked(hash) }
+}
+
+/// Without the `wasi` feature a plugin that imports WASI is refused with a link error
+/// that says why, before anything runs; the same plugin loads with it.
+#[test]
+fn wasi_imports_need_the_wasi_feature() {
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    )
+    .unwrap();
+    let built = Runtime::builder(()).bytes(&wasm).pinned(pin(&wasm)).build();
+    if cfg!(feature = "wasi") {
+        assert!(built.is_ok(), "{:?}", built.err());
+    } else {
+        match built.map(|_| ()).unwrap_err() {
+            Error::Link { module, name, reason } => {
+                assert_eq!((&*module, &*name), ("wasi_snapshot_preview1", "fd_write"));
+                assert!(reason.contains("`wasi` feature"), "{reason}");
+            }
+            err => panic!("want a link error, got {err:?}"),
+        }
+    }
+}
+
 #[test]
 fn only_pinned_modules_load() {
     let wasm = common::kitchen();
