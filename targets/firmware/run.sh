@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the firmware example and runs it under QEMU (mps2-an386). Fails loudly on
-# lint, an invalid plugin (build.rs), a wrong result, a non-zero exit, a fault or a
-# hang, and when the transcripts the device recorded do not replay identical on the
-# host (with `hookr replay`).
+# lint, an invalid plugin (build.rs), flash over 512 KiB, a wrong result, a non-zero
+# exit, a fault or a hang, log output that does not decode (the firmware logs through
+# defmt; `defmt-print` decodes it against the ELF), and when the transcripts the device
+# recorded do not replay identical on the host (with `hookr replay`).
 #
 #   ./run.sh                        # the hash-pinned build (hookr without validate)
 #   ./run.sh --features validate    # hookr validates on the device as well
@@ -13,6 +14,11 @@ cd "$(dirname "$0")"
 
 TIMEOUT="${TIMEOUT:-120}"
 TARGET=thumbv7em-none-eabihf
+ELF="target/$TARGET/release/hookr-firmware"
+# Flash the image may take: .vector_table + .text + .rodata + .data.
+FLASH_LIMIT=$((512 * 1024))
+# defmt-print decodes defmt 1.x frames; installed when missing, at this version.
+DEFMT_PRINT_VERSION=1.2.0
 
 # --- tools --------------------------------------------------------------------------
 missing=()
@@ -28,6 +34,10 @@ fi
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+if ! defmt-print --version 2>/dev/null | grep -q "$DEFMT_PRINT_VERSION"; then
+    echo "run.sh: installing defmt-print $DEFMT_PRINT_VERSION"
+    cargo install --locked "defmt-print@$DEFMT_PRINT_VERSION"
+fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -35,29 +45,60 @@ trap 'rm -rf "$tmp"' EXIT
 # --- lint and build -----------------------------------------------------------------
 cargo fmt --check
 cargo clippy --release -j 1 "$@" -- -D warnings
+cargo clippy --release -j 1 --features panic-messages -- -D warnings
 cargo build --release -j 1 "$@"
-arm-none-eabi-size -A "target/$TARGET/release/hookr-firmware" |
-    awk '/^\.text/ {t = $2} /^\.rodata/ {r = $2}
-         END {printf "flash: .text %d + .rodata %d = %d bytes\n", t, r, t + r}'
+# Flash per part, from the symbol sizes (flash.py); fails over the limit.
+python3 flash.py "$ELF" --limit "$FLASH_LIMIT" \
+    --embed simple=../plugins/simple/simple.wasm \
+    --embed sensor=../plugins/sensor/sensor.wasm \
+    --embed wapc-demo=../plugins/wapc-demo/wapc-demo.wasm \
+    --embed "transcript simple.hrt=transcripts/simple.hrt" \
+    --embed "transcript sensor.hrt=transcripts/sensor.hrt" ||
+    { echo "run.sh: FAIL: flash over $FLASH_LIMIT bytes (table above)" >&2; exit 1; }
 
 # --- run ------------------------------------------------------------------------------
 # The firmware records transcripts here through semihosting (QEMU runs in this folder).
 rm -rf target/transcripts
 mkdir -p target/transcripts
+# The firmware's stdout is defmt frames: kept raw, then decoded against the ELF.
 set +e
-timeout "$TIMEOUT" cargo run --release -j 1 "$@" 2>&1 | tee "$tmp/run.log"
-status=${PIPESTATUS[0]}
+timeout "$TIMEOUT" cargo run --release -j 1 "$@" >"$tmp/run.defmt"
+status=$?
 set -e
+defmt-print -e "$ELF" --show-skipped-frames --log-format '{L} {s}' <"$tmp/run.defmt" | tee "$tmp/run.log" ||
+    { echo "run.sh: FAIL: defmt-print could not decode the firmware's output" >&2; exit 1; }
 case "$status" in
     0) ;;
     124) echo "run.sh: FAIL: no exit within ${TIMEOUT}s (hang)" >&2; exit 1 ;;
     134) echo "run.sh: FAIL: QEMU aborted (CPU lockup: fault with no usable stack)" >&2; exit 1 ;;
     *) echo "run.sh: FAIL: firmware exited with status $status" >&2; exit 1 ;;
 esac
-if [ "$(tail -n 1 "$tmp/run.log")" != "PASS" ]; then
-    echo "run.sh: FAIL: exit status 0 but the firmware did not report PASS" >&2
+# --- the decoded log -------------------------------------------------------------------
+if [ "$(tail -n 1 "$tmp/run.log")" != "INFO  PASS" ]; then
+    echo "run.sh: FAIL: exit status 0 but the firmware's last decoded line is not PASS" >&2
     exit 1
 fi
+if grep -E '^(ERROR|WARN)|FAIL|malformed frame' "$tmp/run.log" >&2; then
+    echo "run.sh: FAIL: the firmware logged the errors above" >&2
+    exit 1
+fi
+# One line of each kind the run must show: checks, plugin log lines (hookr's logger,
+# both ABIs), replay, the figures.
+for want in \
+    '^INFO  hookr firmware: ' \
+    '^INFO  echo \{data: "Steve"\} -> \{data: "Hello, Steve!"\}$' \
+    '^INFO  validate \{sensor: "attic", celsius: 120.0, humidity: NaN, ' \
+    '^INFO    \[plugin\] sensor "attic": celsius_high$' \
+    '^INFO    \[plugin\] a waPC console line$' \
+    '^INFO  trap -> ' \
+    '^INFO  vowel on 16384 B with 50000 fuel -> out of fuel, as budgeted$' \
+    '^INFO  replayed the host.s simple transcript: [0-9]+ calls identical' \
+    '^INFO  replayed the host.s sensor transcript: [0-9]+ calls identical' \
+    '^INFO  heap: peak [0-9]+ B of [0-9]+ B' \
+    '^INFO  stack: high-water [0-9]+ B since reset$'; do
+    grep -Eq "$want" "$tmp/run.log" ||
+        { echo "run.sh: FAIL: no decoded line matches /$want/" >&2; exit 1; }
+done
 # --- the device's transcripts replay identical on the host ----------------------------
 for name in simple sensor; do
     transcript="target/transcripts/device-$name.hrt"

@@ -5,7 +5,8 @@
 //! The plugins are embedded with `include_bytes!`; `build.rs` validated them and pinned
 //! their SHA-256, and this build (without `hookr/validate`) loads nothing else.
 //!
-//! Exits through semihosting: status 0 only when every check passed.
+//! Logs through defmt (`defmt-semihosting` under QEMU; `defmt-rtt` on hardware) and
+//! exits through semihosting: status 0 only when every check passed.
 
 #![no_std]
 #![no_main]
@@ -31,8 +32,8 @@ mod sensor_messages;
 use core::mem::MaybeUninit;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, hprintln};
-use panic_semihosting as _;
+use cortex_m_semihosting::debug;
+use defmt_semihosting as _;
 
 use check::Failure;
 use hookr::codec;
@@ -65,17 +66,17 @@ fn main() -> ! {
         unsafe { HEAP.init(core::ptr::addr_of_mut!(HEAP_MEM) as usize, HEAP_SIZE) }
     }
 
-    hprintln!(
-        "hookr firmware: hookr runtime on wasmi 2.0, portable dispatch, {}",
+    defmt::info!(
+        "hookr firmware: hookr runtime on wasmi 2.0, portable dispatch, {=str}",
         if cfg!(feature = "validate") { "validate on" } else { "hash-pinned (validate off)" },
     );
     match run() {
         Ok(()) => {
-            hprintln!("PASS");
+            defmt::info!("PASS");
             debug::exit(debug::EXIT_SUCCESS);
         }
         Err(e) => {
-            hprintln!("FAIL: {}", e);
+            defmt::error!("FAIL: {}", e);
             debug::exit(debug::EXIT_FAILURE);
         }
     }
@@ -87,8 +88,8 @@ fn main() -> ! {
 
 /// Every check, in order, and the memory figures of the whole run.
 fn run() -> Result<(), Failure> {
-    hprintln!(
-        "stack region {} B, heap {} B; stack used before loading: {} B",
+    defmt::info!(
+        "stack region {=usize} B, heap {=usize} B; stack used before loading: {=usize} B",
         meter::stack_size(),
         HEAP_SIZE,
         meter::stack_high_water()
@@ -104,14 +105,44 @@ fn run() -> Result<(), Failure> {
     drop(simple);
     replay::replay_host_transcripts()?;
     replay::record_for_host()?;
-    hprintln!("heap: peak {} B of {} B over everything, {} B in use at the end", HEAP.peak(), HEAP_SIZE, HEAP.in_use());
-    hprintln!("stack: high-water {} B since reset", meter::stack_peak());
+    defmt::info!(
+        "heap: peak {=usize} B of {=usize} B over everything, {=usize} B in use at the end",
+        HEAP.peak(),
+        HEAP_SIZE,
+        HEAP.in_use()
+    );
+    defmt::info!("stack: high-water {=usize} B since reset", meter::stack_peak());
     Ok(())
 }
 
+/// A panic fails the run through defmt. Only with the `panic-messages` feature does it
+/// say what and where: a handler that reads its `PanicInfo` at all keeps every panic
+/// site's message, location and the `core::fmt` code to format them, about 106 KB of
+/// flash here (README.md, "Flash"); one that does not lets the linker drop them.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static PANICKED: AtomicBool = AtomicBool::new(false);
+    // A panic inside the logger must not log again.
+    if !PANICKED.swap(true, Ordering::Relaxed) {
+        #[cfg(feature = "panic-messages")]
+        defmt::error!("FAIL: {}", defmt::Display2Format(info));
+        #[cfg(not(feature = "panic-messages"))]
+        {
+            let _ = info;
+            defmt::error!("FAIL: panic (build with `--features panic-messages` to see its message)");
+        }
+    }
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// A fault: says where, and fails the run.
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("FAIL: hard fault at pc {:#010x}", frame.pc());
+    defmt::error!("FAIL: hard fault at pc {=u32:#010x}", frame.pc());
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();

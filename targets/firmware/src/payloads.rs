@@ -1,39 +1,49 @@
-//! How the firmware prints the sensor plugin's messages. The types themselves, and
-//! their derived codec impls, come from the plugin's own source (`sensor_messages`).
+//! How the firmware logs the sensor plugin's messages through defmt. The types
+//! themselves, and their derived codec impls, come from the plugin's own source
+//! (`sensor_messages`); the floats are formatted by the decoder on the host.
 
-use core::fmt;
+use crate::sensor_messages::{Alert, AlertKind, Reading, Report};
 
-use crate::sensor_messages::{Alert, Reading, Report};
-
-impl fmt::Display for Reading {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+impl defmt::Format for Reading {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
             f,
-            "{{sensor: {:?}, celsius: {}, humidity: {}, timestamp_ms: {}}}",
-            self.sensor, self.celsius, self.humidity, self.timestamp_ms
+            "{{sensor: {=str:?}, celsius: {=f64}, humidity: {=f64}, timestamp_ms: {=u64}}}",
+            self.sensor.as_str(),
+            self.celsius,
+            self.humidity,
+            self.timestamp_ms
         )
     }
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{ok: {}, checked: {}, alerts: [", self.ok, self.checked)?;
-        for (i, a) in self.alerts.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{a}")?;
-        }
-        f.write_str("]}")
+impl defmt::Format for Report {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "{{ok: {=bool}, checked: {=u64}, alerts: {=[?]}}}",
+            self.ok,
+            self.checked,
+            self.alerts.as_slice()
+        )
     }
 }
 
-impl fmt::Display for Alert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{sensor: {:?}, kind: {:?}, value: {}, limit: ", self.sensor, self.kind.name(), self.value)?;
-        match self.limit {
-            Some(l) => write!(f, "{l}}}"),
-            None => f.write_str("nil}"),
-        }
+impl defmt::Format for Alert {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "{{sensor: {=str:?}, kind: {}, value: {=f64}, limit: {}}}",
+            self.sensor.as_str(),
+            self.kind,
+            self.value,
+            self.limit
+        )
+    }
+}
+
+impl defmt::Format for AlertKind {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str:?}", self.name())
     }
 }

@@ -2,7 +2,7 @@
 //! (`../transcripts/`, byte for byte and fuel for fuel), and records calls of its own
 //! to files on the host (semihosting), which `run.sh` replays with `hookr replay`.
 
-use cortex_m_semihosting::{hprintln, nr, syscall};
+use cortex_m_semihosting::{nr, syscall};
 use hookr::io::{Sink, SinkError};
 use hookr::transcript::{replay, Reader, Verdict};
 use hookr::{Error, Module, Pinned, Runtime};
@@ -25,10 +25,23 @@ pub fn replay_host_transcripts() -> Result<(), Failure> {
         let module = Module::pinned(wasm, pin, engine).context("load a plugin to replay")?;
         match replay(&module, transcript).context("replay a host transcript")? {
             Verdict::Identical { calls } => {
-                hprintln!("replayed the host's {} transcript: {} calls identical, bytes and fuel", name, calls)
+                defmt::info!(
+                    "replayed the host's {=str} transcript: {=u64} calls identical, bytes and fuel",
+                    name,
+                    calls
+                )
             }
             Verdict::Diverged(d) => {
-                return Err(Failure::Mismatch("replay of a host transcript", alloc::format!("{d}"), "identical".into()))
+                defmt::error!(
+                    "the host's {=str} transcript diverged at call {=u64} ({=str}): {=str}: expected {=[u8]:a}, got {=[u8]:a}",
+                    name,
+                    d.call,
+                    d.op.as_str(),
+                    &*d.what,
+                    d.expected.as_slice(),
+                    d.actual.as_slice()
+                );
+                return Err(Failure::Mismatch("replay of a host transcript"));
             }
         }
     }
@@ -97,6 +110,6 @@ pub fn record_for_host() -> Result<(), Failure> {
         .context("load sensor, recording")?;
     sensor::validate_good_and_bad(&mut sensor)?;
     drop(sensor);
-    hprintln!("recorded transcripts of simple and sensor to target/transcripts/ for the host to replay");
+    defmt::info!("recorded transcripts of simple and sensor to target/transcripts/ for the host to replay");
     Ok(())
 }

@@ -4,7 +4,6 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use cortex_m_semihosting::hprintln;
 use hookr::io::Sink;
 use hookr::{Builder, Error, HostError, HostFn, Runtime};
 
@@ -56,8 +55,8 @@ pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
     let in_use_before = HEAP.in_use();
     let mut sensor = runtime().context("load sensor")?;
-    hprintln!(
-        "loaded sensor ({} B wasm, {} B memory): heap +{} B, stack high-water {} B",
+    defmt::info!(
+        "loaded sensor ({=usize} B wasm, {=usize} B memory): heap +{=usize} B, stack high-water {=usize} B",
         WASM.len(),
         sensor.memory_size(),
         HEAP.in_use() - in_use_before,
@@ -66,7 +65,11 @@ pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
     validate_good_and_bad(&mut sensor)?;
     configure_and_batch(&mut sensor)?;
-    hprintln!("sensor calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    defmt::info!(
+        "sensor calls: stack high-water {=usize} B, heap in use {=usize} B",
+        meter::stack_high_water(),
+        HEAP.in_use()
+    );
     drop(sensor);
     Ok(())
 }
@@ -78,7 +81,7 @@ pub fn validate_good_and_bad(sensor: &mut Runtime<SensorHost>) -> Result<(), Fai
     let logged = LOG_LINES.load(Ordering::Relaxed);
     let good = good_reading();
     let report: Report = sensor.call("validate", &good).context("validate, good")?;
-    hprintln!("validate {} -> {}", good, report);
+    defmt::info!("validate {} -> {}", good, report);
     ensure_eq("good reading: ok", report.ok, true)?;
     ensure_eq("good reading: checked", report.checked, 1)?;
     ensure_eq("good reading: alerts", report.alerts.len(), 0)?;
@@ -86,7 +89,7 @@ pub fn validate_good_and_bad(sensor: &mut Runtime<SensorHost>) -> Result<(), Fai
 
     let bad = bad_reading();
     let report: Report = sensor.call("validate", &bad).context("validate, bad")?;
-    hprintln!("validate {} -> {}", bad, report);
+    defmt::info!("validate {} -> {}", bad, report);
     ensure_eq("bad reading: ok", report.ok, false)?;
     ensure_eq("bad reading: checked", report.checked, 1)?;
     let kinds: Vec<AlertKind> = report.alerts.iter().map(|a| a.kind).collect();
@@ -113,7 +116,7 @@ fn configure_and_batch(sensor: &mut Runtime<SensorHost>) -> Result<(), Failure> 
     ensure_eq("kept min_celsius", limits.min_celsius, -40.0)?;
     let batch = Batch { readings: alloc::vec![good_reading(), bad_reading()] };
     let report: Report = sensor.call("validate_batch", &batch).context("validate_batch")?;
-    hprintln!("validate_batch (max_celsius 125) -> {}", report);
+    defmt::info!("validate_batch (max_celsius 125) -> {}", report);
     ensure_eq("batch: checked", report.checked, 2)?;
     let kinds: Vec<AlertKind> = report.alerts.iter().map(|a| a.kind).collect();
     ensure_eq("batch: alert kinds", kinds.as_slice(), [AlertKind::HumidityInvalid, AlertKind::Stale].as_slice())?;

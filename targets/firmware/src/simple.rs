@@ -4,10 +4,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use cortex_m_semihosting::hprintln;
 use hookr::{Error, HostError, HostFn, Runtime};
 
-use crate::check::{ensure_eq, log_line, Context, Failure, Text};
+use crate::check::{ensure_eq, log_line, unexpected_ok, Context, Failure, Text};
 use crate::messages::{Echo, Hello};
 use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
 
@@ -70,8 +69,8 @@ pub fn load() -> Result<Runtime<SimpleHost>, Failure> {
     HEAP.reset_peak();
     meter::repaint_stack();
     let simple = runtime(FUEL).context("load simple")?;
-    hprintln!(
-        "loaded simple ({} B wasm, {} B memory): heap in use {} B, peak {} B, stack high-water {} B",
+    defmt::info!(
+        "loaded simple ({=usize} B wasm, {=usize} B memory): heap in use {=usize} B, peak {=usize} B, stack high-water {=usize} B",
         WASM.len(),
         simple.memory_size(),
         HEAP.in_use(),
@@ -85,35 +84,33 @@ pub fn load() -> Result<Runtime<SimpleHost>, Failure> {
 pub fn calls(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     meter::repaint_stack();
     let echo: Echo = simple.call("echo", &Echo { data: String::from("Steve") }).context("echo")?;
-    hprintln!("echo {{data: \"Steve\"}} -> {{data: {:?}}}", echo.data);
+    defmt::info!("echo {{data: \"Steve\"}} -> {{data: {=str:?}}}", echo.data.as_str());
     ensure_eq("echo", echo.data.as_str(), "Hello, Steve!")?;
     ensure_eq("hello calls", simple.state().hello, 1)?;
 
     match simple.invoke("nope", b"") {
         Err(Error::Plugin(m)) if &*m == "planned Failure" => {
-            hprintln!("nope -> plugin error {:?}", &*m);
+            defmt::info!("nope -> plugin error {=str:?}", &*m);
         }
         Err(e) => return Err(Failure::Call("nope", e)),
-        Ok(out) => {
-            return Err(Failure::Mismatch(
-                "nope",
-                alloc::format!("Ok({})", Text(&out)),
-                String::from("Err(Plugin(\"planned Failure\"))"),
-            ))
-        }
+        Ok(out) => return Err(unexpected_ok("nope", &out, "Err(Plugin(\"planned Failure\"))")),
     }
 
     let reply = simple.invoke("echoByte", b"Steve").context("echoByte")?;
-    hprintln!("echoByte \"Steve\" -> {}", Text(&reply));
+    defmt::info!("echoByte \"Steve\" -> {}", Text(&reply));
     ensure_eq("echoByte", reply.as_slice(), b"Hello, Steve".as_slice())?;
     ensure_eq("helloByte calls", simple.state().hello_byte, 1)?;
 
     for (text, want) in [(b"hello".as_slice(), b"2".as_slice()), (b"AEIOU aeiou xyz", b"10"), (b"", b"0")] {
         let got = simple.invoke("vowel", text).context("vowel")?;
-        hprintln!("vowel {} -> {}", Text(text), Text(&got));
+        defmt::info!("vowel {} -> {}", Text(text), Text(&got));
         ensure_eq("vowel", got.as_slice(), want)?;
     }
-    hprintln!("simple calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    defmt::info!(
+        "simple calls: stack high-water {=usize} B, heap in use {=usize} B",
+        meter::stack_high_water(),
+        HEAP.in_use()
+    );
     Ok(())
 }
 
@@ -122,19 +119,13 @@ pub fn out_of_fuel() -> Result<(), Failure> {
     let mut starved = runtime(SMALL_FUEL).context("load simple, small fuel")?;
     match starved.invoke("vowel", &big_text()) {
         Err(Error::OutOfFuel) => {
-            hprintln!("vowel on {} B with {} fuel -> out of fuel, as budgeted", BIG_PAYLOAD, SMALL_FUEL)
+            defmt::info!("vowel on {=usize} B with {=u64} fuel -> out of fuel, as budgeted", BIG_PAYLOAD, SMALL_FUEL)
         }
         Err(e) => return Err(Failure::Call("vowel, small fuel", e)),
-        Ok(out) => {
-            return Err(Failure::Mismatch(
-                "vowel, small fuel",
-                alloc::format!("Ok({})", Text(&out)),
-                String::from("Err(OutOfFuel)"),
-            ))
-        }
+        Ok(out) => return Err(unexpected_ok("vowel, small fuel", &out, "Err(OutOfFuel)")),
     }
     let got = starved.invoke("vowel", b"recovered").context("vowel after running out of fuel")?;
-    hprintln!("then vowel \"recovered\" -> {}", Text(&got));
+    defmt::info!("then vowel \"recovered\" -> {}", Text(&got));
     ensure_eq("vowel after running out of fuel", got.as_slice(), b"4".as_slice())
 }
 
@@ -154,8 +145,8 @@ pub fn steady(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     let short = vowel_calls(simple, 10)?;
     let in_use_after_short = HEAP.in_use();
     let long = vowel_calls(simple, 1000)?;
-    hprintln!(
-        "vowel x10: stack high-water {} B; x1000: {} B; heap in use {} B -> {} B",
+    defmt::info!(
+        "vowel x10: stack high-water {=usize} B; x1000: {=usize} B; heap in use {=usize} B -> {=usize} B",
         short,
         long,
         in_use_after_short,

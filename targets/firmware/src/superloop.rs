@@ -4,7 +4,6 @@
 use alloc::vec::Vec;
 use core::task::Poll;
 
-use cortex_m_semihosting::hprintln;
 use hookr::Runtime;
 
 use crate::check::{ensure, ensure_eq, Context, Failure, Text};
@@ -42,8 +41,8 @@ pub fn check(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     let whole = simple.invoke("vowel", &text).context("vowel, whole")?;
     let whole_fuel = simple.last_call().fuel;
     let (sliced, ticks, other_work) = main_loop(simple, &text)?;
-    hprintln!(
-        "vowel on {} B, {} fuel a tick: {} after {} ticks of the main loop ({} rounds of its other work), {:?} fuel",
+    defmt::info!(
+        "vowel on {=usize} B, {=u64} fuel a tick: {} after {=u32} ticks of the main loop ({=u32} rounds of its other work), {} fuel",
         BIG_PAYLOAD,
         TICK_FUEL,
         Text(&sliced),

@@ -3,13 +3,11 @@
 //! an unknown operation, a host operation nobody registered, and a trap followed by a
 //! good call on a fresh instance.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use cortex_m_semihosting::hprintln;
 use hookr::{Abi, Error, HostError, HostFn, Runtime};
 
-use crate::check::{ensure_eq, log_line, Context, Failure, Text};
+use crate::check::{ensure_eq, log_line, unexpected_ok, Context, Failure, Text};
 use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
 
 static WASM: &[u8] = include_bytes!("../../plugins/wapc-demo/wapc-demo.wasm");
@@ -43,14 +41,14 @@ static WAPC_FNS: &[HostFn<WapcHost>] = &[
 ];
 
 /// Calls `op` and expects it to fail with the plugin error `want`.
-fn fails_with(rt: &mut Runtime<WapcHost>, op: &'static str, want: &str) -> Result<(), Failure> {
+fn fails_with(rt: &mut Runtime<WapcHost>, op: &'static str, want: &'static str) -> Result<(), Failure> {
     match rt.invoke(op, b"") {
         Err(Error::Plugin(m)) if &*m == want => {
-            hprintln!("{} -> plugin error {:?}", op, &*m);
+            defmt::info!("{=str} -> plugin error {=str:?}", op, &*m);
             Ok(())
         }
         Err(e) => Err(Failure::Call(op, e)),
-        Ok(out) => Err(Failure::Mismatch(op, alloc::format!("Ok({})", Text(&out)), String::from(want))),
+        Ok(out) => Err(unexpected_ok(op, &out, want)),
     }
 }
 
@@ -69,8 +67,8 @@ pub fn check() -> Result<(), Failure> {
         .build()
         .context("load wapc-demo")?;
     ensure_eq("wapc-demo ABI", rt.module().abi(), Abi::Wapc)?;
-    hprintln!(
-        "loaded wapc-demo ({} B wasm, {} ABI, {} B memory): heap +{} B, stack high-water {} B",
+    defmt::info!(
+        "loaded wapc-demo ({=usize} B wasm, {} ABI, {=usize} B memory): heap +{=usize} B, stack high-water {=usize} B",
         WASM.len(),
         rt.module().abi(),
         rt.memory_size(),
@@ -80,14 +78,14 @@ pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
 
     let reply = rt.invoke("echo", b"Steve").context("wapc echo")?;
-    hprintln!("echo \"Steve\" -> {}", Text(&reply));
+    defmt::info!("echo \"Steve\" -> {}", Text(&reply));
     ensure_eq("wapc echo", reply.as_slice(), b"Steve".as_slice())?;
 
     let reply = rt.invoke("greet", b"Steve").context("wapc greet")?;
-    hprintln!("greet \"Steve\" (host demo/greetings/hello) -> {}", Text(&reply));
+    defmt::info!("greet \"Steve\" (host demo/greetings/hello) -> {}", Text(&reply));
     ensure_eq("wapc greet", reply.as_slice(), b"Hello from the demo binding, Steve".as_slice())?;
     let reply = rt.invoke("greet_plain", b"Steve").context("wapc greet_plain")?;
-    hprintln!("greet_plain \"Steve\" (host helloByte) -> {}", Text(&reply));
+    defmt::info!("greet_plain \"Steve\" (host helloByte) -> {}", Text(&reply));
     ensure_eq("wapc greet_plain", reply.as_slice(), b"Hello, Steve".as_slice())?;
     ensure_eq("wapc host calls", (rt.state().hello, rt.state().hello_byte), (1, 1))?;
 
@@ -103,17 +101,19 @@ pub fn check() -> Result<(), Failure> {
     ensure_eq("wapc count", rt.invoke("count", b"").context("wapc count")?.as_slice(), b"1".as_slice())?;
     ensure_eq("wapc count", rt.invoke("count", b"").context("wapc count")?.as_slice(), b"2".as_slice())?;
     match rt.invoke("trap", b"") {
-        Err(Error::Trap(code)) => hprintln!("trap -> {}", code),
+        Err(Error::Trap(code)) => defmt::info!("trap -> {=str}", code.trap_message()),
         Err(e) => return Err(Failure::Call("wapc trap", e)),
-        Ok(out) => {
-            return Err(Failure::Mismatch("wapc trap", alloc::format!("Ok({})", Text(&out)), String::from("a trap")))
-        }
+        Ok(out) => return Err(unexpected_ok("wapc trap", &out, "a trap")),
     }
     // A fresh instance answers: `wapc_init` ran again, the counter starts over.
     let count = rt.invoke("count", b"").context("wapc count after the trap")?;
-    hprintln!("then count -> {} (a fresh instance)", Text(&count));
+    defmt::info!("then count -> {} (a fresh instance)", Text(&count));
     ensure_eq("wapc count after the trap", count.as_slice(), b"1".as_slice())?;
-    hprintln!("wapc-demo calls: stack high-water {} B, heap in use {} B", meter::stack_high_water(), HEAP.in_use());
+    defmt::info!(
+        "wapc-demo calls: stack high-water {=usize} B, heap in use {=usize} B",
+        meter::stack_high_water(),
+        HEAP.in_use()
+    );
     drop(rt);
     Ok(())
 }
