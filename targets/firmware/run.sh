@@ -7,6 +7,7 @@
 #
 #   ./run.sh                        # the hash-pinned build (hookr without validate)
 #   ./run.sh --features validate    # hookr validates on the device as well
+#   ./run.sh --features panic-messages   # a panic logs its message (+106 KB of flash)
 #
 # Extra arguments go to cargo. TIMEOUT (seconds, default 120) bounds the QEMU run.
 set -euo pipefail
@@ -15,8 +16,11 @@ cd "$(dirname "$0")"
 TIMEOUT="${TIMEOUT:-120}"
 TARGET=thumbv7em-none-eabihf
 ELF="target/$TARGET/release/hookr-firmware"
-# Flash the image may take: .vector_table + .text + .rodata + .data.
+# Flash the image CI builds (no extra cargo arguments) may take: .vector_table + .text
+# + .rodata + .data. Other builds (e.g. --features validate) print their figures only.
 FLASH_LIMIT=$((512 * 1024))
+limit=(--limit "$FLASH_LIMIT")
+(($#)) && limit=()
 # defmt-print decodes defmt 1.x frames; installed when missing, at this version.
 DEFMT_PRINT_VERSION=1.2.0
 
@@ -48,7 +52,7 @@ cargo clippy --release -j 1 "$@" -- -D warnings
 cargo clippy --release -j 1 --features panic-messages -- -D warnings
 cargo build --release -j 1 "$@"
 # Flash per part, from the symbol sizes (flash.py); fails over the limit.
-python3 flash.py "$ELF" --limit "$FLASH_LIMIT" \
+python3 flash.py "$ELF" "${limit[@]}" \
     --embed simple=../plugins/simple/simple.wasm \
     --embed sensor=../plugins/sensor/sensor.wasm \
     --embed wapc-demo=../plugins/wapc-demo/wapc-demo.wasm \
