@@ -39,6 +39,7 @@ PARTS = [
 ]
 EMBEDDED = "embedded: "
 UNNAMED = "unnamed constants (strings, panic locations, tables)"
+OUTLINED = "machine-outlined code shared by all"
 OTHER = "other"
 
 
@@ -76,8 +77,10 @@ def crate_of(name):
 
 
 def part_of(name):
-    if name.startswith(".Lanon") or name.startswith(".L"):
+    if name.startswith(".L"):
         return UNNAMED
+    if name.startswith("OUTLINED_FUNCTION"):
+        return OUTLINED
     crate = crate_of(name)
     for part, crates in PARTS:
         if crate in crates:
@@ -117,7 +120,7 @@ def main():
     vectors = secs.get(".vector_table", (0, 0))[0]
     flash = vectors + text + rodata + data
 
-    order = [p for p, _ in PARTS] + [OTHER]
+    order = [p for p, _ in PARTS] + [OUTLINED, OTHER]
     rows = {p: [0, 0] for p in order}
     named_rodata = 0
     for line in run("arm-none-eabi-nm", "-S", "--size-sort", "-C", args.elf).splitlines():
