@@ -28,6 +28,7 @@ DEFMT_PRINT_VERSION=1.2.0
 missing=()
 command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
 command -v arm-none-eabi-size >/dev/null || missing+=(binutils-arm-none-eabi)
+command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo=sudo
