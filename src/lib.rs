@@ -134,5 +134,8 @@ pub use sliced::{CancelHandle, SlicedCall};
 /// The ABI names shared with the guest kit.
 pub use hookr_abi as abi_names;
 pub mod codec;
+/// Fixed-capacity vectors and strings: outputs, host-function replies and typed values
+/// that need no allocation (see [`io::Output`]).
+pub use heapless;
 /// The interpreter hookr runs on.
 pub use wasmi;
