@@ -99,11 +99,13 @@ mod abi;
 mod abort;
 mod builder;
 mod error;
+mod error_text;
 mod host_fn;
 pub mod io;
 mod limits;
 pub mod meter;
 mod module;
+mod output;
 mod plugin_fn;
 #[cfg(feature = "std")]
 mod pool;
@@ -117,7 +119,7 @@ pub mod wasi;
 pub use abi::Abi;
 pub use builder::{check_import, Builder};
 pub use error::{Error, TrapCode};
-pub use host_fn::{BytesFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
+pub use host_fn::{BytesFn, FixedFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
 pub use limits::Limits;
 pub use meter::Usage;
 #[cfg(feature = "validate")]
