@@ -60,6 +60,16 @@
 //! [`Runtime::start_sliced`] runs a call a slice at a time, for a firmware main loop.
 //! After any of these stops a call, the plugin starts afresh for the next one.
 //!
+//! # Calls without allocation
+//!
+//! For firmware that must not allocate per call, every buffer a call writes can be
+//! one of fixed capacity: the response ([`Runtime::invoke_into`] into any
+//! [`io::Output`], such as a `heapless::Vec<u8, N>`), a host function's reply
+//! ([`HostFn::bytes_fixed`]), typed values (`heapless::String<N>` fields decode
+//! without allocating) and a plugin's error text ([`Builder::keep_error_texts`],
+//! [`Runtime::last_error_text`]). What does not fit is an error
+//! ([`Error::TooLarge`], [`codec::DecodeError::TooLong`]), never part of a value.
+//!
 //! # waPC guests
 //!
 //! A module that imports from `wapc` instead of `hookr` is a waPC guest (built with
