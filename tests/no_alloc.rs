@@ -2,8 +2,9 @@
 //! `simple` plugin's `vowel`, `echoByte` (through a fixed-buffer `helloByte`), typed
 //! `echo` (through a typed `hello` of heapless strings) and failing `nope` allocate
 //! nothing on the host, into heapless outputs and with error texts kept by the
-//! runtime; and a response, a host reply, an error text or a typed value too large
-//! for its fixed buffer is a clear error, never part of a value reported as success.
+//! runtime, and neither do a plugin's log lines; and a response, a host reply, an
+//! error text or a typed value too large for its fixed buffer is a clear error, never
+//! part of a value reported as success.
 //!
 //! Its own test binary: the counting global allocator sees only these tests.
 
@@ -349,4 +350,44 @@ fn an_error_text_longer_than_max_error_is_kept_cut_and_marked() {
     rt.invoke_into("vowel", b"aeiou", &mut out).unwrap();
     assert_eq!(out, b"5");
     assert_eq!(rt.last_error_text(), None);
+}
+
+/// Logs a line, then answers its payload.
+const LOGGER: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (import "hookr" "__log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "a line of the plugin's log")
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 100) (i32.const 200))
+    (call $log (i32.const 0) (i32.const 26))
+    (call $resp (i32.const 200) (local.get $len))
+    (i32.const 1)))"#;
+
+#[test]
+fn log_lines_reach_the_logger_without_allocation() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static LINES: AtomicUsize = AtomicUsize::new(0);
+    let wasm = wat::parse_str(LOGGER).unwrap();
+    let mut rt = Runtime::builder(())
+        .bytes(&wasm)
+        .logger(|line| {
+            if line == "a line of the plugin's log" {
+                LINES.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .keep_error_texts()
+        .build()
+        .unwrap();
+    let mut out = HVec::<u8, 16>::new();
+    rt.invoke_into("op", b"payload", &mut out).unwrap();
+    let n = allocations(|| {
+        for _ in 0..CALLS {
+            rt.invoke_into("op", b"payload", &mut out).unwrap();
+        }
+    });
+    assert_eq!(out, b"payload");
+    assert_eq!(LINES.load(Ordering::Relaxed), CALLS + 1);
+    assert_eq!(n, 0, "{CALLS} calls that log allocated {n} times");
 }
