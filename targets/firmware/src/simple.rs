@@ -230,6 +230,9 @@ fn counted(what: &'static str, n: u32, mut call: impl FnMut() -> Result<bool, Er
 /// replies from fixed buffers, typed values of `heapless` strings, and error texts
 /// kept in the runtime. 1 000 calls of each function allocate nothing; a response
 /// larger than its buffer is an error that leaves the buffer empty.
+// Not inlined: its runtime and buffers would stay on the stack frame of `run` for the
+// whole program.
+#[inline(never)]
 fn without_allocation() -> Result<(), Failure> {
     let limits = Limits::default().with_fuel(Some(FUEL)).with_max_memory_pages(MAX_PAGES).with_max_error(128);
     let mut rt = Runtime::builder(SimpleHost::default())
