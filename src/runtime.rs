@@ -578,6 +578,8 @@ impl<T: 'static> Runtime<T> {
     }
 
     /// [`invoke_into`](Self::invoke_into), compiled once for every kind of output.
+    // Not inlined: one copy serves every caller, whose stack frames it would grow.
+    #[inline(never)]
     fn invoke_dyn(&mut self, op: &str, payload: &[u8], out: &mut dyn Output) -> Result<(), Error> {
         if self.watch.active() {
             let slice = self.limits().slice_fuel;
