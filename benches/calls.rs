@@ -18,6 +18,7 @@ use std::hint::black_box;
 use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Echo, Results, State, SENTENCE, SIMPLE, WAPC_DEMO};
 
 use hookr::codec;
+use hookr::heapless;
 use hookr::wasmi::{self, Caller, Engine, Linker, Memory, Store, TypedFunc};
 use hookr::{EngineConfig, Hasher, HostError, HostFn, Module, NoVerify, Runtime, Sha256Hasher};
 
@@ -244,6 +245,37 @@ static HOST_FNS: &[HostFn<State>] = &[
     HostFn::bytes("hello", hello_byte).with_binding("demo").with_namespace("greetings"),
 ];
 
+/// `helloByte` with its reply in a fixed buffer.
+fn hello_byte_fixed(_: &mut State, input: &[u8], out: &mut heapless::Vec<u8, 128>) -> Result<(), HostError> {
+    out.extend_from_slice(b"Hello, ")?;
+    out.extend_from_slice(input)?;
+    Ok(())
+}
+
+/// `hello`'s message with its text in a fixed buffer.
+#[derive(codec::Encode, codec::Decode)]
+struct FixedHello {
+    msg: heapless::String<32>,
+}
+
+/// `echo`'s message with its text in a fixed buffer.
+#[derive(codec::Encode, codec::Decode)]
+struct FixedEcho {
+    data: heapless::String<32>,
+}
+
+fn hello_fixed(_: &mut State, input: FixedHello) -> Result<FixedHello, HostError> {
+    let mut msg = heapless::String::new();
+    msg.push_str("Hello, ")?;
+    msg.push_str(&input.msg)?;
+    msg.push('!')?;
+    Ok(FixedHello { msg })
+}
+
+/// `simple`'s host functions, replying from fixed buffers.
+static FIXED_HOST_FNS: &[HostFn<State>] =
+    &[HostFn::typed("hello", hello_fixed), HostFn::bytes_fixed("helloByte", hello_byte_fixed)];
+
 fn runtime(wasm: &[u8]) -> Runtime<State> {
     Runtime::builder(State).bytes(wasm).host_fns(HOST_FNS).build().unwrap()
 }
@@ -282,6 +314,15 @@ fn main() {
         r.run(&format!("echo {label}: hookr invoke"), || {
             black_box(rt.invoke("echo", black_box(&payload)).unwrap());
         });
+        if n <= 4 << 10 {
+            let mut fixed = heapless::Vec::<u8, { 4 << 10 }>::new();
+            rt.invoke_into("echo", &payload, &mut fixed).unwrap();
+            assert_eq!(fixed, payload[..]);
+            r.run(&format!("echo {label}: hookr invoke_into heapless"), || {
+                rt.invoke_into("echo", black_box(&payload), &mut fixed).unwrap();
+                black_box(&fixed);
+            });
+        }
     }
 
     // --- a host call round trip, 16-byte payload
@@ -393,6 +434,38 @@ fn main() {
         black_box(reply);
     });
 
+    // --- the same calls with no allocation: fixed outputs, fixed host replies,
+    // heapless strings, error texts kept by the runtime
+    let mut fixed =
+        Runtime::builder(State).module(compiled.clone()).host_fns(FIXED_HOST_FNS).keep_error_texts().build().unwrap();
+    let mut small = heapless::Vec::<u8, 128>::new();
+    fixed.invoke_into("vowel", SENTENCE, &mut small).unwrap();
+    assert_eq!(small, b"23");
+    r.run("simple vowel 86 B: invoke_into heapless", || {
+        fixed.invoke_into("vowel", black_box(SENTENCE), &mut small).unwrap();
+        black_box(&small);
+    });
+    fixed.invoke_into("echoByte", SENTENCE, &mut small).unwrap();
+    assert_eq!(small, [b"Hello, ", SENTENCE].concat()[..]);
+    r.run("simple echoByte 86 B: invoke_into heapless", || {
+        fixed.invoke_into("echoByte", black_box(SENTENCE), &mut small).unwrap();
+        black_box(&small);
+    });
+    let fixed_steve = FixedEcho { data: heapless::String::try_from("Steve").unwrap() };
+    let reply: FixedEcho = fixed.call("echo", &fixed_steve).unwrap();
+    assert_eq!(reply.data, "Hello, Steve!");
+    r.run("simple typed echo: call heapless", || {
+        let reply: FixedEcho = fixed.call("echo", black_box(&fixed_steve)).unwrap();
+        black_box(reply);
+    });
+    let mut vec_out = Vec::new();
+    r.run("simple nope: Error::Plugin", || {
+        black_box(simple.invoke_into("nope", b"", &mut vec_out).unwrap_err());
+    });
+    r.run("simple nope: Error::PluginKept", || {
+        black_box(fixed.invoke_into("nope", b"", &mut small).unwrap_err());
+    });
+
     // --- the same work through both ABIs: hand-written guests, then real plugins
     let wapc_echo = wat::parse_str(as_wapc(ECHO)).unwrap();
     let mut wapc_rt = runtime(&wapc_echo);
@@ -481,11 +554,31 @@ fn summary(r: &Results) {
         println!("{:<28} {:>12} {:>12} {:>8}", label, ns(h), ns(w), ratio(w, h));
     }
     println!();
+    println!("{:<28} {:>12} {:>12} {:>8}", "no allocation", "Vec / owned", "fixed", "ratio");
+    let pairs = [
+        ("echo 0 B", "echo 0 B: hookr invoke_into", "echo 0 B: hookr invoke_into heapless"),
+        ("echo 64 B", "echo 64 B: hookr invoke_into", "echo 64 B: hookr invoke_into heapless"),
+        ("echo 4 KiB", "echo 4 KiB: hookr invoke_into", "echo 4 KiB: hookr invoke_into heapless"),
+        ("simple vowel 86 B", "simple vowel 86 B: invoke_into", "simple vowel 86 B: invoke_into heapless"),
+        ("simple echoByte 86 B", "simple echoByte 86 B: invoke_into", "simple echoByte 86 B: invoke_into heapless"),
+        ("simple typed echo", "simple typed echo: call", "simple typed echo: call heapless"),
+        ("simple nope (fails)", "simple nope: Error::Plugin", "simple nope: Error::PluginKept"),
+    ];
+    for (label, owned, fixed) in pairs {
+        let (o, f) = (r.get(owned), r.get(fixed));
+        println!("{:<28} {:>12} {:>12} {:>8}", label, ns(o), ns(f), ratio(f, o));
+    }
+    println!();
     for name in [
         "simple vowel 0 B: invoke_into",
         "simple vowel 86 B: invoke_into",
         "simple echoByte 86 B: invoke_into",
         "simple typed echo: call",
+        "simple vowel 86 B: invoke_into heapless",
+        "simple echoByte 86 B: invoke_into heapless",
+        "simple typed echo: call heapless",
+        "simple nope: Error::Plugin",
+        "simple nope: Error::PluginKept",
         "wapc-demo greet_plain 86 B: invoke_into",
         "wapc-demo echo 86 B: invoke_into",
     ] {

@@ -327,8 +327,7 @@ fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) 
             return Err(too_large("plugin response", range.len(), limit));
         }
         ctx.meter.charge_bytes(range.len())?;
-        ctx.response.clear();
-        ctx.response.extend_from_slice(&data[range]);
+        ctx.frame.respond(&data[range]);
         Ok(())
     })
 }

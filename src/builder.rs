@@ -63,6 +63,7 @@ pub struct Builder<'a, T: 'static> {
     watch: Watch,
     record: Option<io::BoxedSink>,
     tape: Option<Tape>,
+    keep_error_texts: bool,
 }
 
 impl<'a, T: 'static> Builder<'a, T> {
@@ -89,6 +90,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             watch: Watch::default(),
             record: None,
             tape: None,
+            keep_error_texts: false,
         }
     }
 
@@ -345,6 +347,39 @@ impl<'a, T: 'static> Builder<'a, T> {
         self
     }
 
+    /// Plugin errors carry no text: a call the plugin fails fails with
+    /// [`Error::PluginKept`], and the runtime keeps the text, readable with
+    /// [`Runtime::last_error_text`] until the next call. A failing call then allocates
+    /// nothing, where [`Error::Plugin`] holds a text allocated for it; for hosts that
+    /// must not allocate per call (see README, "Calls without allocation").
+    ///
+    /// Reserves [`Limits::max_error`] bytes (and 64 for the note that marks a cut
+    /// text) once, at build: give firmware a `max_error` its plugins' messages need.
+    ///
+    /// ```
+    /// # let wasm = wat::parse_str(r#"(module
+    /// #   (import "hookr" "__plugin_error" (func $err (param i32 i32)))
+    /// #   (memory (export "memory") 1)
+    /// #   (data (i32.const 0) "planned Failure")
+    /// #   (func (export "__plugin_call") (param i32 i32) (result i32)
+    /// #     (call $err (i32.const 0) (i32.const 15))
+    /// #     (i32.const 0)))"#).unwrap();
+    /// // This plugin fails every call with "planned Failure".
+    /// let limits = hookr::Limits::default().with_max_error(256);
+    /// let mut rt = hookr::Runtime::builder(()).bytes(&wasm).limits(limits).keep_error_texts().build()?;
+    /// let mut out = hookr::heapless::Vec::<u8, 64>::new();
+    /// match rt.invoke_into("nope", b"", &mut out) {
+    ///     Err(hookr::Error::PluginKept { len: 15 }) => {}
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert_eq!(rt.last_error_text(), Some("planned Failure"));
+    /// # Ok::<(), hookr::Error>(())
+    /// ```
+    pub fn keep_error_texts(mut self) -> Self {
+        self.keep_error_texts = true;
+        self
+    }
+
     /// Every limit at once ([`Limits::check`]ed by [`build`](Self::build)).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -431,7 +466,11 @@ impl<'a, T: 'static> Builder<'a, T> {
         let logger = self.logger.take().unwrap_or_else(io::default_logger);
         let host = Box::new(HostSide { state: self.state, table });
         let ctx = Ctx::new(host, logger, io, self.limits, tape);
-        Runtime::new(module, ctx, self.watch)
+        let mut rt = Runtime::new(module, ctx, self.watch)?;
+        if self.keep_error_texts {
+            rt.keep_error_texts();
+        }
+        Ok(rt)
     }
 }
 

@@ -74,6 +74,16 @@ pub enum Error {
     /// The plugin reported an error (through `__plugin_error`, or a waPC guest's
     /// `__guest_error`), or its call returned failure without a message.
     Plugin(Box<str>),
+    /// The plugin reported an error, or returned failure without a message, as for
+    /// [`Error::Plugin`], on a runtime that keeps error texts
+    /// ([`Builder::keep_error_texts`](crate::Builder::keep_error_texts)): the text,
+    /// `len` bytes, is in [`Runtime::last_error_text`](crate::Runtime::last_error_text)
+    /// until the next call, and this error carries none, so that a failing call
+    /// allocates nothing.
+    PluginKept {
+        /// The length of the text in bytes.
+        len: usize,
+    },
     /// A host function failed while the host called it directly, or a host-side
     /// problem ended the call.
     Host(Box<str>),
@@ -231,6 +241,7 @@ impl fmt::Display for Error {
             Error::MemoryLimit(why) => write!(f, "memory limit: {why}"),
             Error::Exit(status) => write!(f, "plugin exited with status {status}"),
             Error::Plugin(msg) => write!(f, "plugin error: {msg}"),
+            Error::PluginKept { len } => write!(f, "plugin error ({len} bytes of text kept by the runtime)"),
             Error::Host(msg) => write!(f, "host error: {msg}"),
             Error::BadGuestPointer { import, ptr, len, memory } => write!(
                 f,
@@ -342,6 +353,9 @@ impl defmt::Format for Error {
             Error::MemoryLimit(why) => write!(f, "memory limit: {=str}", &**why),
             Error::Exit(status) => write!(f, "plugin exited with status {=i32}", status),
             Error::Plugin(msg) => write!(f, "plugin error: {=str}", &**msg),
+            Error::PluginKept { len } => {
+                write!(f, "plugin error ({=usize} bytes of text kept by the runtime)", len)
+            }
             Error::Host(msg) => write!(f, "host error: {=str}", &**msg),
             Error::BadGuestPointer { import, ptr, len, memory } => write!(
                 f,

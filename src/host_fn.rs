@@ -40,6 +40,15 @@ impl From<&'static str> for HostError {
     }
 }
 
+/// A reply longer than the fixed buffer of a [`HostFn::bytes_fixed`] function, or a
+/// `heapless::String` of a typed one: with `?`, `out.extend_from_slice(bytes)?`
+/// answers the plugin this error.
+impl From<heapless::CapacityError> for HostError {
+    fn from(_: heapless::CapacityError) -> Self {
+        HostError::new("a fixed-capacity buffer of the host function is too small for its reply")
+    }
+}
+
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -51,6 +60,10 @@ impl core::error::Error for HostError {}
 /// A byte host function: host state, the request payload, and a cleared buffer to write
 /// the response into (its capacity is reused from call to call).
 pub type BytesFn<T> = fn(&mut T, &[u8], &mut Vec<u8>) -> Result<(), HostError>;
+
+/// A byte host function that writes its reply into a buffer of fixed capacity `N`: host
+/// state, the request payload, and an empty buffer for the response.
+pub type FixedFn<T, const N: usize> = fn(&mut T, &[u8], &mut heapless::Vec<u8, N>) -> Result<(), HostError>;
 
 /// A typed host function: host state and the decoded request; returns the response.
 pub type TypedFn<T, In, Out> = fn(&mut T, In) -> Result<Out, HostError>;
@@ -199,8 +212,9 @@ pub struct HostFn<T: 'static> {
 
 enum Kind<T> {
     Bytes(BytesFn<T>),
-    // A typed function, its signature erased, and the one function that knows it.
-    Typed(fn(), Trampoline<T>),
+    // A typed or fixed-buffer function, its signature erased, and the one function
+    // that knows it.
+    Erased(fn(), Trampoline<T>),
 }
 
 impl<T> Clone for Kind<T> {
@@ -225,7 +239,31 @@ impl<T> HostFn<T> {
         // pointer is only ever transmuted back to `TypedFn<T, In, Out>`, in
         // `call_typed::<T, In, Out>`, which is paired with it here.
         let erased = unsafe { core::mem::transmute::<TypedFn<T, In, Out>, fn()>(f) };
-        HostFn { name, binding: "", namespace: "", kind: Kind::Typed(erased, call_typed::<T, In, Out>) }
+        HostFn { name, binding: "", namespace: "", kind: Kind::Erased(erased, call_typed::<T, In, Out>) }
+    }
+
+    /// A host function that takes raw bytes and writes its reply into a buffer of fixed
+    /// capacity `N` (a `heapless::Vec<u8, N>`, on the stack while it runs): its reply
+    /// never needs an allocation, and one longer than `N` bytes cannot be written. With
+    /// `?`, a write that does not fit answers the plugin a host error
+    /// ([`HostError`] converts from `heapless::CapacityError`).
+    ///
+    /// ```
+    /// use hookr::{heapless, HostError, HostFn};
+    ///
+    /// fn greet(_: &mut (), name: &[u8], out: &mut heapless::Vec<u8, 32>) -> Result<(), HostError> {
+    ///     out.extend_from_slice(b"Hello, ")?;
+    ///     out.extend_from_slice(name)?; // a name of more than 25 bytes is a host error
+    ///     Ok(())
+    /// }
+    /// static HOST_FNS: &[HostFn<()>] = &[HostFn::bytes_fixed("helloByte", greet)];
+    /// # assert_eq!(HOST_FNS[0].name(), "helloByte");
+    /// ```
+    pub const fn bytes_fixed<const N: usize>(name: &'static str, f: FixedFn<T, N>) -> Self {
+        // SAFETY: as in `typed`: only `call_fixed::<T, N>`, paired with it here,
+        // transmutes it back, to the same type.
+        let erased = unsafe { core::mem::transmute::<FixedFn<T, N>, fn()>(f) };
+        HostFn { name, binding: "", namespace: "", kind: Kind::Erased(erased, call_fixed::<T, N>) }
     }
 
     /// This host function under the waPC binding `binding` (default empty), which a
@@ -260,7 +298,7 @@ impl<T> HostFn<T> {
     pub(crate) fn call(&self, state: &mut T, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
         match self.kind {
             Kind::Bytes(f) => f(state, payload, out),
-            Kind::Typed(f, trampoline) => trampoline(f, state, payload, out),
+            Kind::Erased(f, trampoline) => trampoline(f, state, payload, out),
         }
     }
 }
@@ -289,6 +327,19 @@ fn call_typed<T, In: Decode, Out: Encode>(
         codec::from_slice(payload).map_err(|e| HostError::from(alloc::format!("cannot decode request: {e}")))?;
     let output = f(state, input)?;
     codec::encode_into(&output, out).map_err(|e| HostError::from(alloc::format!("cannot encode response: {e}")))
+}
+
+fn call_fixed<T, const N: usize>(f: fn(), state: &mut T, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    // SAFETY: `f` was made from a `FixedFn<T, N>` in `HostFn::bytes_fixed`, the only
+    // place that pairs this instance of `call_fixed` with a pointer.
+    let f = unsafe { core::mem::transmute::<fn(), FixedFn<T, N>>(f) };
+    let mut reply = heapless::Vec::<u8, N>::new();
+    f(state, payload, &mut reply)?;
+    // `out` is the runtime's reply buffer, empty: room for `N` bytes, reserved the
+    // first time, serves every reply of this function.
+    out.reserve(N);
+    out.extend_from_slice(&reply);
+    Ok(())
 }
 
 /// Wraps a typed closure as a byte closure.

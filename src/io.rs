@@ -8,6 +8,8 @@
 
 use alloc::boxed::Box;
 
+pub use crate::output::{Output, OutputFull, SliceOutput};
+
 /// A sink refused the bytes written to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SinkError;

@@ -60,6 +60,16 @@
 //! [`Runtime::start_sliced`] runs a call a slice at a time, for a firmware main loop.
 //! After any of these stops a call, the plugin starts afresh for the next one.
 //!
+//! # Calls without allocation
+//!
+//! For firmware that must not allocate per call, every buffer a call writes can be
+//! one of fixed capacity: the response ([`Runtime::invoke_into`] into any
+//! [`io::Output`], such as a `heapless::Vec<u8, N>`), a host function's reply
+//! ([`HostFn::bytes_fixed`]), typed values (`heapless::String<N>` fields decode
+//! without allocating) and a plugin's error text ([`Builder::keep_error_texts`],
+//! [`Runtime::last_error_text`]). What does not fit is an error
+//! ([`Error::TooLarge`], [`codec::DecodeError::TooLong`]), never part of a value.
+//!
 //! # waPC guests
 //!
 //! A module that imports from `wapc` instead of `hookr` is a waPC guest (built with
@@ -105,11 +115,13 @@ mod abi;
 mod abort;
 mod builder;
 mod error;
+mod error_text;
 mod host_fn;
 pub mod io;
 mod limits;
 pub mod meter;
 mod module;
+mod output;
 mod plugin_fn;
 #[cfg(feature = "std")]
 mod pool;
@@ -123,7 +135,7 @@ pub mod wasi;
 pub use abi::Abi;
 pub use builder::{check_import, Builder};
 pub use error::{Error, TrapCode};
-pub use host_fn::{BytesFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
+pub use host_fn::{BytesFn, FixedFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
 pub use limits::Limits;
 pub use meter::Usage;
 #[cfg(feature = "validate")]
@@ -140,5 +152,8 @@ pub use sliced::{CancelHandle, SlicedCall};
 /// The ABI names shared with the guest kit.
 pub use hookr_abi as abi_names;
 pub mod codec;
+/// Fixed-capacity vectors and strings: outputs, host-function replies and typed values
+/// that need no allocation (see [`io::Output`]).
+pub use heapless;
 /// The interpreter hookr runs on.
 pub use wasmi;

@@ -7,6 +7,7 @@ use core::marker::PhantomData;
 use hookr_abi::codec::{Decode, Encode};
 
 use crate::error::Error;
+use crate::output::Output;
 use crate::runtime::Runtime;
 
 /// A plugin function called with bytes (the seed's `PluginFnByte`).
@@ -30,8 +31,9 @@ impl PluginFnBytes {
         rt.invoke(&self.name, payload)
     }
 
-    /// Calls it, writing the response into `out`.
-    pub fn call_into<T>(&self, rt: &mut Runtime<T>, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    /// Calls it, writing the response into `out`: a `Vec<u8>` or a buffer of fixed
+    /// capacity, as [`Runtime::invoke_into`] takes.
+    pub fn call_into<T, O: Output>(&self, rt: &mut Runtime<T>, payload: &[u8], out: &mut O) -> Result<(), Error> {
         rt.invoke_into(&self.name, payload, out)
     }
 }

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use alloc::boxed::Box;
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use hookr_abi::codec::{self, Decode, Encode};
 use hookr_abi::{self as names};
 
@@ -13,36 +14,68 @@ use wasmi::{Memory, Store, TypedFunc};
 use core::task::Poll;
 
 use crate::error::Error;
+use crate::error_text;
 use crate::host_fn::{Host, HostSide};
 use crate::io::Logger;
 use crate::limits::{Limiter, Limits};
 use crate::meter::{Meter, Usage};
 use crate::module::Module;
+use crate::output::Output;
 use crate::sliced::{SlicedCall, Watch};
 use crate::transcript::{error_kind, Outcome, Tape};
 use crate::wasi::Io;
 
-/// The request of the call under way: the operation name and payload the host lends
-/// to `__plugin_request` (waPC: `__guest_request`) for the duration of one call.
+/// The call under way: the operation name and payload the host lends to
+/// `__plugin_request` (waPC: `__guest_request`), and the caller's output that
+/// `__plugin_response` (`__guest_response`) writes into, for the duration of one call.
 pub(crate) struct Frame {
     op: *const u8,
     op_len: usize,
     payload: *const u8,
     payload_len: usize,
+    /// The caller's output, its lifetime erased; `None` outside a call.
+    out: Option<NonNull<dyn Output>>,
+    /// The length of a response that did not fit `out`, and `out`'s limit.
+    overflow: Option<(usize, usize)>,
 }
 
 // SAFETY: the pointers are set only by `Runtime::begin`, whose callers keep both
-// slices borrowed until `Runtime::end` clears them (see `Frame::get`). Moving a
-// runtime to another thread between calls moves no live borrow.
+// slices and the output borrowed until `Runtime::end` clears them (see `Frame::get`).
+// Moving a runtime to another thread between calls moves no live borrow.
 unsafe impl Send for Frame {}
 
 impl Frame {
     const EMPTY: Frame = Frame {
-        op: core::ptr::NonNull::<u8>::dangling().as_ptr(),
+        op: NonNull::<u8>::dangling().as_ptr(),
         op_len: 0,
-        payload: core::ptr::NonNull::<u8>::dangling().as_ptr(),
+        payload: NonNull::<u8>::dangling().as_ptr(),
         payload_len: 0,
+        out: None,
+        overflow: None,
     };
+
+    /// The caller's output: the response of the call under way goes there. `None`
+    /// while an initialiser runs, whose response goes nowhere.
+    #[inline]
+    pub(crate) fn out(&mut self) -> Option<&mut dyn Output> {
+        // SAFETY: set by `Runtime::begin` from an output its caller keeps mutably
+        // borrowed, and uses through nothing else, until `Runtime::end` takes it back
+        // (`invoke_into` within its body, a `SlicedCall` for its life, holding only
+        // this pointer). A leaked `SlicedCall` leaves it stale, but the next call and
+        // every (re)instantiation reset it before any guest code runs, as for `get`.
+        self.out.map(|mut out| unsafe { out.as_mut() })
+    }
+
+    /// Puts the guest's response into the caller's output, or notes that it does not
+    /// fit there (and leaves the output empty): the call then fails when it ends.
+    #[inline]
+    pub(crate) fn respond(&mut self, bytes: &[u8]) {
+        let Some(out) = self.out() else { return };
+        self.overflow = match out.replace(bytes) {
+            Ok(()) => None,
+            Err(_) => Some((bytes.len(), out.limit().unwrap_or(0))),
+        };
+    }
 
     /// The operation name and payload of the call under way (empty outside a call).
     #[inline]
@@ -69,7 +102,6 @@ impl Frame {
 pub(crate) struct Ctx {
     pub(crate) host: HostBox,
     pub(crate) frame: Frame,
-    pub(crate) response: Vec<u8>,
     pub(crate) plugin_error: Vec<u8>,
     /// The length of the message the guest handed to `__plugin_error` in this call
     /// (`plugin_error` holds at most `max_error` bytes of it), or `None`.
@@ -98,7 +130,6 @@ impl Ctx {
         Ctx {
             host,
             frame: Frame::EMPTY,
-            response: Vec::new(),
             plugin_error: Vec::new(),
             plugin_error_len: None,
             host_response: Vec::new(),
@@ -120,19 +151,19 @@ impl Ctx {
     /// and a buffer grown past [`Limits::retain_buffer`] is freed.
     fn clear_call_state(&mut self) {
         let keep = self.limits.retain_buffer;
-        // `response` is the spare of the caller's buffer, which `begin` swaps in: it
-        // holds data only when an initialiser called `__plugin_response`.
-        for buf in [
-            &mut self.response,
-            &mut self.plugin_error,
-            &mut self.host_response,
-            &mut self.host_error,
-            &mut self.scratch,
-        ] {
+        for buf in [&mut self.plugin_error, &mut self.host_response, &mut self.host_error, &mut self.scratch] {
             release(buf, keep);
         }
         self.plugin_error_len = None;
     }
+}
+
+/// `out` as the frame holds it: its lifetime erased, which [`Frame::out`] makes up for.
+fn erase<'a>(out: &'a mut (dyn Output + 'a)) -> NonNull<dyn Output> {
+    let out: NonNull<dyn Output + 'a> = NonNull::from(out);
+    // SAFETY: only the lifetime bound of the trait object changes; `Frame::out` says
+    // how long the pointer is used.
+    unsafe { core::mem::transmute::<NonNull<dyn Output + 'a>, NonNull<dyn Output + 'static>>(out) }
 }
 
 /// Empties `buf`, and frees it when its capacity is over `keep` bytes.
@@ -180,6 +211,12 @@ pub struct Runtime<T: 'static> {
     state: PhantomData<T>,
     request: Vec<u8>,
     reply: Vec<u8>,
+    /// Plugin errors leave their text here, not in the error value
+    /// ([`Builder::keep_error_texts`](crate::Builder::keep_error_texts)).
+    keep_error_texts: bool,
+    /// The text of the last call's plugin error, when `keep_error_texts`; its capacity
+    /// is reserved once and never grows.
+    error_text: String,
     /// The instance must be replaced before the next call: a call failed, or one began
     /// and never ended (a [`SlicedCall`] was leaked, or a panic unwound out of a call).
     needs_reset: bool,
@@ -263,6 +300,8 @@ impl<T: 'static> Runtime<T> {
             state: PhantomData,
             request: Vec::new(),
             reply: Vec::new(),
+            keep_error_texts: false,
+            error_text: String::new(),
             needs_reset: false,
             last_call: Usage::default(),
             last_failed: false,
@@ -270,6 +309,13 @@ impl<T: 'static> Runtime<T> {
         };
         rt.live = Some(rt.instantiate()?);
         Ok(rt)
+    }
+
+    /// Keeps error texts in the runtime from now on, reserving their room once.
+    pub(crate) fn keep_error_texts(&mut self) {
+        self.keep_error_texts = true;
+        let room = self.limits().max_error.saturating_add(error_text::NOTE_ROOM);
+        self.error_text = String::with_capacity(room);
     }
 
     pub(crate) fn store(&mut self) -> &mut Store<Ctx> {
@@ -355,10 +401,11 @@ impl<T: 'static> Runtime<T> {
         &mut self,
         op: &str,
         payload: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut (dyn Output + '_),
         sliced: bool,
     ) -> Result<(PluginCall, (i32, i32)), Error> {
         out.clear();
+        self.error_text.clear();
         let limits = self.store_ref().data().limits;
         // A call refused here used nothing, and changed nothing.
         self.last_call = Usage { fuel: limits.fuel.map(|_| 0), ..Usage::default() };
@@ -388,8 +435,14 @@ impl<T: 'static> Runtime<T> {
         ctx.tape.call(op, payload)?;
         let fuel = ctx.meter.start(limits.fuel.unwrap_or(0), limits.max_output_per_call, sliced);
         // The guest's response goes straight into the caller's buffer.
-        core::mem::swap(&mut ctx.response, out);
-        ctx.frame = Frame { op: op.as_ptr(), op_len: op.len(), payload: payload.as_ptr(), payload_len: payload.len() };
+        ctx.frame = Frame {
+            op: op.as_ptr(),
+            op_len: op.len(),
+            payload: payload.as_ptr(),
+            payload_len: payload.len(),
+            out: Some(erase(out)),
+            overflow: None,
+        };
         self.needs_reset = true;
         if ctx.meter.metered() {
             // Cannot fail: the engine meters fuel.
@@ -399,24 +452,32 @@ impl<T: 'static> Runtime<T> {
     }
 
     /// Ends the call [`begin`](Self::begin) prepared, with what running it gave:
-    /// takes back the frame and `out`, records its usage, applies the ABI's result
-    /// rules, and starts the plugin afresh after a trap or an exhausted limit.
-    pub(crate) fn end(&mut self, op: &str, result: Result<i32, Error>, out: &mut Vec<u8>) -> Result<(), Error> {
+    /// takes back the frame and the caller's output, records its usage, applies the
+    /// ABI's result rules, and starts the plugin afresh after a trap or an exhausted
+    /// limit.
+    pub(crate) fn end(&mut self, op: &str, result: Result<i32, Error>) -> Result<(), Error> {
         let store = present(&mut self.store);
         let fuel_left = store.get_fuel().ok();
         let ctx = store.data_mut();
-        ctx.frame = Frame::EMPTY;
+        let mut frame = core::mem::replace(&mut ctx.frame, Frame::EMPTY);
+        let overflow = frame.overflow;
+        let mut nowhere = Vec::new();
+        let out = frame.out().unwrap_or(&mut nowhere);
         #[cfg(feature = "std")]
         {
             ctx.deadline = None;
         }
-        core::mem::swap(&mut ctx.response, out);
         ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
         self.last_failed = !matches!(result, Ok(names::SUCCESS)) || ctx.plugin_error_len.is_some();
         // Stopped by a trap, a limit or a host-side error, rather than returned.
         let stopped = result.is_err();
         let outcome = match result {
+            Ok(_) if self.keep_error_texts && ctx.plugin_error_len.is_some() => {
+                let len = ctx.plugin_error_len.unwrap_or(0);
+                error_text::plugin_message(&mut self.error_text, &ctx.plugin_error, len, ctx.limits.max_error);
+                Err(Error::PluginKept { len: self.error_text.len() })
+            }
             Ok(_) if ctx.plugin_error_len.is_some() => {
                 let mut message = String::from_utf8_lossy(&ctx.plugin_error).into_owned();
                 if let Some(len) = ctx.plugin_error_len.filter(|&len| len > ctx.plugin_error.len()) {
@@ -424,7 +485,15 @@ impl<T: 'static> Runtime<T> {
                 }
                 Err(Error::plugin(message))
             }
-            Ok(names::SUCCESS) => Ok(()),
+            Ok(names::SUCCESS) => match overflow {
+                // The plugin answered more than the caller's output holds.
+                Some((len, limit)) => Err(Error::TooLarge { what: "plugin response (output buffer)", len, limit }),
+                None => Ok(()),
+            },
+            Ok(_) if self.keep_error_texts => {
+                error_text::unsuccessful(&mut self.error_text, op, ctx.limits.max_error);
+                Err(Error::PluginKept { len: self.error_text.len() })
+            }
             Ok(_) => Err(Error::plugin(alloc::format!("call to `{op}` was unsuccessful"))),
             Err(err) => Err(err),
         };
@@ -433,9 +502,15 @@ impl<T: 'static> Runtime<T> {
             Err(Error::Diverged(d)) => Err(Error::Diverged(d)),
             outcome => {
                 let ended = match &outcome {
-                    Ok(()) => ctx.tape.end(&Outcome::Response(out), self.last_call.fuel),
+                    Ok(()) => ctx.tape.end(&Outcome::Response(out.as_bytes()), self.last_call.fuel),
+                    // Nothing to record: compose no message.
+                    Err(_) if ctx.tape.is_off() => Ok(()),
                     Err(e) => {
-                        let message = alloc::format!("{e}");
+                        let message = match e {
+                            // What the same error reads as where the error carries it.
+                            Error::PluginKept { .. } => alloc::format!("plugin error: {}", self.error_text),
+                            e => alloc::format!("{e}"),
+                        };
                         ctx.tape.end(&Outcome::Error { kind: error_kind(e), message: &message }, self.last_call.fuel)
                     }
                 };
@@ -486,7 +561,11 @@ impl<T: 'static> Runtime<T> {
     }
 
     /// Calls the plugin function `op` with `payload` and writes its response into `out`
-    /// (cleared first), reusing `out`'s capacity: in steady state a call allocates nothing.
+    /// (cleared first): a `Vec<u8>`, whose capacity is reused, so that in steady state
+    /// a call allocates nothing, or a buffer of fixed capacity (`heapless::Vec<u8, N>`,
+    /// [`SliceOutput`](crate::io::SliceOutput); see [`Output`]), which needs no
+    /// allocation at all. A response longer than a fixed buffer holds fails the call
+    /// with [`Error::TooLarge`] and leaves `out` empty.
     ///
     /// The call fails with [`Error::Plugin`] when the plugin reported an error (its
     /// message wins whatever `__plugin_call` or `__guest_call` returned) or returned
@@ -494,10 +573,17 @@ impl<T: 'static> Runtime<T> {
     /// with [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::Cancelled`] when a
     /// bound stopped it. With a timeout or a cancel handle the call runs in slices of
     /// [`Limits::slice_fuel`], checking both between slices.
-    pub fn invoke_into(&mut self, op: &str, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    pub fn invoke_into<O: Output>(&mut self, op: &str, payload: &[u8], out: &mut O) -> Result<(), Error> {
+        self.invoke_dyn(op, payload, out)
+    }
+
+    /// [`invoke_into`](Self::invoke_into), compiled once for every kind of output.
+    // Not inlined: one copy serves every caller, whose stack frames it would grow.
+    #[inline(never)]
+    fn invoke_dyn(&mut self, op: &str, payload: &[u8], out: &mut dyn Output) -> Result<(), Error> {
         if self.watch.active() {
             let slice = self.limits().slice_fuel;
-            let mut call = self.start_sliced(op, payload, out)?;
+            let mut call = self.start_sliced_dyn(op, payload, out)?;
             loop {
                 if let Poll::Ready(result) = call.resume(slice) {
                     return result;
@@ -506,14 +592,15 @@ impl<T: 'static> Runtime<T> {
         }
         let (plugin_call, args) = self.begin(op, payload, out, false)?;
         let result = plugin_call.call(self.store(), args).map_err(Error::from_wasmi);
-        self.end(op, result, out)
+        self.end(op, result)
     }
 
     /// Starts a call of `op` with `payload` that runs in slices of fuel: nothing runs
     /// until [`SlicedCall::resume`], which runs it for up to the fuel it is given and
     /// then returns its result or [`Poll::Pending`]. Between slices the host may do
     /// anything else; dropping the [`SlicedCall`] before it finished abandons the call
-    /// and starts the plugin afresh, as after a trap. The response goes into `out`.
+    /// and starts the plugin afresh, as after a trap. The response goes into `out`, as
+    /// for [`invoke_into`](Self::invoke_into).
     ///
     /// The call's total fuel is still bounded by [`Limits::fuel`], and it uses the same
     /// fuel as the same call run whole. Needs a metered runtime.
@@ -547,11 +634,20 @@ impl<T: 'static> Runtime<T> {
     /// assert_eq!(rt.last_call().fuel, sliced);
     /// # Ok::<(), hookr::Error>(())
     /// ```
-    pub fn start_sliced<'a>(
+    pub fn start_sliced<'a, O: Output>(
         &'a mut self,
         op: &'a str,
         payload: &'a [u8],
-        out: &'a mut Vec<u8>,
+        out: &'a mut O,
+    ) -> Result<SlicedCall<'a, T>, Error> {
+        self.start_sliced_dyn(op, payload, out)
+    }
+
+    fn start_sliced_dyn<'a>(
+        &'a mut self,
+        op: &'a str,
+        payload: &'a [u8],
+        out: &'a mut (dyn Output + 'a),
     ) -> Result<SlicedCall<'a, T>, Error> {
         // Watched from here: a cancel or deadline during the reset `begin` may make
         // counts against this call.
@@ -561,7 +657,9 @@ impl<T: 'static> Runtime<T> {
         {
             self.store().data_mut().deadline = watching.deadline();
         }
-        Ok(SlicedCall::new(self, op, out, plugin_call, args, watching))
+        // From here the frame holds the only pointer to `out`, which stays borrowed
+        // for the life of the call.
+        Ok(SlicedCall::new(self, op, plugin_call, args, watching))
     }
 
     /// Encodes `input` as MessagePack, calls `op`, and decodes the response.
@@ -637,6 +735,17 @@ impl<T: 'static> Runtime<T> {
     /// runtime before it lends it out again.
     pub fn last_call_failed(&self) -> bool {
         self.last_failed
+    }
+
+    /// The text of the last call's plugin error, on a runtime that keeps error texts
+    /// ([`Builder::keep_error_texts`](crate::Builder::keep_error_texts)), which then
+    /// failed with [`Error::PluginKept`]; `None` otherwise. It stays until the next
+    /// call starts.
+    ///
+    /// Marked as cut (`" … [truncated from N bytes]"`) when the plugin's message was
+    /// longer than [`Limits::max_error`], and repaired where it was not UTF-8.
+    pub fn last_error_text(&self) -> Option<&str> {
+        (self.keep_error_texts && !self.error_text.is_empty()).then_some(self.error_text.as_str())
     }
 
     /// What the last call used (fuel, output) and what its output bound dropped,

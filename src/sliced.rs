@@ -8,13 +8,14 @@
 //! or a [`CancelHandle`].
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
+use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Poll;
 
 use wasmi::{ResumableCall, ResumableCallOutOfFuel, Val};
 
 use crate::error::Error;
+use crate::output::Output;
 use crate::runtime::{PluginCall, Runtime};
 
 /// A plugin call that runs a slice of fuel at a time.
@@ -30,7 +31,8 @@ use crate::runtime::{PluginCall, Runtime};
 pub struct SlicedCall<'a, T: 'static> {
     rt: &'a mut Runtime<T>,
     op: &'a str,
-    out: &'a mut Vec<u8>,
+    /// The caller's output, which the runtime's frame points to until the call ends.
+    out: PhantomData<&'a mut (dyn Output + 'a)>,
     step: Step,
     watching: Watching,
 }
@@ -49,12 +51,11 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
     pub(crate) fn new(
         rt: &'a mut Runtime<T>,
         op: &'a str,
-        out: &'a mut Vec<u8>,
         plugin_call: PluginCall,
         args: (i32, i32),
         watching: Watching,
     ) -> Self {
-        SlicedCall { rt, op, out, step: Step::Start(plugin_call, args), watching }
+        SlicedCall { rt, op, out: PhantomData, step: Step::Start(plugin_call, args), watching }
     }
 
     /// Runs the call for up to `fuel` more units (at least 1), then returns its result,
@@ -125,7 +126,7 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
 
     fn finish(&mut self, result: Result<i32, Error>) -> Result<(), Error> {
         self.step = Step::Done;
-        self.rt.end(self.op, result, self.out)
+        self.rt.end(self.op, result)
     }
 
     /// Whether the call has finished (its result was returned) or not.
@@ -140,7 +141,7 @@ impl<T: 'static> Drop for SlicedCall<'_, T> {
             // Abandoned half-way: after any error, `end` has the next call start the
             // plugin afresh.
             self.step = Step::Done;
-            let _ = self.rt.end(self.op, Err(Error::Cancelled), self.out);
+            let _ = self.rt.end(self.op, Err(Error::Cancelled));
         }
     }
 }

@@ -171,7 +171,7 @@ pub fn encode(record: &Record<'_>) -> Vec<u8> {
 /// The kind of an error, as a transcript names it.
 pub fn error_kind(err: &Error) -> &'static str {
     match err {
-        Error::Plugin(_) => "plugin",
+        Error::Plugin(_) | Error::PluginKept { .. } => "plugin",
         Error::Host(_) => "host",
         Error::Trap(_) => "trap",
         Error::OutOfFuel => "out_of_fuel",
@@ -698,6 +698,10 @@ impl Tape {
 
     /// Whether host functions, clocks and random bytes come from a transcript.
     #[inline]
+    pub(crate) fn is_off(&self) -> bool {
+        matches!(self, Tape::Off)
+    }
+
     pub(crate) fn replaying_now(&self) -> bool {
         matches!(self, Tape::Replay(_))
     }

@@ -38,6 +38,8 @@
 //! | `Vec<u8>`, `[u8]` | bin (Go's `[]byte`) |
 //! | `Vec<T>`, `[T]` | array |
 //! | `String`, `str` | str |
+//! | `heapless::String<N>` | str of at most `N` bytes (feature `heapless`) |
+//! | `heapless::Vec<u8, N>`, `heapless::Vec<T, N>` | bin, array, of at most `N` (feature `heapless`) |
 //! | integers | their smallest form; floats as float 32 or 64 |
 //! | tuple struct | array of its fields |
 //! | newtype struct `S(T)` | `T` alone |
@@ -124,7 +126,9 @@
 //! ```
 //!
 //! Decoding borrows strings and byte strings straight from the input, so a decoder
-//! allocates only what the decoded value owns. The common forms (small maps, short
+//! allocates only what the decoded value owns: a type whose strings and vectors are
+//! `heapless` ones decodes without allocating at all, and a value longer than such a
+//! field's capacity is [`DecodeError::TooLong`], never cut. The common forms (small maps, short
 //! strings, ASCII) are read inline and everything else out of line: a plugin runs the
 //! codec in an interpreter that pays for every instruction.
 
@@ -186,6 +190,26 @@ pub trait Decode: Sized {
         let mut items = Vec::with_capacity(len.min(16));
         for _ in 0..len {
             items.push(Self::decode(d)?);
+        }
+        Ok(items)
+    }
+
+    /// Reads at most `N` values into a fixed-capacity vector: an array of them, except
+    /// for `u8`, whose vectors are byte strings. A longer value is
+    /// [`DecodeError::TooLong`], read no further. What `heapless::Vec<T, N>` calls; an
+    /// impl has no reason to override it.
+    #[cfg(feature = "heapless")]
+    #[doc(hidden)]
+    fn decode_heapless<const N: usize>(d: &mut Decoder<'_>) -> Result<heapless::Vec<Self, N>, DecodeError> {
+        let offset = d.position();
+        let len = d.array_len()?;
+        if len > N {
+            return Err(DecodeError::TooLong { offset, len, capacity: N });
+        }
+        let mut items = heapless::Vec::new();
+        for _ in 0..len {
+            // Cannot fail: `len` values fit.
+            let _ = items.push(Self::decode(d)?);
         }
         Ok(items)
     }
@@ -262,6 +286,17 @@ pub enum DecodeError {
     MissingField(&'static str),
     /// Arrays and maps nest deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// A string, byte string or array is longer than the fixed capacity of the value
+    /// it decodes into (a `heapless::String<N>` or `heapless::Vec<T, N>`): refused
+    /// whole, never cut.
+    TooLong {
+        /// Where the value starts.
+        offset: usize,
+        /// Its length: bytes of a string or byte string, values of an array.
+        len: usize,
+        /// The capacity it does not fit.
+        capacity: usize,
+    },
     /// Bytes are left over after the value.
     TrailingBytes(usize),
     /// A value decoded but is not acceptable, with the reason.
@@ -281,6 +316,9 @@ impl fmt::Display for DecodeError {
             DecodeError::OutOfRange(at) => write!(f, "number at offset {at} is out of range"),
             DecodeError::MissingField(name) => write!(f, "missing field `{name}`"),
             DecodeError::TooDeep => write!(f, "values nest deeper than {MAX_DEPTH} levels"),
+            DecodeError::TooLong { offset, len, capacity } => {
+                write!(f, "value at offset {offset} has length {len}, more than its capacity of {capacity}")
+            }
             DecodeError::TrailingBytes(n) => write!(f, "{n} bytes left over after the value"),
             DecodeError::Invalid(why) => write!(f, "invalid value: {why}"),
             DecodeError::Custom(why) => write!(f, "invalid value: {why}"),
@@ -1119,6 +1157,13 @@ impl Decode for u8 {
     fn decode_vec(d: &mut Decoder<'_>) -> Result<Vec<u8>, DecodeError> {
         d.bin().map(<[u8]>::to_vec)
     }
+
+    #[cfg(feature = "heapless")]
+    fn decode_heapless<const N: usize>(d: &mut Decoder<'_>) -> Result<heapless::Vec<u8, N>, DecodeError> {
+        let offset = d.position();
+        let bytes = d.bin()?;
+        heapless::Vec::from_slice(bytes).map_err(|_| DecodeError::TooLong { offset, len: bytes.len(), capacity: N })
+    }
 }
 
 macro_rules! ints {
@@ -1253,6 +1298,41 @@ impl<T: Decode> Decode for Option<T> {
 impl<T: Encode + ?Sized> Encode for &T {
     fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
         (**self).encode(e)
+    }
+}
+
+/// A string of at most `N` bytes, written as `str`.
+#[cfg(feature = "heapless")]
+impl<const N: usize> Encode for heapless::String<N> {
+    #[inline]
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.str(self)
+    }
+}
+/// A string of at most `N` bytes, decoded without allocating; a longer one is
+/// [`DecodeError::TooLong`].
+#[cfg(feature = "heapless")]
+impl<const N: usize> Decode for heapless::String<N> {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        let offset = d.position();
+        let s = d.str()?;
+        heapless::String::try_from(s).map_err(|_| DecodeError::TooLong { offset, len: s.len(), capacity: N })
+    }
+}
+/// An array of at most `N` values; `heapless::Vec<u8, N>` is a byte string (`bin`).
+#[cfg(feature = "heapless")]
+impl<T: Encode, const N: usize> Encode for heapless::Vec<T, N> {
+    fn encode(&self, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        T::encode_slice(self, e)
+    }
+}
+/// An array of at most `N` values, decoded without allocating; `heapless::Vec<u8, N>`
+/// is a byte string (`bin`, or `str`, as msgp accepts). A longer one is
+/// [`DecodeError::TooLong`].
+#[cfg(feature = "heapless")]
+impl<T: Decode, const N: usize> Decode for heapless::Vec<T, N> {
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        T::decode_heapless(d)
     }
 }
 
@@ -1472,5 +1552,47 @@ mod tests {
         let want = (Some("x".into()), Some(3));
         assert_eq!(read(b"\x83\xa1b\x03\xa1z\x90\xa1a\xa1x"), want);
         assert_eq!(read(b"\x92\xa1x\x03"), want);
+    }
+
+    #[cfg(feature = "heapless")]
+    #[test]
+    fn heapless_values_round_trip_and_refuse_what_exceeds_their_capacity() {
+        type S = heapless::String<8>;
+        let s = S::try_from("Steve").unwrap();
+        let bytes = to_vec(&s).unwrap();
+        assert_eq!(bytes, to_vec("Steve").unwrap());
+        assert_eq!(from_slice::<S>(&bytes).unwrap(), s);
+        // Exactly the capacity fits; one byte more is refused whole.
+        assert_eq!(from_slice::<S>(&to_vec("12345678").unwrap()).unwrap(), "12345678");
+        let err = from_slice::<S>(&to_vec("123456789").unwrap()).unwrap_err();
+        assert_eq!(err, DecodeError::TooLong { offset: 0, len: 9, capacity: 8 });
+        assert_eq!(err.to_string(), "value at offset 0 has length 9, more than its capacity of 8");
+
+        // Bytes are bin, as `Vec<u8>` is, and read from a str too.
+        let b = heapless::Vec::<u8, 4>::from_slice(&[1, 2, 3]).unwrap();
+        assert_eq!(to_vec(&b).unwrap(), to_vec(&alloc::vec![1u8, 2, 3]).unwrap());
+        assert_eq!(from_slice::<heapless::Vec<u8, 4>>(&to_vec(&b).unwrap()).unwrap(), b);
+        assert_eq!(from_slice::<heapless::Vec<u8, 4>>(&to_vec("ab").unwrap()).unwrap(), b"ab"[..]);
+        let five = to_vec(&alloc::vec![0u8; 5]).unwrap();
+        assert_eq!(
+            from_slice::<heapless::Vec<u8, 4>>(&five).unwrap_err(),
+            DecodeError::TooLong { offset: 0, len: 5, capacity: 4 }
+        );
+
+        // Other values are arrays; the length is checked before any element is read.
+        let v = heapless::Vec::<i32, 3>::from_slice(&[-1, 300, 7]).unwrap();
+        assert_eq!(to_vec(&v).unwrap(), to_vec(&alloc::vec![-1i32, 300, 7]).unwrap());
+        assert_eq!(from_slice::<heapless::Vec<i32, 3>>(&to_vec(&v).unwrap()).unwrap(), v);
+        let four = to_vec(&alloc::vec![1i32, 2, 3, 4]).unwrap();
+        assert_eq!(
+            from_slice::<heapless::Vec<i32, 3>>(&four).unwrap_err(),
+            DecodeError::TooLong { offset: 0, len: 4, capacity: 3 }
+        );
+        // Nested: the offset is that of the value that does not fit.
+        let nested = to_vec(&alloc::vec![String::from("ab"), String::from("abcdefghi")]).unwrap();
+        assert_eq!(
+            from_slice::<heapless::Vec<S, 2>>(&nested).unwrap_err(),
+            DecodeError::TooLong { offset: 4, len: 9, capacity: 8 }
+        );
     }
 }

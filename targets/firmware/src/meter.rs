@@ -12,12 +12,19 @@ pub struct MeteredHeap {
     heap: TlsfHeap,
     in_use: AtomicUsize,
     peak: AtomicUsize,
+    /// Allocations and reallocations made, ever.
+    allocations: AtomicUsize,
 }
 
 impl MeteredHeap {
     /// An empty heap; [`MeteredHeap::init`] gives it memory.
     pub const fn empty() -> Self {
-        Self { heap: TlsfHeap::empty(), in_use: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
+        Self {
+            heap: TlsfHeap::empty(),
+            in_use: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            allocations: AtomicUsize::new(0),
+        }
     }
 
     /// Hands the heap `size` bytes at `start`.
@@ -45,7 +52,14 @@ impl MeteredHeap {
         self.peak.store(self.in_use(), Ordering::Relaxed);
     }
 
+    /// How many allocations (and reallocations) were made since reset: the
+    /// difference over a stretch of code counts its allocations.
+    pub fn allocations(&self) -> usize {
+        self.allocations.load(Ordering::Relaxed)
+    }
+
     fn grew(&self, bytes: usize) {
+        self.allocations.fetch_add(1, Ordering::Relaxed);
         let now = self.in_use.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
     }

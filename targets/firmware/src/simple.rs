@@ -1,12 +1,15 @@
 //! The `simple` plugin: its host functions, its calls, a call out of fuel, and many
-//! calls that keep the stack flat and the heap steady.
+//! calls that keep the stack flat and the heap steady, and that allocate nothing when
+//! responses, host replies, typed values and error texts live in fixed buffers.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use hookr::{Error, HostError, HostFn, Runtime};
+use hookr::codec::{Decode, Encode};
+use hookr::heapless;
+use hookr::{Error, HostError, HostFn, Limits, Runtime};
 
-use crate::check::{ensure_eq, log_line, unexpected_ok, Context, Failure, Text};
+use crate::check::{ensure, ensure_eq, log_line, unexpected_ok, Context, Failure, Text};
 use crate::messages::{Echo, Hello};
 use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
 
@@ -47,6 +50,43 @@ fn hello_byte(host: &mut SimpleHost, payload: &[u8], out: &mut Vec<u8>) -> Resul
 }
 
 pub static HOST_FNS: &[HostFn<SimpleHost>] = &[HostFn::typed("hello", hello), HostFn::bytes("helloByte", hello_byte)];
+
+/// The longest text the fixed-buffer messages hold.
+const TEXT: usize = 32;
+
+/// `echo`'s message as [`Echo`], its text in a fixed buffer.
+#[derive(Debug, PartialEq, Encode, Decode)]
+struct FixedEcho {
+    data: heapless::String<TEXT>,
+}
+
+/// `hello`'s message as `Hello`, its text in a fixed buffer.
+#[derive(Encode, Decode)]
+struct FixedHello {
+    msg: heapless::String<TEXT>,
+}
+
+/// `hello` with no allocation: a greeting longer than [`TEXT`] is a host error.
+fn hello_fixed(host: &mut SimpleHost, req: FixedHello) -> Result<FixedHello, HostError> {
+    host.hello += 1;
+    let mut msg = heapless::String::new();
+    msg.push_str("Hello, ")?;
+    msg.push_str(&req.msg)?;
+    msg.push('!')?;
+    Ok(FixedHello { msg })
+}
+
+/// `helloByte` with its reply in a fixed buffer of [`TEXT`] bytes.
+fn hello_byte_fixed(host: &mut SimpleHost, payload: &[u8], out: &mut heapless::Vec<u8, TEXT>) -> Result<(), HostError> {
+    host.hello_byte += 1;
+    out.extend_from_slice(b"Hello, ")?;
+    out.extend_from_slice(payload)?;
+    Ok(())
+}
+
+/// The host functions of a runtime that allocates nothing per call.
+static FIXED_HOST_FNS: &[HostFn<SimpleHost>] =
+    &[HostFn::typed("hello", hello_fixed), HostFn::bytes_fixed("helloByte", hello_byte_fixed)];
 
 fn runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
     Runtime::builder(SimpleHost::default())
@@ -132,7 +172,7 @@ pub fn out_of_fuel() -> Result<(), Failure> {
 /// Runs `vowel` `n` times on a fixed text and returns the stack high-water of the run.
 fn vowel_calls(rt: &mut Runtime<SimpleHost>, n: u32) -> Result<usize, Failure> {
     meter::repaint_stack();
-    let mut out = Vec::new();
+    let mut out = heapless::Vec::<u8, 8>::new();
     for _ in 0..n {
         rt.invoke_into("vowel", b"the quick brown fox jumps over the lazy dog", &mut out).context("vowel, repeated")?;
         ensure_eq("vowel, repeated", out.as_slice(), b"11".as_slice())?;
@@ -140,18 +180,92 @@ fn vowel_calls(rt: &mut Runtime<SimpleHost>, n: u32) -> Result<usize, Failure> {
     Ok(meter::stack_high_water())
 }
 
-/// The stack stays flat over many calls, and calls leave nothing on the heap.
+/// The stack stays flat over many calls, calls leave nothing on the heap, and with
+/// fixed buffers they allocate nothing at all.
 pub fn steady(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     let short = vowel_calls(simple, 10)?;
     let in_use_after_short = HEAP.in_use();
+    let allocations = HEAP.allocations();
     let long = vowel_calls(simple, 1000)?;
+    let allocated = HEAP.allocations() - allocations;
     defmt::info!(
-        "vowel x10: stack high-water {=usize} B; x1000: {=usize} B; heap in use {=usize} B -> {=usize} B",
+        "vowel x10: stack high-water {=usize} B; x1000: {=usize} B, {=usize} allocations; heap in use {=usize} B -> {=usize} B",
         short,
         long,
+        allocated,
         in_use_after_short,
         HEAP.in_use()
     );
     ensure_eq("stack high-water, 1000 calls vs 10", long, short)?;
-    ensure_eq("heap in use, after 1000 calls vs after 10", HEAP.in_use(), in_use_after_short)
+    ensure_eq("allocations in 1000 vowel calls into a fixed buffer", allocated, 0)?;
+    ensure_eq("heap in use, after 1000 calls vs after 10", HEAP.in_use(), in_use_after_short)?;
+    without_allocation()
+}
+
+/// What a call made, for the checks of [`without_allocation`].
+fn counted(what: &'static str, n: u32, mut call: impl FnMut() -> Result<bool, Error>) -> Result<(), Failure> {
+    // Warm-up: the interpreter translates a function the first time it runs, and the
+    // runtime's own buffers take their size.
+    ensure(what, call().context(what)?, "a wrong answer, on warm-up", "the expected answer")?;
+    let before = HEAP.allocations();
+    let mut wrong = 0;
+    for _ in 0..n {
+        wrong += u32::from(!call().context(what)?);
+    }
+    let allocated = HEAP.allocations() - before;
+    defmt::info!("{=str} x{=u32}: {=usize} allocations, {=u32} wrong answers", what, n, allocated, wrong);
+    ensure_eq(what, (allocated, wrong), (0, 0))
+}
+
+/// A runtime whose calls need no allocation: responses into `heapless` buffers, host
+/// replies from fixed buffers, typed values of `heapless` strings, and error texts
+/// kept in the runtime. 1 000 calls of each function allocate nothing; a response
+/// larger than its buffer is an error that leaves the buffer empty.
+// Not inlined: its runtime and buffers would stay on the stack frame of `run` for the
+// whole program.
+#[inline(never)]
+fn without_allocation() -> Result<(), Failure> {
+    let limits = Limits::default().with_fuel(Some(FUEL)).with_max_memory_pages(MAX_PAGES).with_max_error(128);
+    let mut rt = Runtime::builder(SimpleHost::default())
+        .bytes(WASM)
+        .pinned(pins::SIMPLE)
+        .host_fns(FIXED_HOST_FNS)
+        .limits(limits)
+        .logger(log_line)
+        .keep_error_texts()
+        .build()
+        .context("load simple, fixed buffers")?;
+    let text = b"the quick brown fox jumps over the lazy dog";
+    let mut count = heapless::Vec::<u8, 8>::new();
+    counted("vowel, fixed buffer", 1000, || rt.invoke_into("vowel", text, &mut count).map(|()| count == b"11"))?;
+    let mut greeting = heapless::Vec::<u8, TEXT>::new();
+    counted("echoByte, fixed buffers", 1000, || {
+        rt.invoke_into("echoByte", b"Steve", &mut greeting).map(|()| greeting == b"Hello, Steve")
+    })?;
+    let request = FixedEcho { data: heapless::String::try_from("Steve").unwrap_or_default() };
+    counted("typed echo, heapless strings", 1000, || {
+        rt.call::<FixedEcho, FixedEcho>("echo", &request).map(|echo| echo.data == "Hello, Steve!")
+    })?;
+    counted("nope, error text kept", 1000, || match rt.invoke_into("nope", b"", &mut greeting) {
+        Err(Error::PluginKept { .. }) => Ok(rt.last_error_text() == Some("planned Failure")),
+        Err(e) => Err(e),
+        Ok(()) => Ok(false),
+    })?;
+    ensure_eq("helloByte calls, fixed", rt.state().hello_byte, 1001)?;
+
+    // Too large for the buffer: an error, nothing of the response, and the runtime
+    // goes on.
+    let mut small = heapless::Vec::<u8, 8>::new();
+    match rt.invoke_into("echoByte", b"Steve", &mut small) {
+        Err(Error::TooLarge { len: 12, limit: 8, .. }) if small.is_empty() => {
+            defmt::info!("echoByte \"Steve\" into 8 bytes -> too large, buffer empty")
+        }
+        Ok(()) => return Err(unexpected_ok("echoByte into 8 bytes", &small, "Err(TooLarge { len: 12, limit: 8 })")),
+        Err(e) => {
+            defmt::error!("echoByte into 8 bytes: got Err({}), buffer {}, want Err(TooLarge {{ len: 12, limit: 8 }}), buffer empty", e, Text(&small));
+            return Err(Failure::Mismatch("echoByte into 8 bytes"));
+        }
+    }
+    rt.invoke_into("echoByte", b"A", &mut small).context("echoByte after a response too large")?;
+    ensure_eq("echoByte after a response too large", small.as_slice(), b"Hello, A".as_slice())
 }
