@@ -60,6 +60,7 @@ pub struct Builder<'a, T: 'static> {
     args: Vec<String>,
     env: Vec<(String, String)>,
     limits: Limits,
+    engine: EngineConfig,
     watch: Watch,
     record: Option<io::BoxedSink>,
     tape: Option<Tape>,
@@ -87,6 +88,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             args: Vec::new(),
             env: Vec::new(),
             limits: Limits::default(),
+            engine: EngineConfig::default(),
             watch: Watch::default(),
             record: None,
             tape: None,
@@ -325,9 +327,16 @@ impl<'a, T: 'static> Builder<'a, T> {
         self
     }
 
-    /// The largest linear memory, in 64 KiB pages.
+    /// The largest linear memory, in 64 KiB pages ([`Limits::with_max_memory_pages`]).
     pub fn max_memory_pages(mut self, pages: u32) -> Self {
-        self.limits.max_memory_pages = pages;
+        self.limits = self.limits.with_max_memory_pages(pages);
+        self
+    }
+
+    /// The largest linear memory, in bytes ([`Limits::max_memory_bytes`]): the limit for
+    /// a plugin whose memory has 1-byte pages, and for any other.
+    pub fn max_memory_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_memory_bytes = bytes;
         self
     }
 
@@ -386,12 +395,24 @@ impl<'a, T: 'static> Builder<'a, T> {
         self
     }
 
+    /// The engine settings of a module this builder compiles (from `bytes`, `file` or
+    /// `pinned`; a [`module`](Self::module) keeps its own): the value stacks and which
+    /// modules are accepted, as [`EngineConfig`] describes. Fuel metering and the
+    /// recursion limit come from the limits ([`fuel`](Self::fuel),
+    /// [`unmetered`](Self::unmetered), [`Limits::max_recursion_depth`]), whatever
+    /// `config` says. Default: [`EngineConfig::default`]; a microcontroller will want
+    /// [`EngineConfig::SMALL`].
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine = config;
+        self
+    }
+
     /// The engine settings a module compiled by this builder gets.
-    fn engine_config(&self) -> EngineConfig {
+    fn compile_config(&self) -> EngineConfig {
         EngineConfig {
             fuel: self.limits.fuel.is_some(),
             max_recursion_depth: self.limits.max_recursion_depth,
-            ..EngineConfig::default()
+            ..self.engine
         }
     }
 
@@ -405,7 +426,7 @@ impl<'a, T: 'static> Builder<'a, T> {
                 "a timeout or cancel handle stops calls between slices of fuel: it needs metering, not `unmetered`",
             ));
         }
-        let config = self.engine_config();
+        let config = self.compile_config();
         let source = self.source.take().ok_or(Error::config("no module source: call `bytes`, `file` or `module`"))?;
         let hasher: BoxedHasher = self.hasher.take().unwrap_or_else(|| Box::new(NoVerify));
         let check = match self.pinned {

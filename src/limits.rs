@@ -31,10 +31,12 @@ pub struct Limits {
     /// [timeout](crate::Builder::timeout) or a [cancel](crate::CancelHandle::cancel)
     /// stops a call within this much work.
     pub slice_fuel: u64,
-    /// The largest linear memory, in 64 KiB pages (default 256 = 16 MiB). A module
-    /// whose initial memory is larger fails to instantiate; `memory.grow` past it
-    /// returns -1, as the Wasm spec says.
-    pub max_memory_pages: u32,
+    /// The largest linear memory, in bytes (default 16 MiB), whatever the size of the
+    /// module's pages (64 KiB, or 1 byte under the custom-page-sizes proposal). A module
+    /// whose initial memory is larger fails to instantiate with
+    /// [`Error::MemoryLimit`]; `memory.grow` past it returns -1, as the Wasm spec says.
+    /// [`with_max_memory_pages`](Self::with_max_memory_pages) sets it in 64 KiB pages.
+    pub max_memory_bytes: usize,
     /// The most table elements (default 10 000). Under fuel metering, tables cannot
     /// grow during calls (initialisers may grow them): `table.grow` answers -1, as the
     /// Wasm spec allows. (wasmi resumes a sliced call at the wrong place after a
@@ -77,7 +79,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The size of a Wasm page.
+    /// The size of a Wasm page, unless a module asks for 1-byte pages (the
+    /// custom-page-sizes proposal): the unit of [`with_max_memory_pages`](Self::with_max_memory_pages).
     pub const PAGE_SIZE: usize = 65536;
 
     /// The default fuel per call: about a second of interpretation on a desktop core
@@ -138,9 +141,22 @@ impl Limits {
         self
     }
 
-    /// This [`Limits`] with `max_memory_pages` set to `value`.
-    pub const fn with_max_memory_pages(mut self, value: u32) -> Self {
-        self.max_memory_pages = value;
+    /// This [`Limits`] with `max_memory_bytes` set to `value`.
+    pub const fn with_max_memory_bytes(mut self, value: usize) -> Self {
+        self.max_memory_bytes = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_memory_bytes` set to `pages` 64 KiB pages, whatever the
+    /// page size of the module (a module with 1-byte pages may then have `pages * 65536`
+    /// of them).
+    ///
+    /// ```
+    /// let limits = hookr::Limits::default().with_max_memory_pages(4);
+    /// assert_eq!(limits.max_memory_bytes, 4 * 65536);
+    /// ```
+    pub const fn with_max_memory_pages(mut self, pages: u32) -> Self {
+        self.max_memory_bytes = (pages as usize).saturating_mul(Self::PAGE_SIZE);
         self
     }
 
@@ -217,7 +233,7 @@ impl Default for Limits {
             fuel: Some(Self::DEFAULT_CALL_FUEL),
             init_fuel: Self::DEFAULT_INIT_FUEL,
             slice_fuel: 1_000_000,
-            max_memory_pages: 256,
+            max_memory_bytes: 16 << 20,
             max_table_elements: 10_000,
             max_recursion_depth: 1024,
             max_request: 16 << 20,
@@ -247,7 +263,7 @@ pub(crate) struct Limiter {
 impl Limiter {
     pub(crate) fn new(limits: &Limits) -> Self {
         Limiter {
-            max_memory_bytes: (limits.max_memory_pages as usize).saturating_mul(Limits::PAGE_SIZE),
+            max_memory_bytes: limits.max_memory_bytes,
             max_table_elements: limits.max_table_elements,
             metered: limits.fuel.is_some(),
             fixed_tables: false,

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::abi::Abi;
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::runtime::Ctx;
 
 /// Hashes module bytes and checks them against an expected hash.
@@ -138,28 +139,82 @@ impl Hasher for NoVerify {
 
 /// Engine settings fixed when a module is compiled.
 ///
-/// `#[non_exhaustive]`: start from `EngineConfig::default()` and change what you need,
-/// with the `with_*` setters or by assigning fields.
+/// `#[non_exhaustive]`: start from `EngineConfig::default()` (or
+/// [`EngineConfig::SMALL`] on a microcontroller) and change what you need, with the
+/// `with_*` setters or by assigning fields.
+///
+/// Three settings change what a plugin computes and are recorded in a
+/// [transcript](crate::transcript): `fuel`, `max_recursion_depth` and
+/// `max_stack_height`. The others trade RAM for speed (`min_stack_height`,
+/// `max_cached_stacks`) or say which modules are accepted (`custom_page_sizes`); a
+/// module compiled with other values of those replays the same transcript.
+///
+/// ```
+/// use hookr::EngineConfig;
+/// // A desktop: the defaults. A microcontroller: value stacks that start small and are
+/// // freed after each call.
+/// let device = EngineConfig::SMALL.with_max_stack_height(16 * 1024);
+/// assert_eq!(device.max_cached_stacks, 0);
+/// assert!(device.same_behaviour(&EngineConfig::default().with_max_stack_height(16 * 1024)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EngineConfig {
     /// Meter fuel, so that calls can be given a fuel budget (default on; a runtime
     /// built [`unmetered`](crate::Builder::unmetered) needs it off).
     pub fuel: bool,
-    /// The deepest guest call stack, in frames, before a call traps with a stack overflow.
+    /// The deepest guest call stack, in frames, before a call traps with a stack
+    /// overflow (default 1024). The frames are allocated as a call goes deeper, not up
+    /// front.
     pub max_recursion_depth: usize,
-    /// The largest interpreter value stack, in bytes (at least
-    /// [`EngineConfig::MIN_STACK_HEIGHT`]).
+    /// The largest interpreter value stack, in bytes (default 1 MiB, at least
+    /// [`EngineConfig::MIN_STACK_HEIGHT`]); past it a call traps with a stack
+    /// overflow. The stack is allocated as a call needs it, not up front.
     pub max_stack_height: usize,
+    /// The value stack a call starts with, in bytes (default 1 KiB, at most
+    /// `max_stack_height`). A larger start saves reallocations in calls that need a
+    /// deep stack; a smaller one saves RAM in calls that do not.
+    pub min_stack_height: usize,
+    /// How many value stacks the engine keeps after calls, for the next calls to reuse
+    /// (default 2). 0 frees a call's stack when it returns: every call allocates its
+    /// stack again (about 1 KiB at the start, more for deep calls), and an idle runtime
+    /// holds none. Runtimes of one [`Module`] share its engine's stacks.
+    pub max_cached_stacks: usize,
+    /// Accept modules whose memory has 1-byte pages (the Wasm custom-page-sizes
+    /// proposal), so that a plugin can ask for exactly the memory it needs instead of a
+    /// multiple of 64 KiB (default on). Off, such a module fails to load with
+    /// [`Error::InvalidModule`]. Limits are in bytes whatever the page size
+    /// ([`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes)).
+    pub custom_page_sizes: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { fuel: true, max_recursion_depth: 1024, max_stack_height: 1024 * 1024 }
+        EngineConfig {
+            fuel: true,
+            max_recursion_depth: 1024,
+            max_stack_height: 1024 * 1024,
+            min_stack_height: 1024,
+            max_cached_stacks: 2,
+            custom_page_sizes: true,
+        }
     }
 }
 
 impl EngineConfig {
+    /// The settings for a device with little RAM: as the default, but calls start on a
+    /// 256-byte value stack and the engine keeps no stack between calls (a call
+    /// allocates its stack and frees it when it returns). What each setting saves is in
+    /// README.md, "Embedded".
+    pub const SMALL: EngineConfig = EngineConfig {
+        fuel: true,
+        max_recursion_depth: 1024,
+        max_stack_height: 1024 * 1024,
+        min_stack_height: 256,
+        max_cached_stacks: 0,
+        custom_page_sizes: true,
+    };
+
     /// This config with fuel metering on or off.
     pub const fn with_fuel(mut self, fuel: bool) -> Self {
         self.fuel = fuel;
@@ -178,36 +233,78 @@ impl EngineConfig {
         self
     }
 
+    /// This config with another starting value stack, in bytes.
+    pub const fn with_min_stack_height(mut self, bytes: usize) -> Self {
+        self.min_stack_height = bytes;
+        self
+    }
+
+    /// This config keeping at most `stacks` value stacks between calls.
+    pub const fn with_max_cached_stacks(mut self, stacks: usize) -> Self {
+        self.max_cached_stacks = stacks;
+        self
+    }
+
+    /// This config accepting memories with 1-byte pages, or not.
+    pub const fn with_custom_page_sizes(mut self, enabled: bool) -> Self {
+        self.custom_page_sizes = enabled;
+        self
+    }
+
     /// The smallest `max_stack_height` a module can be compiled with.
     pub const MIN_STACK_HEIGHT: usize = 1024;
 
-    /// The engine these settings describe, or [`Error::Config`] for settings that
-    /// cannot work.
+    /// Whether a plugin computes the same under both configs: the same fuel metering,
+    /// recursion limit and largest value stack. The other settings change only how
+    /// much RAM the engine holds, or which modules it accepts.
+    pub fn same_behaviour(&self, other: &EngineConfig) -> bool {
+        (self.fuel, self.max_recursion_depth, self.max_stack_height)
+            == (other.fuel, other.max_recursion_depth, other.max_stack_height)
+    }
+
+    /// The interpreter engine these settings describe, or [`Error::Config`] for
+    /// settings that cannot work.
     ///
     /// Functions are translated lazily, on their first call, also under fuel
     /// metering: translation and validation are set to cost no fuel, so a call uses
     /// the same fuel whether its functions were translated before or not, and
-    /// start-up does not pay for translating what is never called.
-    pub(crate) fn engine(&self) -> Result<wasmi::Engine, Error> {
+    /// start-up does not pay for translating what is never called (nor keeps the
+    /// translated code of functions never called: translated code takes several times
+    /// the space of the Wasm it comes from). Custom sections are not kept: hookr reads
+    /// none.
+    ///
+    /// Every [`Module`] compiled by hookr gets an engine of its own, freed with the
+    /// module; this one is for compiling modules with wasmi directly, with hookr's
+    /// settings.
+    pub fn engine(&self) -> Result<wasmi::Engine, Error> {
         if self.max_stack_height < Self::MIN_STACK_HEIGHT {
             return Err(Error::config("`EngineConfig::max_stack_height` is below `EngineConfig::MIN_STACK_HEIGHT`"));
+        }
+        if self.min_stack_height > self.max_stack_height {
+            return Err(Error::config("`EngineConfig::min_stack_height` is above `EngineConfig::max_stack_height`"));
         }
         if self.max_recursion_depth == 0 {
             return Err(Error::config("`EngineConfig::max_recursion_depth` is 0: every call would overflow the stack"));
         }
         let mut config = wasmi::Config::default();
-        // wasmi panics when the maximum is below its starting height: start no higher.
+        // wasmi panics when a minimum would exceed the maximum at any step: lower the
+        // minimum first, then set the maximum, then the minimum (checked above).
         config
-            .set_min_stack_height(self.max_stack_height.min(Self::MIN_STACK_HEIGHT))
+            .set_min_stack_height(0)
             .set_max_stack_height(self.max_stack_height)
+            .set_min_stack_height(self.min_stack_height)
+            .set_max_cached_stacks(self.max_cached_stacks)
             .set_max_recursion_depth(self.max_recursion_depth)
             .consume_fuel(self.fuel)
             .compilation_mode(wasmi::CompilationMode::LazyTranslation)
+            .ignore_custom_sections(true)
             .fuel_cost(wasmi::CustomFuelCosts {
                 bytes_copied_per_fuel: crate::meter::BYTES_PER_FUEL as u32,
                 fuel_per_bytes_translated: 0,
                 fuel_per_bytes_validated: 0,
             });
+        #[cfg(feature = "validate")]
+        config.wasm_custom_page_sizes(self.custom_page_sizes);
         Ok(wasmi::Engine::new(&config))
     }
 }
@@ -233,6 +330,8 @@ pub struct Module {
     /// The module's SHA-256, when it was checked against one (or computed for a
     /// transcript).
     pub(crate) sha256: Option<[u8; 32]>,
+    /// The size of a page of its memory, in bytes: 65536, or 1.
+    pub(crate) page_size: u32,
 }
 
 impl core::fmt::Debug for Module {
@@ -280,7 +379,7 @@ impl Module {
         }
         let engine = config.engine()?;
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
-        check_memory(&module)?;
+        let page_size = check_memory(&module, bytes, &config)?;
         let abi = Abi::detect(&module)?;
         check_imports(&module)?;
         let mut linker = Linker::new(&engine);
@@ -304,7 +403,7 @@ impl Module {
             .enumerate()
             .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
             .fold(0, |bits, (i, _)| bits | 1 << i);
-        Ok(Module { engine, module, config, abi, linker: Arc::new(linker), initialisers, sha256: None })
+        Ok(Module { engine, module, config, abi, linker: Arc::new(linker), initialisers, sha256: None, page_size })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -350,6 +449,14 @@ impl Module {
         self.sha256
     }
 
+    /// The size of a page of the module's memory, in bytes: 65536, or 1 when the module
+    /// asks for 1-byte pages (the custom-page-sizes proposal). `memory.size` and
+    /// `memory.grow` count in these pages; hookr's limits and
+    /// [`Runtime::memory_size`](crate::Runtime::memory_size) count bytes.
+    pub fn memory_page_size(&self) -> u32 {
+        self.page_size
+    }
+
     /// The interpreter engine the module was compiled for.
     pub fn engine(&self) -> &wasmi::Engine {
         &self.engine
@@ -360,11 +467,91 @@ fn uses_wasi(module: &wasmi::Module) -> bool {
     module.imports().any(|i| i.module() == hookr_abi::WASI_MODULE)
 }
 
-fn check_memory(module: &wasmi::Module) -> Result<(), Error> {
-    match module.get_export(hookr_abi::MEMORY) {
-        Some(wasmi::ExternType::Memory(_)) => Ok(()),
-        _ => Err(Error::MissingExport(hookr_abi::MEMORY)),
+/// The module must export its memory; a memory with 1-byte pages needs
+/// [`EngineConfig::custom_page_sizes`]. (With `validate`, wasmi refused such a memory
+/// already; without it, a pinned module validated elsewhere with the proposal on would
+/// otherwise load here.) Returns the page size of the module's first memory.
+fn check_memory(module: &wasmi::Module, bytes: &[u8], config: &EngineConfig) -> Result<u32, Error> {
+    if !matches!(module.get_export(hookr_abi::MEMORY), Some(wasmi::ExternType::Memory(_))) {
+        return Err(Error::MissingExport(hookr_abi::MEMORY));
     }
+    let sizes =
+        memory_page_sizes(bytes).ok_or_else(|| Error::InvalidModule("its memory section does not decode".into()))?;
+    if let Some(&size) = sizes.iter().find(|&&size| size != Limits::PAGE_SIZE as u64) {
+        if !config.custom_page_sizes || size != 1 {
+            return Err(Error::InvalidModule(
+                alloc::format!(
+                    "its memory has {size}-byte pages (the custom-page-sizes proposal){}",
+                    if size == 1 { ", which `EngineConfig::custom_page_sizes` turns off" } else { "" }
+                )
+                .into(),
+            ));
+        }
+    }
+    Ok(sizes.first().map_or(Limits::PAGE_SIZE as u32, |&size| size as u32))
+}
+
+/// The page size, in bytes, of each memory a module defines (imported memories are not
+/// counted): 65536, or 1 for a memory with 1-byte pages (the custom-page-sizes
+/// proposal). Read from the module's memory section, without validating or compiling
+/// anything else; `None` when the bytes are not a module whose sections decode up to
+/// that one, or a page size is not a power of two that fits a `u64`.
+///
+/// ```
+/// let small = wat::parse_str(r#"(module (memory 300 (pagesize 1)))"#).unwrap();
+/// assert_eq!(hookr::memory_page_sizes(&small), Some(vec![1]));
+/// let plain = wat::parse_str(r#"(module (memory 1))"#).unwrap();
+/// assert_eq!(hookr::memory_page_sizes(&plain), Some(vec![65536]));
+/// assert_eq!(hookr::memory_page_sizes(b"\0asm\x01\0\0\0\x05\x7f"), None);
+/// ```
+pub fn memory_page_sizes(wasm: &[u8]) -> Option<Vec<u64>> {
+    /// Reads an unsigned LEB128 of at most `bits` bits.
+    fn leb(bytes: &[u8], at: &mut usize, bits: u32) -> Option<u64> {
+        let (mut value, mut shift) = (0u64, 0u32);
+        loop {
+            let byte = *bytes.get(*at)?;
+            *at += 1;
+            let part = u64::from(byte & 0x7f);
+            if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
+                return None;
+            }
+            value |= part << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+            shift += 7;
+        }
+    }
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return None;
+    }
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let len = usize::try_from(leb(wasm, &mut at, 32)?).ok()?;
+        let end = at.checked_add(len).filter(|&end| end <= wasm.len())?;
+        if id != 5 {
+            at = end;
+            continue;
+        }
+        let section = &wasm[..end];
+        let count = leb(section, &mut at, 32)?;
+        let mut sizes = Vec::new();
+        for _ in 0..count {
+            let flags = *section.get(at)?;
+            at += 1;
+            let bits = if flags & 0b100 != 0 { 64 } else { 32 };
+            leb(section, &mut at, bits)?;
+            if flags & 0b1 != 0 {
+                leb(section, &mut at, bits)?;
+            }
+            let log2 = if flags & 0b1000 != 0 { leb(section, &mut at, 32)? } else { 16 };
+            sizes.push(1u64.checked_shl(u32::try_from(log2).ok().filter(|&l| l < 64)?)?);
+        }
+        return Some(sizes);
+    }
+    Some(Vec::new())
 }
 
 /// What [`Error::MissingExport`] names for a module that exports neither ABI's entry.

@@ -328,12 +328,14 @@ pub struct Header {
     pub env: Vec<(String, String)>,
 }
 
-/// The fields of [`Limits`] a header carries, in order.
+/// The fields of [`Limits`] a header carries, in order. (Headers written before memory
+/// limits were in bytes carry `max_memory_pages`, in 64 KiB pages, instead of
+/// `max_memory_bytes`: see [`OLD_MEMORY_FIELD`].)
 const LIMIT_FIELDS: [&str; 15] = [
     "fuel",
     "init_fuel",
     "slice_fuel",
-    "max_memory_pages",
+    "max_memory_bytes",
     "max_table_elements",
     "max_recursion_depth",
     "max_request",
@@ -347,13 +349,17 @@ const LIMIT_FIELDS: [&str; 15] = [
     "max_sleep_ns",
 ];
 
+/// What headers written before memory limits were in bytes carry instead of
+/// `max_memory_bytes`.
+const OLD_MEMORY_FIELD: &str = "max_memory_pages";
+
 fn limit_values(l: &Limits) -> [Option<u64>; 15] {
     let n = |v: usize| Some(v as u64);
     [
         l.fuel,
         Some(l.init_fuel),
         Some(l.slice_fuel),
-        Some(u64::from(l.max_memory_pages)),
+        n(l.max_memory_bytes),
         n(l.max_table_elements),
         n(l.max_recursion_depth),
         n(l.max_request),
@@ -416,6 +422,8 @@ impl Header {
         let mut engine = EngineConfig::default();
         let mut limits = Limits::default();
         let (mut args, mut env) = (Vec::new(), Vec::new());
+        let mut limit_fields = [OLD_MEMORY_FIELD; LIMIT_FIELDS.len() + 1];
+        limit_fields[..LIMIT_FIELDS.len()].copy_from_slice(&LIMIT_FIELDS);
         let usize_at = |d: &mut Decoder<'_>| {
             let at = d.position();
             usize::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))
@@ -436,7 +444,7 @@ impl Header {
                     }
                     Ok(())
                 })?,
-                Some(4) => d.fields(&LIMIT_FIELDS, |d, f| {
+                Some(4) => d.fields(&limit_fields, |d, f| {
                     let Some(f) = f else { return d.skip() };
                     if f == 0 {
                         limits.fuel = if d.is_nil() { d.nil().map(|()| None)? } else { Some(d.uint()?) };
@@ -448,7 +456,7 @@ impl Header {
                     match f {
                         1 => limits.init_fuel = v,
                         2 => limits.slice_fuel = v,
-                        3 => limits.max_memory_pages = u32::try_from(v).map_err(|_| DecodeError::OutOfRange(at))?,
+                        3 => limits.max_memory_bytes = size()?,
                         4 => limits.max_table_elements = size()?,
                         5 => limits.max_recursion_depth = size()?,
                         6 => limits.max_request = size()?,
@@ -459,7 +467,11 @@ impl Header {
                         11 => limits.max_output = size()?,
                         12 => limits.max_output_per_call = size()?,
                         13 => limits.retain_buffer = size()?,
-                        _ => limits.max_sleep_ns = v,
+                        14 => limits.max_sleep_ns = v,
+                        _ => {
+                            let pages = u32::try_from(v).map_err(|_| DecodeError::OutOfRange(at))?;
+                            limits = limits.with_max_memory_pages(pages);
+                        }
                     }
                     Ok(())
                 })?,
@@ -1015,7 +1027,7 @@ pub fn replay(module: &Module, transcript: impl Into<Cow<'static, [u8]>>) -> Res
             ))
         }
     }
-    if module.config != header.engine {
+    if !module.config.same_behaviour(&header.engine) {
         return Err(Error::config("the module was compiled with other engine settings than the transcript's"));
     }
     let built = crate::Runtime::builder(())

@@ -3,6 +3,19 @@
 # NAME.wasm next to its sources (targets/plugins/NAME/NAME.wasm). A plugin with its
 # own build.sh (one for another target) is built by that script.
 #
+# A plugin whose Cargo.toml has a [package.metadata.hookr] table gets a memory sized
+# to what it needs, in 1-byte pages (the Wasm custom-page-sizes proposal):
+#
+#   [package.metadata.hookr]
+#   stack-size = 8192     # bytes of stack (default 16384, one 64 KiB page in all)
+#   heap = 8192           # bytes of heap above the stack and static data
+#   max-memory = 65536    # optional: the most the memory may grow to, in bytes
+#
+# The toolchain links it with 64 KiB pages; targets/pages (`hookr-pages`, built here
+# first) then rewrites its memory section: stack, static data and `heap` bytes, in
+# 1-byte pages. The plugin's allocator must count 1-byte pages (hookr-guest's
+# `page-size-1` feature) or never grow memory; hookr-pages refuses it otherwise.
+#
 #   targets/build-plugins.sh           rebuild and update the committed .wasm files
 #   targets/build-plugins.sh --check   rebuild and fail if a committed .wasm differs
 #
@@ -55,18 +68,7 @@ trap 'rm -f "$fixed_root"' EXIT
 ln -sfn "$repo_root" "$fixed_root"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$targets_dir/target}"
-# One page of linear memory (16 KiB of it stack), and no machine-specific paths in
-# the output. CARGO_ENCODED_RUSTFLAGS (fields split by 0x1f) overrides RUSTFLAGS and
-# the crates' .cargo/config.toml flags.
-sep=$'\x1f'
-flags="-Clink-arg=-zstack-size=16384"
-flags+="$sep--remap-path-prefix=$fixed_root=/hookr"
-flags+="$sep--remap-path-prefix=$cargo_home=/cargo"
-if [ "$cargo_home_real" != "$cargo_home" ]; then
-    flags+="$sep--remap-path-prefix=$cargo_home_real=/cargo"
-fi
-export CARGO_ENCODED_RUSTFLAGS="$flags"
-unset RUSTFLAGS
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 
 echo "build-plugins.sh: $(rustc --version), target $target, mode $mode"
 
@@ -74,6 +76,31 @@ echo "build-plugins.sh: $(rustc --version), target $target, mode $mode"
 # (a new plugin copied from another one needs that), to be committed with it.
 locked=
 if [ "$mode" = check ]; then locked=--locked; fi
+
+# The memory-section rewriter, for the build machine.
+cargo build --manifest-path "$fixed_root/targets/pages/Cargo.toml" --release $locked -j "${JOBS:-2}"
+pages="$CARGO_TARGET_DIR/release/hookr-pages"
+
+# A value of the plugin's [package.metadata.hookr] table, or empty.
+metadata() {
+    awk -v key="$2" '
+        /^\[/ { in_table = ($0 == "[package.metadata.hookr]") }
+        in_table && $1 == key && $2 == "=" { print $3; exit }' "$1"
+}
+
+# The stack size, and no machine-specific paths in the output.
+# CARGO_ENCODED_RUSTFLAGS (fields split by 0x1f) overrides RUSTFLAGS and the crates'
+# .cargo/config.toml flags.
+plugin_flags() {
+    local sep=$'\x1f'
+    local flags="-Clink-arg=-zstack-size=$1"
+    flags+="$sep--remap-path-prefix=$fixed_root=/hookr"
+    flags+="$sep--remap-path-prefix=$cargo_home=/cargo"
+    if [ "$cargo_home_real" != "$cargo_home" ]; then
+        flags+="$sep--remap-path-prefix=$cargo_home_real=/cargo"
+    fi
+    printf '%s' "$flags"
+}
 
 status=0
 found=0
@@ -87,13 +114,21 @@ for manifest in "$targets_dir"/plugins/*/Cargo.toml; do
         if [ "$mode" = check ]; then "$dir/build.sh" --check || status=1; else "$dir/build.sh"; fi
         continue
     fi
-    cargo build --manifest-path "$fixed_root/targets/plugins/$name/Cargo.toml" \
+    stack=$(metadata "$manifest" stack-size)
+    heap=$(metadata "$manifest" heap)
+    max=$(metadata "$manifest" max-memory)
+    CARGO_ENCODED_RUSTFLAGS=$(plugin_flags "${stack:-16384}") \
+        cargo build --manifest-path "$fixed_root/targets/plugins/$name/Cargo.toml" \
         --release $locked --target "$target" -j "${JOBS:-2}"
     built="$CARGO_TARGET_DIR/$target/release/${name//-/_}.wasm"
     committed="$dir/$name.wasm"
     if [ ! -f "$built" ]; then
         echo "build-plugins.sh: $built is missing: is the package named '$name' with crate-type cdylib?" >&2
         exit 1
+    fi
+    if [ -n "$heap" ]; then
+        "$pages" "$built" "$built.pages" --heap "$heap" ${max:+--max "$max"}
+        built="$built.pages"
     fi
     if [ "$mode" = check ]; then
         if cmp -s "$built" "$committed"; then

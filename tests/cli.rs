@@ -77,6 +77,17 @@ const BIG_MEMORY: &str = r#"(module
   (memory (export "memory") 100)
   (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#;
 
+/// Grows its memory of 1-byte pages one byte at a time until refused, and answers the
+/// size it reached (4 LE bytes).
+const SMALL_GROWER: &str = r#"(module
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 300 70000 (pagesize 1))
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+    (i32.store (i32.const 0) (memory.size))
+    (call $resp (i32.const 0) (i32.const 4))
+    (i32.const 1)))"#;
+
 const NO_PLUGIN_CALL: &str = r#"(module (memory (export "memory") 1))"#;
 
 const IMPORTS_ENV: &str = r#"(module
@@ -350,6 +361,21 @@ fn memory_stays_within_max_memory_pages() {
 
     let plugin = fixture("big-memory", BIG_MEMORY);
     hookr(&["invoke", p(&plugin), "x", "--max-memory-pages", "4"]).fails(EXIT_LOAD, "memory limit");
+    hookr(&["invoke", p(&plugin), "x", "--max-memory-bytes", "6553599"]).fails(EXIT_LOAD, "memory limit");
+    let run = hookr(&["invoke", p(&plugin), "x", "--max-memory-bytes", "6553600"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+
+    // A plugin with 1-byte pages grows up to the limit in bytes, or to its own maximum.
+    let plugin = fixture("small-grower", SMALL_GROWER);
+    let run = hookr(&["invoke", p(&plugin), "x", "--max-memory-bytes", "1000"]);
+    assert_eq!((run.status, run.stdout.as_slice()), (0, 1000u32.to_le_bytes().as_slice()), "{}", run.stderr);
+    let run = hookr(&["invoke", p(&plugin), "x", "--max-memory-pages", "1"]);
+    assert_eq!((run.status, run.stdout.as_slice()), (0, 65536u32.to_le_bytes().as_slice()), "{}", run.stderr);
+    let run = hookr(&["invoke", p(&plugin), "x"]);
+    assert_eq!((run.status, run.stdout.as_slice()), (0, 70000u32.to_le_bytes().as_slice()), "{}", run.stderr);
+    let run = hookr(&["inspect", p(&plugin)]);
+    let line = "memory:   exported `memory`: 300 bytes min, max 70000 (pages of 1 B: 300 min, 70000 max)";
+    assert!(run.stdout_str().contains(line), "{}", run.stdout_str());
     let run = hookr(&["invoke", p(&plugin), "x"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
 }
@@ -434,7 +460,7 @@ fn inspect_shows_the_abi_imports_exports_and_memory() {
         "exports:  2",
         "  __plugin_call: func (i32, i32) -> i32\n",
         "  memory: memory 1.. pages\n",
-        "memory:   exported `memory`: 1 pages min, max none",
+        "memory:   exported `memory`: 65536 bytes min, max none (pages of 65536 B: 1 min)",
     ] {
         assert!(out.contains(line), "{line:?} not in\n{out}");
     }

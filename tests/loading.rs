@@ -230,6 +230,7 @@ fn engine_settings_that_cannot_work_are_errors() {
         EngineConfig::default().with_max_stack_height(500),
         EngineConfig::default().with_max_stack_height(0),
         EngineConfig::default().with_max_recursion_depth(0),
+        EngineConfig::default().with_min_stack_height(4096).with_max_stack_height(2048),
     ] {
         let err = Module::new(&wasm, "", &NoVerify, config).unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{config:?}: {err:?}");
@@ -238,4 +239,14 @@ fn engine_settings_that_cannot_work_are_errors() {
     let module = Module::new(&wasm, "", &NoVerify, smallest).unwrap();
     let mut rt = Runtime::builder(()).module(module).build().unwrap();
     assert_eq!(rt.invoke("x", b"").unwrap(), b"");
+    // A starting stack above wasmi's default maximum (1 MB) is fine under a larger
+    // maximum, and none at all too.
+    for config in [
+        EngineConfig::default().with_min_stack_height(2 << 20).with_max_stack_height(4 << 20),
+        EngineConfig::default().with_min_stack_height(0).with_max_cached_stacks(0),
+    ] {
+        let module = Module::new(&wasm, "", &NoVerify, config).unwrap();
+        let mut rt = Runtime::builder(()).module(module).build().unwrap();
+        assert_eq!(rt.invoke("x", b"").unwrap(), b"", "{config:?}");
+    }
 }

@@ -58,3 +58,29 @@ fn only_pinned_modules_load() {
     let mut rt = Runtime::builder(()).bytes(&wasm).pinned(pin).build().unwrap();
     assert_eq!(rt.invoke("echo", b"pinned").unwrap(), b"pinned");
 }
+
+#[test]
+fn pinned_modules_may_have_one_byte_pages() {
+    let wasm = common::wasm(
+        r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 200 (pagesize 1))
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 0) (i32.const 16))
+    (call $resp (i32.const 16) (local.get $len))
+    (i32.const 1)))"#,
+    );
+    // SAFETY: `wat` produced this module and the validating suite (tests/page_sizes.rs)
+    // loads modules like it with the custom-page-sizes proposal on.
+    let pin = unsafe { Pinned::new_unchecked(hookr::to_hex(&hookr::sha256(&wasm)).leak()) };
+    let mut rt = Runtime::builder(()).bytes(&wasm).pinned(pin).build().unwrap();
+    assert_eq!((rt.memory_size(), rt.module().memory_page_size()), (200, 1));
+    assert_eq!(rt.invoke("echo", b"small").unwrap(), b"small");
+    assert!(matches!(rt.invoke("echo", &[0; 185]).unwrap_err(), Error::BadGuestPointer { .. }));
+    // Without the proposal such a module is refused, by hookr (wasmi does not check
+    // without validation).
+    let off = hookr::EngineConfig::default().with_custom_page_sizes(false);
+    let err = Runtime::builder(()).bytes(&wasm).pinned(pin).engine_config(off).build().unwrap_err();
+    assert!(matches!(&err, Error::InvalidModule(m) if m.contains("1-byte pages")), "{err:?}");
+}

@@ -317,6 +317,31 @@ fn transcripts_of_another_plugin_or_settings_are_refused() {
 }
 
 #[test]
+fn settings_that_only_change_ram_replay_the_same_transcript() {
+    let (transcript, _) = record(SIMPLE, SIMPLE_FNS, simple_limits(), &simple_calls());
+    let hash = Sha256Hasher.hash(SIMPLE);
+    for config in [EngineConfig::SMALL, EngineConfig::default().with_min_stack_height(64).with_max_cached_stacks(7)] {
+        let small = Module::new(SIMPLE, &hash, &Sha256Hasher, config).unwrap();
+        assert_eq!(replay(&small, transcript.clone()).unwrap(), Verdict::Identical { calls: 8 }, "{config:?}");
+    }
+}
+
+#[test]
+fn headers_carry_the_memory_limit_in_bytes() {
+    let limits = simple_limits().with_max_memory_bytes(123_457);
+    let (transcript, _) = record(SIMPLE, SIMPLE_FNS, limits, &[("vowel", b"a".to_vec())]);
+    let header = Reader::new(&transcript).unwrap().header().clone();
+    assert_eq!(header.limits.max_memory_bytes, 123_457);
+    assert_eq!(header.limits, limits);
+    // A header written when the limit was in 64 KiB pages reads as that many bytes.
+    let at = transcript.windows(16).position(|w| w == b"max_memory_bytes").unwrap();
+    let mut old = transcript.clone();
+    old[at..at + 16].copy_from_slice(b"max_memory_pages");
+    let header = Reader::new(&old).unwrap().header().clone();
+    assert_eq!(header.limits.max_memory_bytes, 123_457 * 65536);
+}
+
+#[test]
 fn a_sink_that_refuses_the_transcript_fails_the_call() {
     struct Full(usize);
     impl std::io::Write for Full {

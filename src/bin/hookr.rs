@@ -148,9 +148,13 @@ struct InvokeArgs {
     /// (`500ms`, `2s`, `1.5s`, `1m`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "unmetered")]
     timeout: Option<Duration>,
-    /// The largest linear memory the plugin may have, in 64 KiB pages (default 256).
+    /// The largest linear memory the plugin may have, in 64 KiB pages (default 256),
+    /// whatever the size of the plugin's own pages.
     #[arg(long, value_name = "N")]
     max_memory_pages: Option<u32>,
+    /// The largest linear memory the plugin may have, in bytes (default 16777216).
+    #[arg(long, value_name = "BYTES", conflicts_with = "max_memory_pages")]
+    max_memory_bytes: Option<usize>,
     /// The payload is JSON, sent as MessagePack (objects as maps); the MessagePack
     /// response is printed as one line of JSON.
     ///
@@ -335,6 +339,9 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     }
     if let Some(pages) = args.max_memory_pages {
         builder = builder.max_memory_pages(pages);
+    }
+    if let Some(bytes) = args.max_memory_bytes {
+        builder = builder.max_memory_bytes(bytes);
     }
     if args.deterministic {
         builder = builder.deterministic();

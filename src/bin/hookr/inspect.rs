@@ -13,8 +13,9 @@ use crate::{read_module, write_stdout, Failure, EXIT_LOAD};
 
 pub fn run(path: &Path) -> Result<(), Failure> {
     let bytes = read_module(path)?;
-    let engine = wasmi::Engine::default();
-    // Validates every function body, not only the module's structure.
+    // hookr's engine settings: 1-byte pages (custom-page-sizes) are accepted as hookr
+    // accepts them. Validates every function body, not only the module's structure.
+    let engine = hookr::EngineConfig::default().engine().map_err(|e| Failure::new(EXIT_LOAD, e.to_string()))?;
     let module = wasmi::Module::new(&engine, &bytes)
         .map_err(|e| Failure::new(EXIT_LOAD, format!("invalid module `{}`: {e}", path.display())))?;
     write_stdout(report(path, &bytes, &module).as_bytes())
@@ -40,12 +41,14 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
         }
     }
 
+    // Page sizes of the memories the module defines (an imported memory's is not shown).
+    let page_sizes = hookr::memory_page_sizes(bytes).unwrap_or_default();
     let mut memories = Vec::new();
     let mut by_module: BTreeMap<&str, Vec<(&str, String)>> = BTreeMap::new();
     for import in module.imports() {
         by_module.entry(import.module()).or_default().push((import.name(), describe(import.ty())));
         if let ExternType::Memory(ty) = import.ty() {
-            memories.push((format!("imported `{}::{}`", import.module(), import.name()), *ty));
+            memories.push((format!("imported `{}::{}`", import.module(), import.name()), *ty, None));
         }
     }
     let count = module.imports().len();
@@ -61,16 +64,18 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
     for export in module.exports() {
         let _ = writeln!(out, "  {}: {}", export.name(), describe(export.ty()));
         if let ExternType::Memory(ty) = export.ty() {
-            memories.push((format!("exported `{}`", export.name()), *ty));
+            // A plugin defines one memory; with several, which one is exported is not
+            // worked out here.
+            let page = if page_sizes.len() == 1 { page_sizes.first().copied() } else { None };
+            memories.push((format!("exported `{}`", export.name()), *ty, page));
         }
     }
 
     if memories.is_empty() {
         let _ = writeln!(out, "memory:   none imported or exported");
     }
-    for (what, ty) in memories {
-        let max = ty.maximum().map_or_else(|| "none".to_string(), |m| m.to_string());
-        let _ = writeln!(out, "memory:   {what}: {} pages min, max {max}", ty.minimum());
+    for (what, ty, page) in memories {
+        let _ = writeln!(out, "memory:   {what}: {}", memory_size(&ty, page));
     }
     out
 }
@@ -108,6 +113,22 @@ fn describe(ty: &ExternType) -> String {
             format!("global {}{}", if mutable { "mut " } else { "" }, val_type(&g.content()))
         }
     }
+}
+
+/// A memory's size in bytes and pages: `65536 bytes min, max none (pages of 65536 B: 1
+/// min)`; `page` is its page size, when known.
+fn memory_size(ty: &wasmi::MemoryType, page: Option<u64>) -> String {
+    let Some(page) = page.map(u128::from) else {
+        let max = ty.maximum().map_or_else(|| "none".to_string(), |m| m.to_string());
+        return format!("{} pages min, max {max}", ty.minimum());
+    };
+    let max = ty.maximum().map_or_else(|| "none".to_string(), |m| (u128::from(m) * page).to_string());
+    let max_pages = ty.maximum().map_or_else(String::new, |m| format!(", {m} max"));
+    format!(
+        "{} bytes min, max {max} (pages of {page} B: {} min{max_pages})",
+        u128::from(ty.minimum()) * page,
+        ty.minimum()
+    )
 }
 
 fn signature(f: &FuncType) -> String {

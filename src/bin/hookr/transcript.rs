@@ -66,7 +66,11 @@ pub fn show(path: &Path) -> Result<(), Failure> {
         h.engine.max_stack_height
     );
     let fuel = h.limits.fuel.map_or("unmetered".into(), |f| f.to_string());
-    let _ = writeln!(out, "limits   fuel per call {fuel}, per initialiser {}", h.limits.init_fuel);
+    let _ = writeln!(
+        out,
+        "limits   fuel per call {fuel}, per initialiser {}; memory {} bytes",
+        h.limits.init_fuel, h.limits.max_memory_bytes
+    );
     if !h.args.is_empty() {
         let _ = writeln!(out, "args     {}", json_text(&h.args.join(" ")));
     }

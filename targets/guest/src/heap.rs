@@ -14,6 +14,11 @@
 //! - New blocks are cut from the top of the heap, which starts at `__heap_base` and
 //!   grows with `memory.grow`. A block that ends at the top is resized there in place
 //!   (a growing vector does not move) and, when freed, gives its space back to the top.
+//! - `memory.size` and `memory.grow` count pages: 64 KiB, or 1 byte with the
+//!   `page-size-1` feature, for a module whose memory has 1-byte pages (the
+//!   custom-page-sizes proposal). Such a module's memory must hold its stack and data,
+//!   so it is at least `__heap_base` pages long; if it is shorter, its pages cannot be
+//!   1 byte, and the heap counts 64 KiB pages after all.
 //! - When memory cannot grow, allocation returns null, which Rust turns into an
 //!   allocation error (`try_reserve` sees it as an `Err`).
 
@@ -22,15 +27,19 @@ use core::arch::wasm32;
 use core::cell::UnsafeCell;
 use core::ptr;
 
-const PAGE: usize = 65536;
+/// The page size this plugin is built for: 1 byte with `page-size-1`, else 64 KiB.
+const PAGE: usize = if cfg!(feature = "page-size-1") { 1 } else { 65536 };
+/// The ordinary page size.
+const PAGE_64K: usize = 65536;
 /// The alignment of every block, and the step of the smallest classes.
 const GRAIN: usize = 16;
 /// 4 classes of 16..=64 bytes, then 4 for each power of two up to 2³¹: 104 in all,
 /// rounded up to a power of two so that indexing with `class % CLASSES` needs no
 /// bounds check.
 const CLASSES: usize = 128;
-/// The heap never takes the last page of a 4 GiB memory, so that its end fits a `usize`.
-const MAX_PAGES: usize = 65535;
+/// The heap never takes the last 64 KiB of a 4 GiB memory, so that its end fits a
+/// `usize`.
+const MAX_BYTES: usize = 65535 * PAGE_64K;
 
 extern "C" {
     /// The first byte after the stack and the static data, set by the linker.
@@ -43,6 +52,9 @@ pub struct Heap(UnsafeCell<State>);
 struct State {
     /// Where the next new block starts; 0 until the first allocation.
     top: usize,
+    /// The size of a page of memory, found on the first allocation (0 before it, so
+    /// that the heap's state starts all zero and takes no space in the module's data).
+    page: usize,
     /// The end of the memory the heap owns.
     end: usize,
     /// The most recently freed block of each class, linked through its first word.
@@ -58,6 +70,7 @@ impl Heap {
     pub const fn new() -> Self {
         Heap(UnsafeCell::new(State {
             top: 0,
+            page: 0,
             end: 0,
             free: [ptr::null_mut(); CLASSES],
         }))
@@ -87,7 +100,10 @@ impl State {
         if self.top == 0 {
             let base = &raw const __heap_base as usize;
             self.top = base.next_multiple_of(GRAIN);
-            self.end = wasm32::memory_size(0) * PAGE;
+            let pages = wasm32::memory_size(0);
+            // Fewer pages than the bytes below the heap: they are not 1-byte pages.
+            self.page = if pages < base { PAGE_64K } else { PAGE };
+            self.end = pages * self.page;
         }
     }
 
@@ -96,19 +112,20 @@ impl State {
     /// heap continues on them and `top` moves there.
     #[cold]
     fn grow(&mut self, bytes: usize) -> bool {
-        let pages = bytes.div_ceil(PAGE);
-        if pages > MAX_PAGES.saturating_sub(wasm32::memory_size(0)) {
+        let page = self.page;
+        let pages = bytes.div_ceil(page);
+        if pages > (MAX_BYTES / page).saturating_sub(wasm32::memory_size(0)) {
             return false;
         }
         let old = wasm32::memory_grow(0, pages);
         if old == usize::MAX {
             return false;
         }
-        let base = old * PAGE;
+        let base = old * page;
         if base != self.end {
             self.top = base;
         }
-        self.end = base + pages * PAGE;
+        self.end = base + pages * page;
         true
     }
 

@@ -63,7 +63,8 @@
 //! error), and so do its docs: `cargo doc --target wasm32-unknown-unknown`, which is the
 //! default target set in this crate's `.cargo/config.toml`. A plugin crate sets
 //! `crate-type = ["cdylib"]` and, to ask the host for a single 64 KiB page of memory
-//! instead of sixteen, links with `-C link-arg=-zstack-size=16384`.
+//! instead of sixteen, links with `-C link-arg=-zstack-size=16384`. For less than a
+//! page (a microcontroller), see the `page-size-1` feature.
 //!
 //! # Cost of a call
 //!
@@ -91,6 +92,14 @@
 //!   allocation of its class, and a block at the top of the heap grows in place. When
 //!   memory cannot grow, allocation fails: `try_reserve` returns an error, and an
 //!   infallible allocation (`Vec::push`) ends the call with a trap.
+//! - `page-size-1`: the allocator counts memory in 1-byte pages, for a plugin whose
+//!   memory is given 1-byte pages (the Wasm custom-page-sizes proposal) after it is
+//!   built, by `hookr-pages` in this repository (`targets/pages`): the memory is then
+//!   exactly the plugin's stack, static data and the heap it was given, instead of a
+//!   multiple of 64 KiB, and grows byte by byte when the host allows it. The module
+//!   says so in a custom section, which `hookr-pages` checks; a module built with this
+//!   feature but left with 64 KiB pages still works (the allocator sees that its pages
+//!   cannot be 1 byte). README.md ("Embedded") shows the whole build.
 //! - `dlmalloc`: installs [`dlmalloc`](https://docs.rs/dlmalloc), the allocator of Rust's
 //!   standard library on `wasm32`, instead: about 9 KB more code, and tighter packing
 //!   when a plugin keeps many allocations of varied sizes alive. It takes precedence
@@ -108,6 +117,10 @@
 compile_error!(
     "hookr-guest builds plugins for wasm32 only: build with --target wasm32-unknown-unknown"
 );
+
+// dlmalloc counts memory in 64 KiB pages.
+#[cfg(all(feature = "page-size-1", feature = "dlmalloc"))]
+compile_error!("the `page-size-1` feature is for the kit's allocator: dlmalloc counts 64 KiB pages");
 
 // The buffers kept between calls rely on a plugin instance running on one thread.
 #[cfg(target_feature = "atomics")]

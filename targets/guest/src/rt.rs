@@ -8,6 +8,14 @@ static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 #[global_allocator]
 static ALLOCATOR: crate::heap::Heap = crate::heap::Heap::new();
 
+/// Says, in a custom section of the module, that the plugin's code counts memory in
+/// 1-byte pages: `hookr-pages` (targets/pages) then gives the module's memory 1-byte
+/// pages, and refuses to for a plugin without it.
+#[cfg(all(feature = "page-size-1", feature = "allocator", not(feature = "dlmalloc")))]
+#[used]
+#[link_section = "hookr-guest.page-size"]
+static PAGE_SIZE: [u8; 1] = *b"1";
+
 /// A log line in a fixed stack buffer: writing to it never allocates (the panic may be
 /// an allocation failure), and what does not fit is cut at a character boundary.
 #[cfg(feature = "panic-handler")]

@@ -15,10 +15,18 @@
 //! - `log`: logs the payload (UTF-8) through `__console_log`, answers nothing.
 //!
 //! Any other operation fails with the kit's `No handler registered for function …`.
+//!
+//! Its memory has 1-byte pages, sized to what it needs: std's allocator counts 64 KiB
+//! pages, so the guest uses the allocator of hookr's guest kit, which counts 1-byte
+//! ones; everything else is `wapc-guest` and std.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use wapc_guest::{self as wapc, CallResult};
+
+// The allocator of hookr's guest kit, which counts the 1-byte pages this guest's memory
+// is given (see Cargo.toml); nothing else of the kit is used.
+use hookr_guest as _;
 
 /// Registers every function; waPC hosts call it once, after `_start`.
 #[no_mangle]
