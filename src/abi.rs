@@ -327,8 +327,9 @@ fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) 
             return Err(too_large("plugin response", range.len(), limit));
         }
         ctx.meter.charge_bytes(range.len())?;
-        ctx.frame.respond(&data[range]);
-        Ok(())
+        // The caller's `io::Output` runs inside the interpreter, as a host function
+        // does: a panic in it must not unwind through wasmi.
+        contain("the output buffer", || ctx.frame.respond(&data[range]))
     })
 }
 

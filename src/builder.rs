@@ -363,7 +363,9 @@ impl<'a, T: 'static> Builder<'a, T> {
     /// must not allocate per call (see README, "Calls without allocation").
     ///
     /// Reserves [`Limits::max_error`] bytes (and 64 for the note that marks a cut
-    /// text) once, at build: give firmware a `max_error` its plugins' messages need.
+    /// text) once, at build: give firmware a `max_error` its plugins' messages need;
+    /// [`build`](Self::build) fails with [`Error::Config`] when that room cannot be
+    /// reserved.
     ///
     /// ```
     /// # let wasm = wat::parse_str(r#"(module
@@ -489,7 +491,7 @@ impl<'a, T: 'static> Builder<'a, T> {
         let ctx = Ctx::new(host, logger, io, self.limits, tape);
         let mut rt = Runtime::new(module, ctx, self.watch)?;
         if self.keep_error_texts {
-            rt.keep_error_texts();
+            rt.keep_error_texts()?;
         }
         Ok(rt)
     }

@@ -246,7 +246,9 @@ impl<T> HostFn<T> {
     /// capacity `N` (a `heapless::Vec<u8, N>`, on the stack while it runs): its reply
     /// never needs an allocation, and one longer than `N` bytes cannot be written. With
     /// `?`, a write that does not fit answers the plugin a host error
-    /// ([`HostError`] converts from `heapless::CapacityError`).
+    /// ([`HostError`] converts from `heapless::CapacityError`). The runtime passes the
+    /// reply on through a buffer reserved on the first call, which it keeps while `N`
+    /// is at most [`Limits::retain_buffer`](crate::Limits::retain_buffer).
     ///
     /// ```
     /// use hookr::{heapless, HostError, HostFn};

@@ -36,6 +36,12 @@ pub struct Limits {
     /// whose initial memory is larger fails to instantiate with
     /// [`Error::MemoryLimit`]; `memory.grow` past it returns -1, as the Wasm spec says.
     /// [`with_max_memory_pages`](Self::with_max_memory_pages) sets it in 64 KiB pages.
+    ///
+    /// It bounds the memory's size, not the host RAM behind it: when a memory grows,
+    /// wasmi moves it to a buffer with room to spare (at least twice the old size), so
+    /// a memory that has grown can hold up to about twice its size in RAM. A device
+    /// gives its plugins memories that need not grow (see README, "Memory smaller than
+    /// a page").
     pub max_memory_bytes: usize,
     /// The most table elements (default 10 000). Under fuel metering, tables cannot
     /// grow during calls (initialisers may grow them): `table.grow` answers -1, as the

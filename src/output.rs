@@ -60,6 +60,10 @@ pub trait Output {
     fn limit(&self) -> Option<usize>;
 }
 
+/// What [`Error::TooLarge`](crate::Error::TooLarge) names when a response does not fit
+/// the caller's [`Output`].
+pub(crate) const OUTPUT_BUFFER: &str = "plugin response (output buffer)";
+
 /// Bytes do not fit in an [`Output`]: it is left empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputFull;

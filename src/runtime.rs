@@ -312,10 +312,14 @@ impl<T: 'static> Runtime<T> {
     }
 
     /// Keeps error texts in the runtime from now on, reserving their room once.
-    pub(crate) fn keep_error_texts(&mut self) {
-        self.keep_error_texts = true;
+    pub(crate) fn keep_error_texts(&mut self) -> Result<(), Error> {
         let room = self.limits().max_error.saturating_add(error_text::NOTE_ROOM);
-        self.error_text = String::with_capacity(room);
+        let mut text = String::new();
+        text.try_reserve_exact(room)
+            .map_err(|_| Error::config("`Limits::max_error` is too large to reserve room for a kept error text"))?;
+        self.error_text = text;
+        self.keep_error_texts = true;
+        Ok(())
     }
 
     pub(crate) fn store(&mut self) -> &mut Store<Ctx> {
@@ -478,23 +482,27 @@ impl<T: 'static> Runtime<T> {
                 error_text::plugin_message(&mut self.error_text, &ctx.plugin_error, len, ctx.limits.max_error);
                 Err(Error::PluginKept { len: self.error_text.len() })
             }
+            // The same words, within the same bounds, as a kept text.
             Ok(_) if ctx.plugin_error_len.is_some() => {
-                let mut message = String::from_utf8_lossy(&ctx.plugin_error).into_owned();
-                if let Some(len) = ctx.plugin_error_len.filter(|&len| len > ctx.plugin_error.len()) {
-                    message.push_str(&crate::abi::cut_note(len));
-                }
+                let mut message = String::new();
+                let len = ctx.plugin_error_len.unwrap_or(0);
+                error_text::plugin_message(&mut message, &ctx.plugin_error, len, ctx.limits.max_error);
                 Err(Error::plugin(message))
             }
             Ok(names::SUCCESS) => match overflow {
                 // The plugin answered more than the caller's output holds.
-                Some((len, limit)) => Err(Error::TooLarge { what: "plugin response (output buffer)", len, limit }),
+                Some((len, limit)) => Err(Error::TooLarge { what: crate::output::OUTPUT_BUFFER, len, limit }),
                 None => Ok(()),
             },
             Ok(_) if self.keep_error_texts => {
                 error_text::unsuccessful(&mut self.error_text, op, ctx.limits.max_error);
                 Err(Error::PluginKept { len: self.error_text.len() })
             }
-            Ok(_) => Err(Error::plugin(alloc::format!("call to `{op}` was unsuccessful"))),
+            Ok(_) => {
+                let mut message = String::new();
+                error_text::unsuccessful(&mut message, op, ctx.limits.max_error);
+                Err(Error::plugin(message))
+            }
             Err(err) => Err(err),
         };
         // A replay that diverged inside the call has its answer already.

@@ -153,6 +153,46 @@ fn oversized_responses_are_refused_and_long_errors_and_log_lines_cut() {
 }
 
 #[test]
+fn plugin_error_texts_are_the_same_words_within_the_same_bound_whether_kept_or_not() {
+    // Fails every call with its payload as the error message.
+    let wasm = common::wasm(
+        r#"(module
+        (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+        (import "hookr" "__plugin_error" (func $err (param i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+          (call $req (i32.const 0) (i32.const 256))
+          (call $err (i32.const 256) (local.get $len))
+          (i32.const 0)))"#,
+    );
+    let build = |keep: bool| {
+        let builder = Runtime::builder(()).bytes(&wasm).limits(Limits::default().with_max_error(8));
+        if keep { builder.keep_error_texts() } else { builder }.build().unwrap()
+    };
+    let (mut kept, mut carried) = (build(true), build(false));
+    for payload in [&b"short"[..], b"abcdefg\xc3\xa9x", b"\xff\xff\xff\xff\xff\xff\xff\xff", b"ab\xffcd", b"exactly8"] {
+        let Err(Error::PluginKept { len }) = kept.invoke("x", payload) else { panic!("kept: {payload:?}") };
+        let kept_text = kept.last_error_text().unwrap().to_owned();
+        assert_eq!(len, kept_text.len());
+        let Err(Error::Plugin(text)) = carried.invoke("x", payload) else { panic!("carried: {payload:?}") };
+        assert_eq!(&*text, kept_text, "{payload:?}");
+        // At most `max_error` bytes of the message, and the note when it was cut.
+        let message = text.split(" … [truncated from").next().unwrap();
+        assert!(message.len() <= 8, "{text:?}");
+        assert_eq!(text.contains(" … [truncated from"), message != String::from_utf8_lossy(payload), "{text:?}");
+    }
+}
+
+#[test]
+fn a_max_error_too_large_to_reserve_is_a_configuration_error() {
+    let limits = Limits::default().with_max_error(usize::MAX);
+    let err = Runtime::builder(()).bytes(&common::kitchen()).limits(limits).keep_error_texts().build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    // Without kept texts nothing is reserved up front, and the limit only bounds.
+    Runtime::builder(()).bytes(&common::kitchen()).limits(limits).build().unwrap();
+}
+
+#[test]
 fn table_elements_over_the_limit_fail_to_load() {
     let wasm = common::wasm(
         r#"(module (memory (export "memory") 1) (table 20000 funcref)
@@ -200,6 +240,40 @@ fn a_panicking_host_function_or_logger_ends_the_call_not_the_process() {
     assert_recovered(&mut rt);
     let err = rt.invoke("log", b"boom").unwrap_err();
     assert_eq!(err.to_string(), "host error: the logger panicked");
+    assert_recovered(&mut rt);
+}
+
+/// An output buffer written naively: it panics on a response longer than it.
+struct NaiveOutput([u8; 4], usize);
+
+impl hookr::io::Output for NaiveOutput {
+    fn as_bytes(&self) -> &[u8] {
+        &self.0[..self.1]
+    }
+    fn clear(&mut self) {
+        self.1 = 0;
+    }
+    fn replace(&mut self, bytes: &[u8]) -> Result<(), hookr::io::OutputFull> {
+        self.0[..bytes.len()].copy_from_slice(bytes);
+        self.1 = bytes.len();
+        Ok(())
+    }
+    fn limit(&self) -> Option<usize> {
+        Some(4)
+    }
+}
+
+#[test]
+fn a_panicking_output_buffer_ends_the_call_not_the_process() {
+    use hookr::io::Output;
+    // The plugin chooses the response's length; the host's `Output` runs inside the
+    // interpreter, where an unwinding panic would abort the process.
+    let mut rt = Runtime::builder(()).bytes(&common::kitchen()).build().unwrap();
+    let mut out = NaiveOutput([0; 4], 0);
+    rt.invoke_into("echo", b"fine", &mut out).unwrap();
+    assert_eq!(out.as_bytes(), b"fine");
+    let err = rt.invoke_into("echo", b"too long", &mut out).unwrap_err();
+    assert_eq!(err.to_string(), "host error: the output buffer panicked");
     assert_recovered(&mut rt);
 }
 

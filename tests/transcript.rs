@@ -144,6 +144,35 @@ fn a_recorded_runtime_replays_identical_without_its_host() {
 }
 
 #[test]
+fn a_response_the_recording_host_had_no_room_for_replays_identical() {
+    let transcript = SharedBuffer::new();
+    let mut rt =
+        Runtime::builder(0u64).module(module(SIMPLE)).host_fns(SIMPLE_FNS).record(transcript.clone()).build().unwrap();
+    let mut small = hookr::heapless::Vec::<u8, 8>::new();
+    let err = rt.invoke_into("echoByte", b"Steve", &mut small).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { len: 12, limit: 8, .. }), "{err:?}");
+    rt.invoke_into("echoByte", b"A", &mut small).unwrap();
+    drop(rt);
+    let transcript = transcript.take();
+    assert_eq!(replay(&module(SIMPLE), transcript.clone()).unwrap(), Verdict::Identical { calls: 2 });
+
+    // A plugin that answered another length than the one refused diverges.
+    let at = find(&transcript, |r| matches!(r, Record::End { outcome: Outcome::Error { .. }, .. }));
+    let shorter = edited(&transcript, at, |r| match r {
+        Record::End { fuel, .. } => encoded(&Record::End {
+            outcome: Outcome::Error {
+                kind: "too_large",
+                message: "plugin response (output buffer) of 11 bytes exceeds the limit of 8 bytes",
+            },
+            fuel,
+        }),
+        other => encoded(&other),
+    });
+    let Verdict::Diverged(d) = replay(&module(SIMPLE), shorter).unwrap() else { panic!("identical") };
+    assert_eq!((d.call, &*d.what), (1, "how the call ended"));
+}
+
+#[test]
 fn floats_nan_logs_and_a_typed_clock_replay_identical() {
     let calls = [
         ("validate", reading("greenhouse", 21.5, 40.0, 1_700_000_000_000)),
