@@ -101,22 +101,10 @@ struct FloorCtx {
     host_response: Vec<u8>,
 }
 
-/// The engine hookr builds for `EngineConfig::default()` (see `EngineConfig::engine`):
-/// fuel metered, translation lazy and free of fuel.
+/// The engine hookr builds for `EngineConfig::default()`: fuel metered, translation
+/// lazy and free of fuel, 1-byte pages accepted, the same stack settings.
 fn floor_engine() -> Engine {
-    let c = EngineConfig::default();
-    let mut config = wasmi::Config::default();
-    config
-        .set_min_stack_height(EngineConfig::MIN_STACK_HEIGHT)
-        .set_max_stack_height(c.max_stack_height)
-        .set_max_recursion_depth(c.max_recursion_depth)
-        .consume_fuel(c.fuel)
-        .fuel_cost(wasmi::CustomFuelCosts {
-            bytes_copied_per_fuel: hookr::meter::BYTES_PER_FUEL as u32,
-            fuel_per_bytes_translated: 0,
-            fuel_per_bytes_validated: 0,
-        });
-    Engine::new(&config)
+    EngineConfig::default().engine().expect("the default engine settings are valid")
 }
 
 /// The fuel hookr gives each call by default, which the floor gives its calls too.
