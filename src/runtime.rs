@@ -203,7 +203,7 @@ struct Live {
 /// if the failed one never happened. The host state is kept.
 pub struct Runtime<T: 'static> {
     // `None` only while `reinstantiate` swaps stores (see `POISONED`).
-    store: Option<Store<Ctx>>,
+    store: Option<Box<Store<Ctx>>>,
     live: Option<Live>,
     module: Module,
     /// The host state's type (the store holds the state itself, type-erased), which
@@ -264,23 +264,23 @@ fn assert_send<T: Send + 'static>() {
 // panics there, caught by the host, could leave it missing.
 const POISONED: &str = "the runtime is unusable: it panicked while its store was being replaced";
 
-fn present(slot: &mut Option<Store<Ctx>>) -> &mut Store<Ctx> {
+fn present(slot: &mut Option<Box<Store<Ctx>>>) -> &mut Store<Ctx> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
     }
 }
 
-fn present_ref(slot: &Option<Store<Ctx>>) -> &Store<Ctx> {
+fn present_ref(slot: &Option<Box<Store<Ctx>>>) -> &Store<Ctx> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
     }
 }
 
-fn present_owned(slot: Option<Store<Ctx>>) -> Store<Ctx> {
+fn present_owned(slot: Option<Box<Store<Ctx>>>) -> Store<Ctx> {
     match slot {
-        Some(s) => s,
+        Some(s) => *s,
         None => unreachable!("{POISONED}"),
     }
 }
@@ -292,7 +292,7 @@ impl<T: 'static> Runtime<T> {
     }
 
     pub(crate) fn new(module: Module, ctx: Ctx, watch: Watch) -> Result<Self, Error> {
-        let store = Store::new(&module.engine, ctx);
+        let store = Box::new(Store::new(&module.engine, ctx));
         let mut rt = Runtime {
             store: Some(store),
             live: None,
@@ -389,7 +389,7 @@ impl<T: 'static> Runtime<T> {
         ctx.memory = None;
         ctx.frame = Frame::EMPTY;
         ctx.clear_call_state();
-        self.store = Some(Store::new(&self.module.engine, ctx));
+        self.store = Some(Box::new(Store::new(&self.module.engine, ctx)));
         self.live = Some(self.instantiate()?);
         Ok(())
     }
