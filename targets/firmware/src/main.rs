@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod breakdown;
 mod check;
 mod meter;
 mod payloads;
@@ -29,14 +30,12 @@ mod messages;
 #[path = "../../plugins/sensor/src/messages.rs"]
 mod sensor_messages;
 
-use core::mem::MaybeUninit;
-
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::debug;
 use defmt_semihosting as _;
 
 use check::Failure;
-use hookr::codec;
+use hookr::{codec, EngineConfig};
 use meter::MeteredHeap;
 
 /// The SHA-256 of each embedded plugin, from build.rs.
@@ -47,24 +46,28 @@ mod pins {
 #[global_allocator]
 static HEAP: MeteredHeap = MeteredHeap::empty();
 
-/// Heap for the runtimes: each holds wasmi's engine, compiled code, store and the
-/// plugin's linear memory (64 KiB a page). Both runtimes live at once, plus the payloads.
-const HEAP_SIZE: usize = 2 * 1024 * 1024;
+/// The engine settings of the runtimes: value stacks that start small and are freed
+/// after each call, so an idle runtime holds none.
+pub const ENGINE: EngineConfig = EngineConfig::SMALL;
+/// The engine settings of the runtimes whose calls must not allocate at all: one value
+/// stack kept between calls (about 1 KB here, README.md) instead of one allocated per
+/// call.
+pub const ENGINE_NO_ALLOC: EngineConfig = EngineConfig::SMALL.with_max_cached_stacks(1);
 
 /// Fuel per call for the runtimes meant to finish every call.
 const FUEL: u64 = 10_000_000;
 /// Largest linear memory of a plugin, in 64 KiB pages.
 const MAX_PAGES: u32 = 4;
 
+/// The machine this image is linked for (build.rs picks its memory map).
+const MACHINE: &str = if cfg!(feature = "netduinoplus2") { "netduinoplus2" } else { "mps2-an386" };
+
 #[entry]
 fn main() -> ! {
-    // Reaches for the heap's memory exactly once, before any allocation.
-    {
-        static mut HEAP_MEM: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
-        // SAFETY: runs once at the top of `main`, before anything allocates; nothing
-        // else names HEAP_MEM.
-        unsafe { HEAP.init(core::ptr::addr_of_mut!(HEAP_MEM) as usize, HEAP_SIZE) }
-    }
+    let (start, size) = meter::heap_bounds();
+    // SAFETY: runs once at the top of `main`, before anything allocates; the linker
+    // script places nothing in [__sheap, _heap_end).
+    unsafe { HEAP.init(start, size) }
 
     defmt::info!(
         "hookr firmware: hookr runtime on wasmi 2.0, portable dispatch, {=str}",
@@ -77,6 +80,7 @@ fn main() -> ! {
         }
         Err(e) => {
             defmt::error!("FAIL: {}", e);
+            refused_allocations();
             debug::exit(debug::EXIT_FAILURE);
         }
     }
@@ -89,30 +93,61 @@ fn main() -> ! {
 /// Every check, in order, and the memory figures of the whole run.
 fn run() -> Result<(), Failure> {
     defmt::info!(
-        "stack region {=usize} B, heap {=usize} B; stack used before loading: {=usize} B",
+        "{=str}: stack region {=usize} B, .data and .bss {=usize} B, heap {=usize} B; stack used before loading: {=usize} B",
+        MACHINE,
         meter::stack_size(),
-        HEAP_SIZE,
+        meter::statics_size(),
+        meter::heap_bounds().1,
         meter::stack_high_water()
     );
-    let mut simple = simple::load()?;
+    simple::breakdown()?;
+    sensor::breakdown()?;
+    wapc::breakdown()?;
+    sensor::beside_simple()?;
+    // One runtime at a time from here: what each check needs, and no more.
+    // Its calls into fixed buffers must not allocate: it keeps a value stack.
+    let mut simple = simple::load(ENGINE_NO_ALLOC)?;
     simple::calls(&mut simple)?;
     meter::repaint_stack();
-    sensor::check()?;
-    wapc::check()?;
-    simple::out_of_fuel()?;
     superloop::check(&mut simple)?;
     simple::steady(&mut simple)?;
     drop(simple);
+    simple::out_of_fuel()?;
+    simple::without_allocation()?;
+    sensor::check()?;
+    wapc::check()?;
     replay::replay_host_transcripts()?;
     replay::record_for_host()?;
     defmt::info!(
-        "heap: peak {=usize} B of {=usize} B over everything, {=usize} B in use at the end",
-        HEAP.peak(),
-        HEAP_SIZE,
-        HEAP.in_use()
+        "heap: peak {=usize} B of {=usize} B over everything, {=usize} B in use at the end, {=usize} failed allocations",
+        HEAP.peak_ever(),
+        meter::heap_bounds().1,
+        HEAP.in_use(),
+        HEAP.failures()
     );
     defmt::info!("stack: high-water {=usize} B since reset", meter::stack_peak());
+    check::ensure_eq("allocations the heap refused", HEAP.failures(), 0)?;
+    let total = meter::stack_size() + meter::statics_size() + HEAP.peak_ever();
+    defmt::info!(
+        "ram: stack region {=usize} B + .data and .bss {=usize} B + heap peak {=usize} B = {=usize} B",
+        meter::stack_size(),
+        meter::statics_size(),
+        HEAP.peak_ever(),
+        total
+    );
     Ok(())
+}
+
+/// Says how many allocations the heap refused, if any: the likely cause of a failure.
+fn refused_allocations() {
+    if HEAP.failures() > 0 {
+        defmt::error!(
+            "FAIL: the heap refused {=usize} allocations ({=usize} B in use of {=usize} B)",
+            HEAP.failures(),
+            HEAP.in_use(),
+            meter::heap_bounds().1
+        );
+    }
 }
 
 /// A panic fails the run through defmt. Only with the `panic-messages` feature does it
@@ -125,6 +160,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     static PANICKED: AtomicBool = AtomicBool::new(false);
     // A panic inside the logger must not log again.
     if !PANICKED.swap(true, Ordering::Relaxed) {
+        refused_allocations();
         #[cfg(feature = "panic-messages")]
         defmt::error!("FAIL: {}", defmt::Display2Format(info));
         #[cfg(not(feature = "panic-messages"))]

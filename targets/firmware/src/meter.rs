@@ -12,8 +12,12 @@ pub struct MeteredHeap {
     heap: TlsfHeap,
     in_use: AtomicUsize,
     peak: AtomicUsize,
+    /// The most bytes allocated at any one time since reset: never reset.
+    peak_ever: AtomicUsize,
     /// Allocations and reallocations made, ever.
     allocations: AtomicUsize,
+    /// Allocations and reallocations the heap refused (out of memory), ever.
+    failures: AtomicUsize,
 }
 
 impl MeteredHeap {
@@ -23,7 +27,9 @@ impl MeteredHeap {
             heap: TlsfHeap::empty(),
             in_use: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            peak_ever: AtomicUsize::new(0),
             allocations: AtomicUsize::new(0),
+            failures: AtomicUsize::new(0),
         }
     }
 
@@ -47,6 +53,12 @@ impl MeteredHeap {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// The most bytes allocated at any one time since reset, across
+    /// [`MeteredHeap::reset_peak`].
+    pub fn peak_ever(&self) -> usize {
+        self.peak_ever.load(Ordering::Relaxed)
+    }
+
     /// Starts a new peak measurement from what is allocated now.
     pub fn reset_peak(&self) {
         self.peak.store(self.in_use(), Ordering::Relaxed);
@@ -58,10 +70,20 @@ impl MeteredHeap {
         self.allocations.load(Ordering::Relaxed)
     }
 
+    /// How many allocations the heap refused, ever: any is a failed run.
+    pub fn failures(&self) -> usize {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    fn refused(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn grew(&self, bytes: usize) {
         self.allocations.fetch_add(1, Ordering::Relaxed);
         let now = self.in_use.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
+        self.peak_ever.fetch_max(now, Ordering::Relaxed);
     }
 
     fn shrank(&self, bytes: usize) {
@@ -75,7 +97,9 @@ unsafe impl GlobalAlloc for MeteredHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as ours.
         let p = unsafe { self.heap.alloc(layout) };
-        if !p.is_null() {
+        if p.is_null() {
+            self.refused();
+        } else {
             self.grew(layout.size());
         }
         p
@@ -90,12 +114,36 @@ unsafe impl GlobalAlloc for MeteredHeap {
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: same contract as ours.
         let q = unsafe { self.heap.realloc(p, layout, new_size) };
-        if !q.is_null() {
+        if q.is_null() {
+            self.refused();
+        } else {
             self.grew(new_size);
             self.shrank(layout.size());
         }
         q
     }
+}
+
+/// The heap's start and size: from the end of .bss (cortex-m-rt's `__sheap`) to
+/// `_heap_end`, which the memory map sets.
+pub fn heap_bounds() -> (usize, usize) {
+    extern "C" {
+        static __sheap: u32;
+        static _heap_end: u32;
+    }
+    // Only the addresses of the linker symbols are taken, never their contents.
+    let (start, end) = (ptr::addr_of!(__sheap) as usize, ptr::addr_of!(_heap_end) as usize);
+    (start, end - start)
+}
+
+/// Bytes of RAM the statics take: .data and .bss (and .uninit), from the start of the
+/// RAM region to the heap.
+pub fn statics_size() -> usize {
+    extern "C" {
+        static __sdata: u32;
+    }
+    // Only the address of the linker symbol is taken, never its contents.
+    heap_bounds().0 - ptr::addr_of!(__sdata) as usize
 }
 
 /// The stack region, from `memory.x`; it grows down from `_stack_start` to `_stack_end`.

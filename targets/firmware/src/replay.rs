@@ -8,7 +8,7 @@ use hookr::transcript::{replay, Reader, Verdict};
 use hookr::{Error, Module, Pinned, Runtime};
 
 use crate::check::{ensure_eq, log_line, Context, Failure};
-use crate::{pins, sensor, simple, FUEL, MAX_PAGES};
+use crate::{pins, sensor, simple, ENGINE, FUEL, MAX_PAGES};
 
 /// Recorded on the host by `tests/firmware_transcripts.rs`.
 static SIMPLE_TRANSCRIPT: &[u8] = include_bytes!("../transcripts/simple.hrt");
@@ -21,7 +21,13 @@ pub fn replay_host_transcripts() -> Result<(), Failure> {
         ("sensor", sensor::WASM, pins::SENSOR, SENSOR_TRANSCRIPT),
     ];
     for (name, wasm, pin, transcript) in runs {
-        let engine = Reader::new(transcript).context("read a host transcript")?.header().engine;
+        // The host's settings, with the device's value stacks: those change only RAM.
+        let engine = Reader::new(transcript)
+            .context("read a host transcript")?
+            .header()
+            .engine
+            .with_min_stack_height(ENGINE.min_stack_height)
+            .with_max_cached_stacks(ENGINE.max_cached_stacks);
         let module = Module::pinned(wasm, pin, engine).context("load a plugin to replay")?;
         match replay(&module, transcript).context("replay a host transcript")? {
             Verdict::Identical { calls } => {
@@ -97,6 +103,7 @@ pub fn record_for_host() -> Result<(), Failure> {
         .host_fns(simple::HOST_FNS)
         .fuel(FUEL)
         .max_memory_pages(MAX_PAGES)
+        .engine_config(ENGINE)
         .logger(log_line)
         .record(HostFile::create("target/transcripts/device-simple.hrt\0")?)
         .build()

@@ -9,7 +9,7 @@ use hookr::{Builder, Error, HostError, HostFn, Runtime};
 
 use crate::check::{ensure_eq, log_line, Context, Failure, LOG_LINES};
 use crate::sensor_messages::{AlertKind, Batch, LimitChanges, Limits, Now, NowRequest, Reading, Report};
-use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
+use crate::{meter, pins, ENGINE, FUEL, HEAP, MAX_PAGES};
 
 pub static WASM: &[u8] = include_bytes!("../../plugins/sensor/sensor.wasm");
 
@@ -30,14 +30,19 @@ fn now_ms(host: &mut SensorHost, _: NowRequest) -> Result<Now, HostError> {
 
 static SENSOR_FNS: &[HostFn<SensorHost>] = &[HostFn::typed("now_ms", now_ms)];
 
-fn builder() -> Builder<'static, SensorHost> {
+/// A `sensor` runtime's host functions, limits and engine settings; the module comes
+/// with `.bytes` and `.pinned`, or compiled with `.module`.
+pub fn host() -> Builder<'static, SensorHost> {
     Runtime::builder(SensorHost { now_ms: CLOCK_START_MS })
-        .bytes(WASM)
-        .pinned(pins::SENSOR)
         .host_fns(SENSOR_FNS)
         .fuel(FUEL)
         .max_memory_pages(MAX_PAGES)
+        .engine_config(ENGINE)
         .logger(log_line)
+}
+
+fn builder() -> Builder<'static, SensorHost> {
+    host().bytes(WASM).pinned(pins::SENSOR)
 }
 
 fn runtime() -> Result<Runtime<SensorHost>, Error> {
@@ -49,7 +54,26 @@ pub fn runtime_recording(sink: impl Sink + Send + 'static) -> Result<Runtime<Sen
     builder().record(sink).build()
 }
 
-/// Loads `sensor` beside `simple`, validates a good and a bad reading, changes a limit,
+/// `simple` and `sensor` alive at once, each called: what a device running both
+/// plugins holds. Each check after this one has only its own runtime alive.
+pub fn beside_simple() -> Result<(), Failure> {
+    HEAP.reset_peak();
+    let mut simple = crate::simple::load(crate::ENGINE)?;
+    let got = simple.invoke("vowel", b"simple and sensor").context("vowel, beside sensor")?;
+    ensure_eq("vowel, beside sensor", got.as_slice(), b"5".as_slice())?;
+    let mut sensor = runtime().context("load sensor beside simple")?;
+    let changes = LimitChanges { max_celsius: Some(90.0), ..LimitChanges::default() };
+    let limits: Limits = sensor.call("configure", &changes).context("configure, beside simple")?;
+    ensure_eq("configured max_celsius, beside simple", limits.max_celsius, 90.0)?;
+    defmt::info!(
+        "simple and sensor alive together, each called: heap in use {=usize} B, peak {=usize} B",
+        HEAP.in_use(),
+        HEAP.peak()
+    );
+    Ok(())
+}
+
+/// Loads `sensor` alone, validates a good and a bad reading, changes a limit,
 /// validates both again in one batch, and drops it.
 pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
@@ -66,9 +90,10 @@ pub fn check() -> Result<(), Failure> {
     validate_good_and_bad(&mut sensor)?;
     configure_and_batch(&mut sensor)?;
     defmt::info!(
-        "sensor calls: stack high-water {=usize} B, heap in use {=usize} B",
+        "sensor calls: stack high-water {=usize} B, heap in use {=usize} B, memory {=usize} B",
         meter::stack_high_water(),
-        HEAP.in_use()
+        HEAP.in_use(),
+        sensor.memory_size()
     );
     drop(sensor);
     Ok(())
@@ -131,4 +156,9 @@ fn good_reading() -> Reading {
 /// A reading with every problem: too hot, humidity not a number, two minutes old.
 fn bad_reading() -> Reading {
     Reading { sensor: "attic".into(), celsius: 120.0, humidity: f64::NAN, timestamp_ms: CLOCK_START_MS - 120_000 }
+}
+
+/// The heap of each stage of loading `sensor` (`breakdown.rs`).
+pub fn breakdown() -> Result<(), Failure> {
+    crate::breakdown::report("sensor", WASM, pins::SENSOR, |m| host().module(m).build())
 }

@@ -7,11 +7,11 @@ use alloc::vec::Vec;
 
 use hookr::codec::{Decode, Encode};
 use hookr::heapless;
-use hookr::{Error, HostError, HostFn, Limits, Runtime};
+use hookr::{Builder, EngineConfig, Error, HostError, HostFn, Limits, Runtime};
 
 use crate::check::{ensure, ensure_eq, log_line, unexpected_ok, Context, Failure, Text};
 use crate::messages::{Echo, Hello};
-use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
+use crate::{meter, pins, ENGINE, ENGINE_NO_ALLOC, FUEL, HEAP, MAX_PAGES};
 
 pub static WASM: &[u8] = include_bytes!("../../plugins/simple/simple.wasm");
 
@@ -88,15 +88,19 @@ fn hello_byte_fixed(host: &mut SimpleHost, payload: &[u8], out: &mut heapless::V
 static FIXED_HOST_FNS: &[HostFn<SimpleHost>] =
     &[HostFn::typed("hello", hello_fixed), HostFn::bytes_fixed("helloByte", hello_byte_fixed)];
 
-fn runtime(fuel: u64) -> Result<Runtime<SimpleHost>, Error> {
+/// A `simple` runtime's host functions, limits and engine settings; the module comes
+/// with `.bytes` and `.pinned`, or compiled with `.module`.
+pub fn host(fuel: u64, engine: EngineConfig) -> Builder<'static, SimpleHost> {
     Runtime::builder(SimpleHost::default())
-        .bytes(WASM)
-        .pinned(pins::SIMPLE)
         .host_fns(HOST_FNS)
         .fuel(fuel)
         .max_memory_pages(MAX_PAGES)
+        .engine_config(engine)
         .logger(log_line)
-        .build()
+}
+
+fn runtime(fuel: u64, engine: EngineConfig) -> Result<Runtime<SimpleHost>, Error> {
+    host(fuel, engine).bytes(WASM).pinned(pins::SIMPLE).build()
 }
 
 /// The text the out-of-fuel and sliced calls count the vowels of.
@@ -104,11 +108,11 @@ pub fn big_text() -> Vec<u8> {
     b"abcde".iter().copied().cycle().take(BIG_PAYLOAD).collect()
 }
 
-/// Loads `simple`, reporting what that took.
-pub fn load() -> Result<Runtime<SimpleHost>, Failure> {
+/// Loads `simple` with the engine settings `engine`, reporting what that took.
+pub fn load(engine: EngineConfig) -> Result<Runtime<SimpleHost>, Failure> {
     HEAP.reset_peak();
     meter::repaint_stack();
-    let simple = runtime(FUEL).context("load simple")?;
+    let simple = runtime(FUEL, engine).context("load simple")?;
     defmt::info!(
         "loaded simple ({=usize} B wasm, {=usize} B memory): heap in use {=usize} B, peak {=usize} B, stack high-water {=usize} B",
         WASM.len(),
@@ -147,16 +151,17 @@ pub fn calls(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
         ensure_eq("vowel", got.as_slice(), want)?;
     }
     defmt::info!(
-        "simple calls: stack high-water {=usize} B, heap in use {=usize} B",
+        "simple calls: stack high-water {=usize} B, heap in use {=usize} B, memory {=usize} B",
         meter::stack_high_water(),
-        HEAP.in_use()
+        HEAP.in_use(),
+        simple.memory_size()
     );
     Ok(())
 }
 
 /// A runtime with little fuel runs out of it on a long call, and answers the next.
 pub fn out_of_fuel() -> Result<(), Failure> {
-    let mut starved = runtime(SMALL_FUEL).context("load simple, small fuel")?;
+    let mut starved = runtime(SMALL_FUEL, ENGINE).context("load simple, small fuel")?;
     match starved.invoke("vowel", &big_text()) {
         Err(Error::OutOfFuel) => {
             defmt::info!("vowel on {=usize} B with {=u64} fuel -> out of fuel, as budgeted", BIG_PAYLOAD, SMALL_FUEL)
@@ -198,8 +203,7 @@ pub fn steady(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     );
     ensure_eq("stack high-water, 1000 calls vs 10", long, short)?;
     ensure_eq("allocations in 1000 vowel calls into a fixed buffer", allocated, 0)?;
-    ensure_eq("heap in use, after 1000 calls vs after 10", HEAP.in_use(), in_use_after_short)?;
-    without_allocation()
+    ensure_eq("heap in use, after 1000 calls vs after 10", HEAP.in_use(), in_use_after_short)
 }
 
 /// What a call made, for the checks of [`without_allocation`].
@@ -224,13 +228,14 @@ fn counted(what: &'static str, n: u32, mut call: impl FnMut() -> Result<bool, Er
 // Not inlined: its runtime and buffers would stay on the stack frame of `run` for the
 // whole program.
 #[inline(never)]
-fn without_allocation() -> Result<(), Failure> {
+pub fn without_allocation() -> Result<(), Failure> {
     let limits = Limits::default().with_fuel(Some(FUEL)).with_max_memory_pages(MAX_PAGES).with_max_error(128);
     let mut rt = Runtime::builder(SimpleHost::default())
         .bytes(WASM)
         .pinned(pins::SIMPLE)
         .host_fns(FIXED_HOST_FNS)
         .limits(limits)
+        .engine_config(ENGINE_NO_ALLOC)
         .logger(log_line)
         .keep_error_texts()
         .build()
@@ -268,4 +273,9 @@ fn without_allocation() -> Result<(), Failure> {
     }
     rt.invoke_into("echoByte", b"A", &mut small).context("echoByte after a response too large")?;
     ensure_eq("echoByte after a response too large", small.as_slice(), b"Hello, A".as_slice())
+}
+
+/// The heap of each stage of loading `simple` (`breakdown.rs`).
+pub fn breakdown() -> Result<(), Failure> {
+    crate::breakdown::report("simple", WASM, pins::SIMPLE, |m| host(FUEL, ENGINE).module(m).build())
 }

@@ -5,10 +5,10 @@
 
 use alloc::vec::Vec;
 
-use hookr::{Abi, Error, HostError, HostFn, Runtime};
+use hookr::{Abi, Builder, Error, HostError, HostFn, Runtime};
 
 use crate::check::{ensure_eq, log_line, unexpected_ok, Context, Failure, Text};
-use crate::{meter, pins, FUEL, HEAP, MAX_PAGES};
+use crate::{meter, pins, ENGINE, FUEL, HEAP, MAX_PAGES};
 
 static WASM: &[u8] = include_bytes!("../../plugins/wapc-demo/wapc-demo.wasm");
 
@@ -40,6 +40,22 @@ static WAPC_FNS: &[HostFn<WapcHost>] = &[
     HostFn::bytes("helloByte", hello_byte),
 ];
 
+/// A `wapc-demo` runtime's host functions, limits and engine settings; the module
+/// comes with `.bytes` and `.pinned`, or compiled with `.module`.
+fn host() -> Builder<'static, WapcHost> {
+    Runtime::builder(WapcHost::default())
+        .host_fns(WAPC_FNS)
+        .fuel(FUEL)
+        .max_memory_pages(MAX_PAGES)
+        .engine_config(ENGINE)
+        .logger(log_line)
+}
+
+/// The heap of each stage of loading `wapc-demo` (`breakdown.rs`).
+pub fn breakdown() -> Result<(), Failure> {
+    crate::breakdown::report("wapc-demo", WASM, pins::WAPC_DEMO, |m| host().module(m).build())
+}
+
 /// Calls `op` and expects it to fail with the plugin error `want`.
 fn fails_with(rt: &mut Runtime<WapcHost>, op: &'static str, want: &'static str) -> Result<(), Failure> {
     match rt.invoke(op, b"") {
@@ -52,20 +68,12 @@ fn fails_with(rt: &mut Runtime<WapcHost>, op: &'static str, want: &'static str) 
     }
 }
 
-/// Loads `wapc-demo` beside `simple`, calls every function, recovers from a trap, and
+/// Loads `wapc-demo` alone, calls every function, recovers from a trap, and
 /// drops it.
 pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
     let in_use_before = HEAP.in_use();
-    let mut rt = Runtime::builder(WapcHost::default())
-        .bytes(WASM)
-        .pinned(pins::WAPC_DEMO)
-        .host_fns(WAPC_FNS)
-        .fuel(FUEL)
-        .max_memory_pages(MAX_PAGES)
-        .logger(log_line)
-        .build()
-        .context("load wapc-demo")?;
+    let mut rt = host().bytes(WASM).pinned(pins::WAPC_DEMO).build().context("load wapc-demo")?;
     ensure_eq("wapc-demo ABI", rt.module().abi(), Abi::Wapc)?;
     defmt::info!(
         "loaded wapc-demo ({=usize} B wasm, {} ABI, {=usize} B memory): heap +{=usize} B, stack high-water {=usize} B",
