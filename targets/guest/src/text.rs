@@ -116,6 +116,14 @@ pub(crate) fn push_decode_error(out: &mut String, e: &DecodeError) {
             push_decimal(out, MAX_DEPTH);
             push(out, " levels");
         }
+        DecodeError::TooLong { offset, len, capacity } => {
+            push(out, "value at offset ");
+            push_decimal(out, *offset);
+            push(out, " has length ");
+            push_decimal(out, *len);
+            push(out, ", more than its capacity of ");
+            push_decimal(out, *capacity);
+        }
         DecodeError::TrailingBytes(n) => {
             push_decimal(out, *n);
             push(out, " bytes left over after the value");
