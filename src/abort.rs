@@ -9,6 +9,7 @@ use wasmi::{Caller, Linker};
 
 use crate::abi::{guest_range, with_memory};
 use crate::error::Error;
+use crate::error_text;
 use crate::runtime::Ctx;
 
 /// The module and name of the import.
@@ -21,19 +22,15 @@ pub(crate) fn imported(module: &wasmi::Module) -> bool {
 }
 
 /// An AssemblyScript string: UTF-16LE at `ptr`, its length in bytes in the `u32` at
-/// `ptr - 4`. Empty for a null pointer, and `None` for one that does not lie in memory;
-/// at most `max` bytes of it are read.
-fn read_string(data: &[u8], ptr: i32, max: usize) -> Option<(String, usize)> {
+/// `ptr - 4`. Empty for a null pointer, and `None` for one that does not lie in memory.
+fn read_string(data: &[u8], ptr: i32) -> Option<&[u8]> {
     if ptr == 0 {
-        return Some((String::new(), 0));
+        return Some(&[]);
     }
     let header = guest_range(data.len(), (ptr as u32).checked_sub(4)? as i32, 4)?;
     let len = u32::from_le_bytes(data[header].try_into().ok()?);
     let range = guest_range(data.len(), ptr, len as i32)?;
-    let kept = &data[range.start..range.start + range.len().min(max) / 2 * 2];
-    let units = kept.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    let text = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
-    Some((text, kept.len()))
+    Some(&data[range])
 }
 
 /// Defines `env.abort(message, file, line, column)` in `linker`.
@@ -43,15 +40,14 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
         NAME,
         |mut caller: Caller<'_, Ctx>, message: i32, file: i32, line: i32, column: i32| -> Result<(), wasmi::Error> {
             with_memory(&mut caller, |data, ctx| {
-                let max = ctx.limits.max_error;
-                let (Some((message, m)), Some((file, f))) =
-                    (read_string(data, message, max), read_string(data, file, max))
-                else {
+                let (Some(message), Some(file)) = (read_string(data, message), read_string(data, file)) else {
                     return Err(Error::plugin("abort called with a string outside the plugin's memory").into());
                 };
-                ctx.meter.charge_bytes(m + f)?;
-                let at = if file.is_empty() { String::new() } else { alloc::format!(" at {file}:{line}:{column}") };
-                Err(Error::plugin(alloc::format!("abort: {message}{at}")).into())
+                // Reading the strings is work in proportion to their length.
+                ctx.meter.charge_bytes(message.len() + file.len())?;
+                let mut text = String::new();
+                error_text::abort_message(&mut text, message, file, line, column, ctx.limits.max_error);
+                Err(Error::plugin(text).into())
             })
         },
     )?;
@@ -67,12 +63,28 @@ mod tests {
         let mut mem = [0u8; 32];
         mem[4..8].copy_from_slice(&6u32.to_le_bytes());
         mem[8..14].copy_from_slice(&[b'h', 0, b'i', 0, 0x3d, 0xd8]);
-        // "hi" then a lone surrogate, repaired.
-        assert_eq!(read_string(&mem, 8, 100), Some(("hi\u{fffd}".into(), 6)));
-        assert_eq!(read_string(&mem, 8, 3), Some(("h".into(), 2)));
-        assert_eq!(read_string(&mem, 0, 100), Some((String::new(), 0)));
-        assert_eq!(read_string(&mem, 2, 100), None, "the length would start before memory");
+        assert_eq!(read_string(&mem, 8), Some(&mem[8..14]));
+        assert_eq!(read_string(&mem, 0), Some(&[][..]));
+        assert_eq!(read_string(&mem, 2), None, "the length would start before memory");
         mem[4..8].copy_from_slice(&100u32.to_le_bytes());
-        assert_eq!(read_string(&mem, 8, 100), None, "past the end");
+        assert_eq!(read_string(&mem, 8), None, "past the end");
+    }
+
+    #[test]
+    fn the_text_is_decoded_and_cut_as_every_error_text() {
+        let utf16 = |s: &str| s.encode_utf16().flat_map(u16::to_le_bytes).collect::<alloc::vec::Vec<u8>>();
+        let mut text = String::new();
+        crate::error_text::abort_message(&mut text, &utf16("boom"), &utf16("a.ts"), 12, 5, 1000);
+        assert_eq!(text, "abort: boom at a.ts:12:5");
+        crate::error_text::abort_message(&mut text, &utf16("boom"), &[], 0, 0, 1000);
+        assert_eq!(text, "abort: boom");
+        // "hi" then a lone surrogate, repaired.
+        crate::error_text::abort_message(&mut text, &[b'h', 0, b'i', 0, 0x3d, 0xd8], &[], 0, 0, 1000);
+        assert_eq!(text, "abort: hi\u{fffd}");
+        // Cut to 8 bytes, at a character boundary, with the whole text's length.
+        crate::error_text::abort_message(&mut text, &utf16("€€€€€€€€"), &utf16("€€€€"), 1, 2, 8);
+        assert_eq!(text, "abort:  … [truncated from 51 bytes]");
+        crate::error_text::abort_message(&mut text, &utf16("€€€€€€€€"), &[], 1, 2, 13);
+        assert_eq!(text, "abort: €€ … [truncated from 31 bytes]");
     }
 }

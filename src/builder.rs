@@ -365,7 +365,8 @@ impl<'a, T: 'static> Builder<'a, T> {
     /// Reserves [`Limits::max_error`] bytes (and 64 for the note that marks a cut
     /// text) once, at build: give firmware a `max_error` its plugins' messages need;
     /// [`build`](Self::build) fails with [`Error::Config`] when that room cannot be
-    /// reserved.
+    /// reserved. (An AssemblyScript plugin's `env.abort` stops its call as a trap
+    /// does, and its text comes in [`Error::Plugin`], cut to the same bound.)
     ///
     /// ```
     /// # let wasm = wat::parse_str(r#"(module

@@ -20,6 +20,10 @@ struct Bounded<'a> {
 
 impl Write for Bounded<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Once cut, nothing more: what is kept is a prefix of the whole text.
+        if self.cut {
+            return Ok(());
+        }
         let kept = truncate(s, self.max.saturating_sub(self.text.len()));
         self.text.push_str(kept);
         self.cut |= kept.len() < s.len();
@@ -65,6 +69,44 @@ pub(crate) fn unsuccessful(text: &mut String, op: &str, max: usize) {
     }
 }
 
+/// Writes `s`, counting it into `whole` even where it is cut.
+fn put(w: &mut Bounded<'_>, whole: &mut usize, s: &str) {
+    *whole += s.len();
+    let _ = w.write_str(s);
+}
+
+/// Writes UTF-16LE `bytes` as text, unpaired surrogates replaced, counting the whole.
+fn put_utf16(w: &mut Bounded<'_>, whole: &mut usize, bytes: &[u8]) {
+    let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    for c in char::decode_utf16(units) {
+        put(w, whole, c.unwrap_or(char::REPLACEMENT_CHARACTER).encode_utf8(&mut [0; 4]));
+    }
+}
+
+/// Puts what an AssemblyScript plugin passed to `env.abort` into `text`:
+/// `abort: MESSAGE at FILE:LINE:COLUMN` (no ` at …` without a file), the strings
+/// UTF-16LE with unpaired surrogates replaced, at most `max` bytes of it, and the note
+/// with the whole text's length when anything was cut. The work is proportional to
+/// the strings' lengths, which the caller charges for.
+pub(crate) fn abort_message(text: &mut String, message: &[u8], file: &[u8], line: i32, column: i32, max: usize) {
+    text.clear();
+    let mut w = Bounded { text, max, cut: false };
+    let mut whole = 0;
+    put(&mut w, &mut whole, "abort: ");
+    put_utf16(&mut w, &mut whole, message);
+    if !file.is_empty() {
+        put(&mut w, &mut whole, " at ");
+        put_utf16(&mut w, &mut whole, file);
+        let mut place = heapless::String::<24>::new();
+        // Cannot fail: ":-2147483648:-2147483648" is 24 bytes.
+        let _ = write!(place, ":{line}:{column}");
+        put(&mut w, &mut whole, &place);
+    }
+    if w.cut {
+        note_cut(text, whole);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +127,12 @@ mod tests {
         // Repair that would exceed the bound is cut as well.
         plugin_message(&mut text, b"\xff\xff", 2, 4);
         assert_eq!(text, "\u{fffd} … [truncated from 2 bytes]");
+
+        // Nothing after the cut: what is kept is a prefix of the repaired text.
+        plugin_message(&mut text, b"abc\xffd", 5, 5);
+        assert_eq!(text, "abc … [truncated from 5 bytes]");
+        unsuccessful(&mut text, "ab\u{20ac}", 12);
+        assert_eq!(text, "call to `ab … [truncated from 32 bytes]");
 
         unsuccessful(&mut text, "echo", 1000);
         assert_eq!(text, "call to `echo` was unsuccessful");
