@@ -454,7 +454,7 @@ impl<T> HostTable<T> {
     ) -> Result<(), HostError> {
         let plain = key[0].is_empty() && key[1].is_empty();
         if self.handler_first && self.handler_takes(plain) {
-            return self.unregistered(state, key, payload, out);
+            return self.unregistered(state, key, plain, payload, out);
         }
         let found = if plain {
             self.entries[..self.plain].binary_search_by(|e| name_order(e.name(), key[2]))
@@ -466,7 +466,7 @@ impl<T> HostTable<T> {
                 Entry::Static(f) => f.call(state, payload, out),
                 Entry::Dyn(_, f) => f(state, payload, out),
             },
-            Err(_) => self.unregistered(state, key, payload, out),
+            Err(_) => self.unregistered(state, key, plain, payload, out),
         }
     }
 
@@ -482,14 +482,15 @@ impl<T> HostTable<T> {
 
     /// Hands a call no host function answers (or, with `handler_first`, any the
     /// handler takes) to the handler, or answers that nothing is registered for it.
+    /// `plain`: the call names no binding and no namespace.
     fn unregistered(
         &mut self,
         state: &mut T,
         key: Key<'_>,
+        plain: bool,
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        let plain = key[0].is_empty() && key[1].is_empty();
         let [Ok(binding), Ok(namespace), Ok(operation)] = key.map(core::str::from_utf8) else {
             return Err(HostError::new("operation name, binding or namespace is not UTF-8"));
         };

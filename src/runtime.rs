@@ -477,32 +477,26 @@ impl<T: 'static> Runtime<T> {
         // Stopped by a trap, a limit or a host-side error, rather than returned.
         let stopped = result.is_err();
         let outcome = match result {
-            Ok(_) if self.keep_error_texts && ctx.plugin_error_len.is_some() => {
-                let len = ctx.plugin_error_len.unwrap_or(0);
-                error_text::plugin_message(&mut self.error_text, &ctx.plugin_error, len, ctx.limits.max_error);
-                Err(Error::PluginKept { len: self.error_text.len() })
+            // A plugin error, or failure without one: the same words within the same
+            // bounds, kept in the runtime or carried by the error.
+            Ok(code) if code != names::SUCCESS || ctx.plugin_error_len.is_some() => {
+                let mut carried = String::new();
+                let text = if self.keep_error_texts { &mut self.error_text } else { &mut carried };
+                match ctx.plugin_error_len {
+                    Some(len) => error_text::plugin_message(text, &ctx.plugin_error, len, ctx.limits.max_error),
+                    None => error_text::unsuccessful(text, op, ctx.limits.max_error),
+                }
+                if self.keep_error_texts {
+                    Err(Error::PluginKept { len: self.error_text.len() })
+                } else {
+                    Err(Error::plugin(carried))
+                }
             }
-            // The same words, within the same bounds, as a kept text.
-            Ok(_) if ctx.plugin_error_len.is_some() => {
-                let mut message = String::new();
-                let len = ctx.plugin_error_len.unwrap_or(0);
-                error_text::plugin_message(&mut message, &ctx.plugin_error, len, ctx.limits.max_error);
-                Err(Error::plugin(message))
-            }
-            Ok(names::SUCCESS) => match overflow {
-                // The plugin answered more than the caller's output holds.
+            // The plugin answered more than the caller's output holds.
+            Ok(_) => match overflow {
                 Some((len, limit)) => Err(Error::TooLarge { what: crate::output::OUTPUT_BUFFER, len, limit }),
                 None => Ok(()),
             },
-            Ok(_) if self.keep_error_texts => {
-                error_text::unsuccessful(&mut self.error_text, op, ctx.limits.max_error);
-                Err(Error::PluginKept { len: self.error_text.len() })
-            }
-            Ok(_) => {
-                let mut message = String::new();
-                error_text::unsuccessful(&mut message, op, ctx.limits.max_error);
-                Err(Error::plugin(message))
-            }
             Err(err) => Err(err),
         };
         // A replay that diverged inside the call has its answer already.
