@@ -47,6 +47,9 @@ pub struct Builder<'a, T: 'static> {
     hash: String,
     hasher: Option<BoxedHasher>,
     pinned: Option<Pinned>,
+    /// The first static table of host functions: most hosts give one, kept without a list.
+    table: Option<&'static [HostFn<T>]>,
+    /// Every static table, when more than one is given.
     tables: Vec<&'static [HostFn<T>]>,
     dyns: Vec<(HostFnName, DynFn<T>)>,
     handler: Option<Handler<T>>,
@@ -75,6 +78,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             hash: String::new(),
             hasher: None,
             pinned: None,
+            table: None,
             tables: Vec::new(),
             dyns: Vec::new(),
             handler: None,
@@ -146,7 +150,15 @@ impl<'a, T: 'static> Builder<'a, T> {
     /// A static table of host functions; may be given more than once. Names (with
     /// their binding and namespace) must be unique across all tables and closures.
     pub fn host_fns(mut self, table: &'static [HostFn<T>]) -> Self {
-        self.tables.push(table);
+        match self.table {
+            None => self.table = Some(table),
+            Some(first) => {
+                if self.tables.is_empty() {
+                    self.tables.push(first);
+                }
+                self.tables.push(table);
+            }
+        }
         self
     }
 
@@ -430,7 +442,8 @@ impl<'a, T: 'static> Builder<'a, T> {
             ));
         }
         let config = self.compile_config();
-        let source = self.source.take().ok_or(Error::config("no module source: call `bytes`, `file` or `module`"))?;
+        let source =
+            self.source.take().ok_or_else(|| Error::config("no module source: call `bytes`, `file` or `module`"))?;
         let hasher: BoxedHasher = self.hasher.take().unwrap_or_else(|| Box::new(NoVerify));
         let check = match self.pinned {
             None => Check::Hash(&self.hash, &*hasher),
@@ -454,8 +467,11 @@ impl<'a, T: 'static> Builder<'a, T> {
                 "the module was compiled with another recursion limit than `Limits::max_recursion_depth`",
             ));
         }
-        let table =
-            HostTable::new(&self.tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
+        let tables = match &self.table {
+            Some(table) if self.tables.is_empty() => core::slice::from_ref(table),
+            _ => &self.tables[..],
+        };
+        let table = HostTable::new(tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
         let tape = match (self.record.take(), self.tape.take()) {
             (Some(sink), _) => {
                 let header = Header {

@@ -297,6 +297,16 @@ impl<T> HostFn<T> {
         self.namespace
     }
 
+    /// Where calls to it go: (binding, namespace, operation).
+    fn key(&self) -> Key<'_> {
+        [self.binding.as_bytes(), self.namespace.as_bytes(), self.name.as_bytes()]
+    }
+
+    /// Whether a hookr guest can call it: it has no binding and no namespace.
+    fn is_plain(&self) -> bool {
+        self.binding.is_empty() && self.namespace.is_empty()
+    }
+
     pub(crate) fn call(&self, state: &mut T, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
         match self.kind {
             Kind::Bytes(f) => f(state, payload, out),
@@ -368,7 +378,7 @@ pub(crate) type Key<'a> = [&'a [u8]; 3];
 impl<T> Entry<T> {
     fn key(&self) -> Key<'_> {
         match self {
-            Entry::Static(f) => [f.binding.as_bytes(), f.namespace.as_bytes(), f.name.as_bytes()],
+            Entry::Static(f) => f.key(),
             Entry::Dyn(n, _) => [n.binding.as_bytes(), n.namespace.as_bytes(), n.operation.as_bytes()],
         }
     }
@@ -387,7 +397,7 @@ impl<T> Entry<T> {
 /// as long as the one it looks for, so a miss costs a length comparison, not a `memcmp`.
 #[inline]
 fn name_order(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    a.len().cmp(&b.len()).then_with(|| crate::bytes::cmp(a, b))
 }
 
 /// Orders (binding, namespace, operation) keys by binding, then namespace, then
@@ -405,19 +415,28 @@ pub(crate) enum Handler<T> {
     Addressed(HostCallHandler<T>),
 }
 
-/// Every host function a runtime knows, sorted by [`key_order`] for lookup without
-/// allocation.
-///
-/// Those without binding and namespace, the only ones a hookr guest can call, are the
-/// first `plain` entries: a hookr guest's call searches them alone, by name, as if the
-/// others were not there.
+/// Every host function a runtime knows, and the handler for calls none of them answers.
 pub(crate) struct HostTable<T: 'static> {
-    entries: Vec<Entry<T>>,
-    plain: usize,
+    entries: Entries<T>,
     handler: Option<Handler<T>>,
     /// The handler answers the calls it takes before any host function is looked up
     /// (the Go hookr's order), not only those nothing else answers.
     handler_first: bool,
+}
+
+/// At most this many host functions in one static table, and none else, are searched
+/// one by one where they are: no list is gathered and sorted when a runtime is built.
+const SMALL_TABLE: usize = 8;
+
+/// Where the host functions are, and how a call finds one.
+enum Entries<T: 'static> {
+    /// One static table of at most [`SMALL_TABLE`] functions, in the host's order.
+    Small(&'static [HostFn<T>]),
+    /// Every function, sorted by [`key_order`] for lookup without allocation. Those
+    /// without binding and namespace, the only ones a hookr guest can call, are the
+    /// first `plain`: a hookr guest's call searches them alone, by name, as if the
+    /// others were not there.
+    Sorted { entries: Vec<Entry<T>>, plain: usize },
 }
 
 impl<T> HostTable<T> {
@@ -427,20 +446,24 @@ impl<T> HostTable<T> {
         handler: Option<Handler<T>>,
         handler_first: bool,
     ) -> Result<Self, Error> {
+        if let ([table], true) = (tables, dyns.is_empty()) {
+            if table.len() <= SMALL_TABLE {
+                for (i, f) in table.iter().enumerate() {
+                    if table[i + 1..].iter().any(|g| key_order(f.key(), g.key()).is_eq()) {
+                        return Err(registered_twice(f.key()));
+                    }
+                }
+                return Ok(HostTable { entries: Entries::Small(table), handler, handler_first });
+            }
+        }
         let mut entries: Vec<Entry<T>> = tables.iter().flat_map(|t| t.iter().map(Entry::Static)).collect();
         entries.extend(dyns.into_iter().map(|(n, f)| Entry::Dyn(n, f)));
         entries.sort_by(|a, b| key_order(a.key(), b.key()));
-        if let Some(w) = entries.windows(2).find(|w| w[0].key() == w[1].key()) {
-            let [binding, namespace, name] = w[0].key().map(String::from_utf8_lossy);
-            let at = if binding.is_empty() && namespace.is_empty() {
-                String::new()
-            } else {
-                alloc::format!(" (binding `{binding}`, namespace `{namespace}`)")
-            };
-            return Err(Error::Config(alloc::format!("host function `{name}`{at} is registered twice").into()));
+        if let Some(w) = entries.windows(2).find(|w| key_order(w[0].key(), w[1].key()).is_eq()) {
+            return Err(registered_twice(w[0].key()));
         }
         let plain = entries.iter().take_while(|e| e.key()[..2] == [b"", b""]).count();
-        Ok(HostTable { entries, plain, handler, handler_first })
+        Ok(HostTable { entries: Entries::Sorted { entries, plain }, handler, handler_first })
     }
 
     /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
@@ -456,18 +479,32 @@ impl<T> HostTable<T> {
         if self.handler_first && self.handler_takes(plain) {
             return self.unregistered(state, key, plain, payload, out);
         }
-        let found = if plain {
-            self.entries[..self.plain].binary_search_by(|e| name_order(e.name(), key[2]))
-        } else {
-            self.entries[self.plain..].binary_search_by(|e| key_order(e.key(), key)).map(|i| i + self.plain)
-        };
-        match found {
-            Ok(i) => match &mut self.entries[i] {
-                Entry::Static(f) => f.call(state, payload, out),
-                Entry::Dyn(_, f) => f(state, payload, out),
-            },
-            Err(_) => self.unregistered(state, key, plain, payload, out),
+        match &mut self.entries {
+            Entries::Small(table) => {
+                let found = if plain {
+                    table.iter().find(|f| f.is_plain() && name_order(f.name.as_bytes(), key[2]).is_eq())
+                } else {
+                    table.iter().find(|f| key_order(f.key(), key).is_eq())
+                };
+                if let Some(f) = found {
+                    return f.call(state, payload, out);
+                }
+            }
+            Entries::Sorted { entries, plain: n } => {
+                let found = if plain {
+                    entries[..*n].binary_search_by(|e| name_order(e.name(), key[2]))
+                } else {
+                    entries[*n..].binary_search_by(|e| key_order(e.key(), key)).map(|i| i + *n)
+                };
+                if let Ok(i) = found {
+                    return match &mut entries[i] {
+                        Entry::Static(f) => f.call(state, payload, out),
+                        Entry::Dyn(_, f) => f(state, payload, out),
+                    };
+                }
+            }
         }
+        self.unregistered(state, key, plain, payload, out)
     }
 
     /// Whether the handler takes a call: an addressed one takes every call, a plain
@@ -503,8 +540,23 @@ impl<T> HostTable<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        match &self.entries {
+            Entries::Small(table) => table.len(),
+            Entries::Sorted { entries, .. } => entries.len(),
+        }
     }
+}
+
+/// The configuration error for a key given to two host functions.
+#[cold]
+fn registered_twice(key: Key<'_>) -> Error {
+    let [binding, namespace, name] = key.map(String::from_utf8_lossy);
+    let at = if binding.is_empty() && namespace.is_empty() {
+        String::new()
+    } else {
+        alloc::format!(" (binding `{binding}`, namespace `{namespace}`)")
+    };
+    Error::Config(alloc::format!("host function `{name}`{at} is registered twice").into())
 }
 
 /// The host error for a call nothing answers. The names are the guest's: it repeats
@@ -589,15 +641,61 @@ mod tests {
 
     #[test]
     fn lookup_finds_every_name_and_only_those() {
-        let mut host = HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None, false).unwrap();
+        // One small table is searched where it is; two tables are gathered and sorted.
+        for tables in [&[TABLE][..], &[TABLE, ADDRESSED]] {
+            let mut host = HostTable::new(tables, Vec::new(), None, false).unwrap();
+            assert_eq!(matches!(host.entries, Entries::Small(_)), tables.len() == 1);
+            let mut out = Vec::new();
+            for name in TABLE.iter().map(HostFn::name) {
+                out.clear();
+                host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
+                assert_eq!(out, name.as_bytes());
+            }
+            for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
+                assert!(host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out).is_err(), "{missing}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_table_finds_addressed_functions_by_their_whole_key() {
+        let mut host = HostTable::new(&[ADDRESSED], Vec::new(), None, false).unwrap();
+        assert!(matches!(host.entries, Entries::Small(_)));
+        let mut call = |b: &str, n: &str, op: &str| {
+            let mut out = Vec::new();
+            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"", &mut out).map(|()| out)
+        };
+        for (b, n, op) in
+            [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
+        {
+            assert_eq!(call(b, n, op).unwrap(), b"tagged", "{b} {n} {op}");
+        }
+        for (b, n, op) in [("", "", "a"), ("x", "y", "c"), ("y", "x", "a"), ("bb", "", "a"), ("", "", "only_addressed")]
+        {
+            assert!(call(b, n, op).is_err(), "{b} {n} {op}");
+        }
+    }
+
+    #[test]
+    fn a_table_past_the_small_size_is_sorted() {
+        static NINE: &[HostFn<u32>] = &[
+            HostFn::bytes("i", answer),
+            HostFn::bytes("h", answer),
+            HostFn::bytes("g", answer),
+            HostFn::bytes("f", answer),
+            HostFn::bytes("e", answer),
+            HostFn::bytes("d", answer),
+            HostFn::bytes("c", answer),
+            HostFn::bytes("b", answer),
+            HostFn::bytes("a", answer),
+        ];
+        let mut host = HostTable::new(&[NINE], Vec::new(), None, false).unwrap();
+        assert!(matches!(host.entries, Entries::Sorted { plain: 9, .. }));
         let mut out = Vec::new();
-        for name in TABLE.iter().map(HostFn::name) {
+        for name in NINE.iter().map(HostFn::name) {
             out.clear();
             host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
             assert_eq!(out, name.as_bytes());
-        }
-        for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
-            assert!(host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out).is_err(), "{missing}");
         }
     }
 
@@ -624,7 +722,7 @@ mod tests {
             }),
         )];
         let mut host = HostTable::new(&[TABLE, ADDRESSED], dyns, None, false).unwrap();
-        assert_eq!(host.plain, TABLE.len());
+        assert!(matches!(host.entries, Entries::Sorted { plain, .. } if plain == TABLE.len()));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
             host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"plain", &mut out).map(|()| out)
@@ -649,11 +747,18 @@ mod tests {
             HostFn::bytes("a", tagged).with_binding("x").with_namespace("y"),
             HostFn::bytes("a", answer).with_binding("x").with_namespace("y"),
         ];
-        let Err(err) = HostTable::new(&[TWICE], Vec::new(), None, false) else { panic!("accepted twice") };
-        assert_eq!(
-            alloc::format!("{err}"),
-            "invalid configuration: host function `a` (binding `x`, namespace `y`) is registered twice"
-        );
+        // Found alone in a small table, and among others gathered and sorted.
+        for tables in [&[TWICE][..], &[TABLE, TWICE]] {
+            let Err(err) = HostTable::new(tables, Vec::new(), None, false) else { panic!("accepted twice") };
+            assert_eq!(
+                alloc::format!("{err}"),
+                "invalid configuration: host function `a` (binding `x`, namespace `y`) is registered twice"
+            );
+        }
+        static PLAIN_TWICE: &[HostFn<u32>] =
+            &[HostFn::bytes("p", answer), HostFn::bytes("q", answer), HostFn::bytes("p", tagged)];
+        let Err(err) = HostTable::new(&[PLAIN_TWICE], Vec::new(), None, false) else { panic!("accepted twice") };
+        assert_eq!(alloc::format!("{err}"), "invalid configuration: host function `p` is registered twice");
         assert!(HostTable::new(&[TABLE, ADDRESSED], Vec::new(), None, false).is_ok());
     }
 

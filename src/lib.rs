@@ -114,6 +114,7 @@ extern crate std;
 mod abi;
 mod abort;
 mod builder;
+mod bytes;
 mod error;
 mod error_text;
 mod host_fn;

@@ -64,6 +64,7 @@ use core::fmt;
 
 use hookr_abi::codec::{DecodeError, Decoder, EncodeError, Encoder};
 
+use crate::bytes;
 use crate::error::Error;
 use crate::io::{Sink, SinkError};
 use crate::limits::Limits;
@@ -781,7 +782,11 @@ impl Tape {
                 r.call += 1;
                 r.op = String::from(op);
                 match next!(r, "was called") {
-                    Record::Call { op: want, request: want_request } if want == op && want_request == request => Ok(()),
+                    Record::Call { op: want, request: want_request }
+                        if bytes::eq(want.as_bytes(), op.as_bytes()) && bytes::eq(want_request, request) =>
+                    {
+                        Ok(())
+                    }
                     other => {
                         let other = describe(&other);
                         Err(r.diverged(
@@ -816,7 +821,7 @@ impl Tape {
             other => return Err(r.mismatch("called a host function", &other)),
         };
         let name = |b: &[u8], n: &[u8], o: &[u8]| [b, b"/", n, b"/", o].concat();
-        if (b, n, o) != (binding, namespace, op) {
+        if !(bytes::eq(b, binding) && bytes::eq(n, namespace) && bytes::eq(o, op)) {
             let want = name(b, n, o);
             return Err(r.diverged(
                 "the host function called (binding/namespace/operation)",
@@ -824,7 +829,7 @@ impl Tape {
                 &name(binding, namespace, op),
             ));
         }
-        if q != request {
+        if !bytes::eq(q, request) {
             let want = q.to_vec();
             return Err(r.diverged("the request of the host call", &want, request));
         }
