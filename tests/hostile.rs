@@ -315,3 +315,44 @@ fn one_fd_write_cannot_flood_the_host() {
     assert_eq!((errno, nwritten), (0, 100_000), "a short write of the cap");
     assert_eq!(*written.lock().unwrap(), 100_000);
 }
+
+/// A type that holds itself, for payloads nested past any stack.
+#[derive(Debug, hookr::codec::Encode, hookr::codec::Decode)]
+struct Tree {
+    children: Vec<Tree>,
+}
+
+/// Bytes that are already MessagePack, sent as they are.
+struct Raw(Vec<u8>);
+
+impl hookr::codec::Encode for Raw {
+    fn encode(&self, e: &mut hookr::codec::Encoder<'_>) -> Result<(), hookr::codec::EncodeError> {
+        e.raw(&self.0);
+        Ok(())
+    }
+}
+
+#[test]
+fn payloads_nested_past_the_depth_limit_are_decode_errors_on_either_side() {
+    // 200 000 levels of arrays: decoded recursively, far more stack than a thread has.
+    let mut deep = vec![0x91u8; 200_000];
+    deep.push(0x90);
+    let mut rt = Runtime::builder(())
+        .bytes(&common::kitchen())
+        .host_fn_typed("tree", |_, tree: Tree| Ok(tree.children.len() as u32))
+        .build()
+        .unwrap();
+    // The plugin answers with the request itself: the host decodes its response.
+    let err = rt.call::<Raw, Tree>("echo", &Raw(deep.clone())).unwrap_err();
+    assert!(matches!(err, Error::Decode(hookr::codec::DecodeError::TooDeep)), "{err:?}");
+    // The plugin passes it to a typed host function, whose decode fails: a host error
+    // the plugin reports.
+    let err = rt.invoke("h", &common::host_call("tree", &deep)).unwrap_err().to_string();
+    assert!(err.contains("nest deeper than"), "{err}");
+    // A tree within the limit still goes through, and the runtime goes on.
+    let ok: u32 =
+        hookr::codec::from_slice(&rt.invoke("h", &common::host_call("tree", &[0x91, 0x91, 0x91, 0x90])).unwrap())
+            .unwrap();
+    assert_eq!(ok, 1);
+    assert_eq!(rt.invoke("echo", b"still here").unwrap(), b"still here");
+}

@@ -144,8 +144,9 @@ use rmp::Marker;
 #[cfg(feature = "derive")]
 pub use hookr_derive::{Decode, Encode};
 
-/// The deepest nesting of arrays and maps [`Decoder::skip`] follows before it gives up,
-/// so a hostile payload cannot exhaust the stack.
+/// The deepest nesting of arrays and maps [`Decoder::skip`] follows, and of the values
+/// that can hold their own type (`Vec`s and `Box`es, through [`Decoder::nested`]) a
+/// decode follows, before it gives up: a hostile payload cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 64;
 
 /// A value that can be written as MessagePack.
@@ -185,13 +186,15 @@ pub trait Decode: Sized {
     #[doc(hidden)]
     fn decode_vec(d: &mut Decoder<'_>) -> Result<Vec<Self>, DecodeError> {
         let len = d.array_len()?;
-        // Grows as values decode: `len` is the sender's claim, bounded only by the
-        // size of the input, and a value may be much larger in memory than on the wire.
-        let mut items = Vec::with_capacity(len.min(16));
-        for _ in 0..len {
-            items.push(Self::decode(d)?);
-        }
-        Ok(items)
+        d.nested(|d| {
+            // Grows as values decode: `len` is the sender's claim, bounded only by the
+            // size of the input, and a value may be much larger in memory than on the wire.
+            let mut items = Vec::with_capacity(len.min(16));
+            for _ in 0..len {
+                items.push(Self::decode(d)?);
+            }
+            Ok(items)
+        })
     }
 
     /// Reads at most `N` values into a fixed-capacity vector: an array of them, except
@@ -630,6 +633,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
+    /// How many [`nested`](Decoder::nested) values the decode is inside.
+    depth: usize,
 }
 
 // The shape of each value whose marker is 0xc0..=0xff, for `Decoder::skip_one`: the
@@ -708,7 +713,23 @@ const KIND_NAME: [&str; 4] = ["string", "bytes", "array", "map"];
 impl<'a> Decoder<'a> {
     /// A decoder at the start of `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Decoder { input, pos: 0 }
+        Decoder { input, pos: 0, depth: 0 }
+    }
+
+    /// Runs `decode` one nesting level down: the [`Decode`] impls of the types through
+    /// which a type can hold itself (`Vec<T>` and `Box<T>`) wrap their values in it, so
+    /// that a payload nested deeper than [`MAX_DEPTH`] levels fails with
+    /// [`DecodeError::TooDeep`] instead of exhausting the stack. A hand-written impl
+    /// that can recurse into its own type without going through them should call it too.
+    #[inline]
+    pub fn nested<T>(&mut self, decode: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(DecodeError::TooDeep);
+        }
+        self.depth += 1;
+        let value = decode(self);
+        self.depth -= 1;
+        value
     }
 
     /// How many bytes are left.
@@ -1261,7 +1282,7 @@ impl<T: Encode + ?Sized> Encode for Box<T> {
 }
 impl<T: Decode> Decode for Box<T> {
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        T::decode(d).map(Box::new)
+        d.nested(|d| T::decode(d).map(Box::new))
     }
 }
 

@@ -531,3 +531,43 @@ fn derived_impls_write_what_the_hand_written_ones_wrote() {
     }
     assert_eq!(codec::to_vec(&derived::NowRequest {}).unwrap(), codec::to_vec(&hand::NowRequest).unwrap());
 }
+
+/// Types that hold themselves: through a `Vec`, and through an `Option<Box<…>>`.
+#[derive(Debug, PartialEq, Encode, Decode)]
+struct Tree {
+    children: Vec<Tree>,
+}
+
+#[derive(Debug, PartialEq, Encode, Decode)]
+struct Chain {
+    next: Option<Box<Chain>>,
+}
+
+#[test]
+fn nesting_past_the_depth_limit_is_an_error_not_a_stack_overflow() {
+    // Each level of `Tree` in array form is `0x91 0x91`: the struct's one field, then
+    // the `Vec` of one child. 200 000 bytes would take far more stack than a thread has.
+    let mut hostile = vec![0x91u8; 200_000];
+    hostile.push(0x90);
+    assert_eq!(codec::from_slice::<Tree>(&hostile), Err(DecodeError::TooDeep));
+    // `Chain` in array form: `0x91` per level, ending in nil.
+    let mut hostile = vec![0x91u8; 200_000];
+    hostile.push(0xc0);
+    assert_eq!(codec::from_slice::<Chain>(&hostile), Err(DecodeError::TooDeep));
+    // The same shapes within the limit decode, and round-trip.
+    let mut tree = Tree { children: Vec::new() };
+    for _ in 0..codec::MAX_DEPTH - 1 {
+        tree = Tree { children: vec![tree] };
+    }
+    assert_eq!(codec::from_slice::<Tree>(&codec::to_vec(&tree).unwrap()).unwrap(), tree);
+    let deeper = Tree { children: vec![tree] };
+    assert_eq!(codec::from_slice::<Tree>(&codec::to_vec(&deeper).unwrap()), Err(DecodeError::TooDeep));
+    let mut chain = Chain { next: None };
+    for _ in 0..codec::MAX_DEPTH {
+        chain = Chain { next: Some(Box::new(chain)) };
+    }
+    assert_eq!(codec::from_slice::<Chain>(&codec::to_vec(&chain).unwrap()).unwrap(), chain);
+    // Wide is not deep: siblings do not add up.
+    let wide = Tree { children: (0..1000).map(|_| Tree { children: vec![Tree { children: Vec::new() }] }).collect() };
+    assert_eq!(codec::from_slice::<Tree>(&codec::to_vec(&wide).unwrap()).unwrap(), wide);
+}
