@@ -605,8 +605,13 @@ impl Recorder {
     }
 
     fn flush(&mut self) {
-        if let Err(e) = self.sink.write_all(&self.buf) {
-            self.failed = Some(e);
+        let (sink, buf) = (&mut self.sink, &self.buf);
+        // Host calls and log lines are recorded inside an import, where a panic cannot
+        // unwind: a sink that panics fails the transcript as a sink that refuses does.
+        match crate::abi::contain("the transcript's sink", || sink.write_all(buf)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.failed = Some(e),
+            Err(_) => self.failed = Some(SinkError),
         }
         // Keep a big record's buffer no longer than the record.
         if self.buf.capacity() > 64 << 10 {

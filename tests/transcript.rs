@@ -394,6 +394,42 @@ fn a_sink_that_refuses_the_transcript_fails_the_call() {
 }
 
 #[test]
+fn a_sink_that_panics_fails_the_call_not_the_process() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // Panics while armed: inside the host call's import, where the host call's record
+    // is written, a panic could not unwind.
+    struct Trap(Arc<AtomicBool>);
+    impl std::io::Write for Trap {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            assert!(!self.0.load(Ordering::Relaxed), "the sink panics");
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let armed = Arc::new(AtomicBool::new(false));
+    let arm = armed.clone();
+    // The host function arms the sink: the next write is the host call's record.
+    let mut rt = Runtime::builder(0u64)
+        .bytes(SIMPLE)
+        .host_fn("helloByte", move |_, payload, out| {
+            arm.store(true, Ordering::Relaxed);
+            out.extend_from_slice(b"Hello, ");
+            out.extend_from_slice(payload);
+            Ok(())
+        })
+        .record(Trap(armed.clone()))
+        .build()
+        .unwrap();
+    let err = rt.invoke("echoByte", b"Steve").unwrap_err();
+    assert!(matches!(&err, Error::Host(m) if m.contains("cannot write the transcript")), "{err:?}");
+    armed.store(false, Ordering::Relaxed);
+    assert_eq!(rt.invoke("vowel", b"Steve").unwrap(), b"2");
+}
+
+#[test]
 fn hostile_transcripts_are_errors_never_panics() {
     let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
     let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
