@@ -168,8 +168,9 @@ pub struct EngineConfig {
     /// front.
     pub max_recursion_depth: usize,
     /// The largest interpreter value stack, in bytes (default 1 MiB, at least
-    /// [`EngineConfig::MIN_STACK_HEIGHT`]); past it a call traps with a stack
-    /// overflow. The stack is allocated as a call needs it, not up front.
+    /// [`EngineConfig::MIN_STACK_HEIGHT`], at most [`EngineConfig::MAX_STACK_HEIGHT`]);
+    /// past it a call traps with a stack overflow. The stack is allocated as a call
+    /// needs it, not up front.
     pub max_stack_height: usize,
     /// The value stack a call starts with, in bytes (default 1 KiB, at most
     /// `max_stack_height`). A larger start saves reallocations in calls that need a
@@ -254,6 +255,11 @@ impl EngineConfig {
     /// The smallest `max_stack_height` a module can be compiled with.
     pub const MIN_STACK_HEIGHT: usize = 1024;
 
+    /// The largest `max_stack_height` a module can be compiled with: 64 MiB, 64 times
+    /// the default. The interpreter allocates its value stack without a way to refuse
+    /// it, so a stack it cannot get would end the process, not the call.
+    pub const MAX_STACK_HEIGHT: usize = 64 << 20;
+
     /// Whether a plugin computes the same under both configs: the same fuel metering,
     /// recursion limit and largest value stack. The other settings change only how
     /// much RAM the engine holds, or which modules it accepts.
@@ -279,6 +285,9 @@ impl EngineConfig {
     pub fn engine(&self) -> Result<wasmi::Engine, Error> {
         if self.max_stack_height < Self::MIN_STACK_HEIGHT {
             return Err(Error::config("`EngineConfig::max_stack_height` is below `EngineConfig::MIN_STACK_HEIGHT`"));
+        }
+        if self.max_stack_height > Self::MAX_STACK_HEIGHT {
+            return Err(Error::config("`EngineConfig::max_stack_height` is above `EngineConfig::MAX_STACK_HEIGHT`"));
         }
         if self.min_stack_height > self.max_stack_height {
             return Err(Error::config("`EngineConfig::min_stack_height` is above `EngineConfig::max_stack_height`"));

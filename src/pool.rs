@@ -155,13 +155,11 @@ impl<T: 'static> Pool<T> {
             if slots.busy < shared.size {
                 slots.busy += 1;
                 drop(slots);
-                return match (shared.make)() {
-                    Ok(rt) => Ok(self.lend(rt)),
-                    Err(e) => {
-                        shared.release_slot();
-                        Err(e)
-                    }
-                };
+                // The slot is given back if the factory fails, or panics.
+                let reserved = Reserved(shared);
+                let rt = (shared.make)()?;
+                core::mem::forget(reserved);
+                return Ok(self.lend(rt));
             }
             // The clock is read only when there is something to wait for.
             let deadline = *deadline.get_or_insert_with(|| Instant::now().checked_add(self.wait));
@@ -186,6 +184,16 @@ impl<T: 'static> Pool<T> {
     pub fn runtimes(&self) -> usize {
         let slots = self.shared.slots();
         slots.idle.len() + slots.busy
+    }
+}
+
+/// A slot taken for a runtime still being made: dropped before the runtime is lent,
+/// it frees the slot again.
+struct Reserved<'a, T: 'static>(&'a Shared<T>);
+
+impl<T: 'static> Drop for Reserved<'_, T> {
+    fn drop(&mut self) {
+        self.0.release_slot();
     }
 }
 

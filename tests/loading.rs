@@ -231,6 +231,9 @@ fn engine_settings_that_cannot_work_are_errors() {
         EngineConfig::default().with_max_stack_height(0),
         EngineConfig::default().with_max_recursion_depth(0),
         EngineConfig::default().with_min_stack_height(4096).with_max_stack_height(2048),
+        // A stack the interpreter could not allocate would end the process.
+        EngineConfig::default().with_max_stack_height(usize::MAX).with_min_stack_height(1 << 45),
+        EngineConfig::default().with_max_stack_height(EngineConfig::MAX_STACK_HEIGHT + 1),
     ] {
         let err = Module::new(&wasm, "", &NoVerify, config).unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{config:?}: {err:?}");
@@ -243,6 +246,7 @@ fn engine_settings_that_cannot_work_are_errors() {
     // maximum, and none at all too.
     for config in [
         EngineConfig::default().with_min_stack_height(2 << 20).with_max_stack_height(4 << 20),
+        EngineConfig::default().with_max_stack_height(EngineConfig::MAX_STACK_HEIGHT),
         EngineConfig::default().with_min_stack_height(0).with_max_cached_stacks(0),
     ] {
         let module = Module::new(&wasm, "", &NoVerify, config).unwrap();

@@ -117,14 +117,16 @@ fn an_exhausted_pool_answers_after_its_wait() {
 }
 
 #[test]
-fn a_failing_factory_frees_its_slot() {
+fn a_failing_or_panicking_factory_frees_its_slot() {
     let wasm = common::kitchen();
     let attempts = Arc::new(AtomicUsize::new(0));
     let seen = attempts.clone();
     let pool = Pool::new(1, move || {
-        // The first attempt gets a module that does not load; later ones the plugin.
+        // The first attempt gets a module that does not load, the second panics; later
+        // ones get the plugin.
         match seen.fetch_add(1, Ordering::Relaxed) {
             0 => Runtime::builder(()).bytes(b"\0asm junk").build(),
+            1 => panic!("the factory panics"),
             _ => Runtime::builder(()).bytes(&wasm).build(),
         }
     })
@@ -132,6 +134,8 @@ fn a_failing_factory_frees_its_slot() {
     .with_wait(Duration::ZERO);
     assert!(matches!(pool.get(), Err(Error::InvalidModule(_))));
     assert_eq!(pool.runtimes(), 0);
-    assert_eq!(pool.get().unwrap().invoke("echo", b"second").unwrap(), b"second");
-    assert_eq!(attempts.load(Ordering::Relaxed), 2);
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.get())).is_err());
+    assert_eq!(pool.runtimes(), 0);
+    assert_eq!(pool.get().unwrap().invoke("echo", b"third").unwrap(), b"third");
+    assert_eq!(attempts.load(Ordering::Relaxed), 3);
 }
