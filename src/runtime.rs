@@ -21,7 +21,7 @@ use crate::limits::{Limiter, Limits};
 use crate::meter::{Meter, Usage};
 use crate::module::Module;
 use crate::output::Output;
-use crate::sliced::{SlicedCall, Watch};
+use crate::sliced::{self, InitStop, SlicedCall, Watch, Watching};
 use crate::transcript::{error_kind, Outcome, Tape};
 use crate::wasi::Io;
 
@@ -307,7 +307,7 @@ impl<T: 'static> Runtime<T> {
             last_failed: false,
             watch,
         };
-        rt.live = Some(rt.instantiate()?);
+        rt.live = Some(rt.instantiate(None)?);
         Ok(rt)
     }
 
@@ -341,8 +341,10 @@ impl<T: 'static> Runtime<T> {
         Ok(())
     }
 
-    /// Instantiates the module in the current store and runs its initialisers.
-    fn instantiate(&mut self) -> Result<Live, Error> {
+    /// Instantiates the module in the current store and runs its initialisers: each
+    /// whole, or in slices checked against `watching` when a call that has to start
+    /// the plugin afresh is watched (a timeout or a cancel handle).
+    fn instantiate(&mut self, watching: Option<&Watching>) -> Result<Live, Error> {
         let store = present(&mut self.store);
         store.limiter(|ctx| &mut ctx.limiter);
         store.data_mut().frame = Frame::EMPTY;
@@ -359,22 +361,32 @@ impl<T: 'static> Runtime<T> {
             .map_err(|_| Error::MissingExport(abi.entry()))?;
         store.data_mut().memory = Some(memory);
         let exported = self.module.initialisers;
+        let watched = watching.filter(|_| store.data().meter.metered());
         for name in abi.initialisers().iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;
             };
-            let func = func.typed::<(), ()>(&*store).map_err(|_| Error::Init {
+            let typed = func.typed::<(), ()>(&*store).map_err(|_| Error::Init {
                 name,
                 source: alloc::boxed::Box::new(Error::InvalidModule(
                     "an initialiser must take and return nothing".into(),
                 )),
             })?;
-            Self::start_init(store)?;
-            match func.call(&mut *store, ()) {
-                Ok(()) => {}
-                Err(e) if name == "_start" && e.i32_exit_status() == Some(0) => {}
-                Err(e) => return Err(Error::Init { name, source: alloc::boxed::Box::new(Error::from_wasmi(e)) }),
-            }
+            let result = match watched {
+                Some(watching) => sliced::run_init(store, func, watching, &self.watch),
+                None => {
+                    Self::start_init(store)?;
+                    typed.call(&mut *store, ()).map_err(InitStop::Wasm)
+                }
+            };
+            let failure = match result {
+                Ok(()) => continue,
+                Err(InitStop::Wasm(e)) if name == "_start" && e.i32_exit_status() == Some(0) => continue,
+                Err(InitStop::Wasm(e)) => Error::from_wasmi(e),
+                Err(InitStop::OutOfFuel) => Error::OutOfFuel,
+                Err(InitStop::Watch(stopped)) => return Err(stopped),
+            };
+            return Err(Error::Init { name, source: alloc::boxed::Box::new(failure) });
         }
         let ctx = store.data_mut();
         ctx.clear_call_state();
@@ -383,14 +395,14 @@ impl<T: 'static> Runtime<T> {
     }
 
     /// Replaces the instance with a fresh one in a fresh store, keeping the host state.
-    fn reinstantiate(&mut self) -> Result<(), Error> {
+    fn reinstantiate(&mut self, watching: Option<&Watching>) -> Result<(), Error> {
         self.live = None;
         let mut ctx = present_owned(self.store.take()).into_data();
         ctx.memory = None;
         ctx.frame = Frame::EMPTY;
         ctx.clear_call_state();
         self.store = Some(Box::new(Store::new(&self.module.engine, ctx)));
-        self.live = Some(self.instantiate()?);
+        self.live = Some(self.instantiate(watching)?);
         Ok(())
     }
 
@@ -407,6 +419,7 @@ impl<T: 'static> Runtime<T> {
         payload: &[u8],
         out: &mut (dyn Output + '_),
         sliced: bool,
+        watching: Option<&Watching>,
     ) -> Result<(PluginCall, (i32, i32)), Error> {
         out.clear();
         self.error_text.clear();
@@ -428,7 +441,7 @@ impl<T: 'static> Runtime<T> {
             return Err(Error::config("a call runs in slices of fuel: this runtime is unmetered"));
         }
         if self.needs_reset || self.live.is_none() {
-            self.reinstantiate()?;
+            self.reinstantiate(watching)?;
         }
         let Some(live) = &self.live else {
             return Err(Error::host("plugin could not be instantiated"));
@@ -547,7 +560,7 @@ impl<T: 'static> Runtime<T> {
     /// call would after a failed one; the host state is kept. A call that failed leaves
     /// its instance (and its memory) until then.
     pub fn reset(&mut self) -> Result<(), Error> {
-        self.reinstantiate()?;
+        self.reinstantiate(None)?;
         self.needs_reset = false;
         self.last_failed = false;
         Ok(())
@@ -574,7 +587,9 @@ impl<T: 'static> Runtime<T> {
     /// failure without one;
     /// with [`Error::OutOfFuel`], [`Error::Timeout`] or [`Error::Cancelled`] when a
     /// bound stopped it. With a timeout or a cancel handle the call runs in slices of
-    /// [`Limits::slice_fuel`], checking both between slices.
+    /// [`Limits::slice_fuel`], checking both between slices; so do the initialisers of
+    /// the fresh instance a call starts with after a failed call (each still bounded by
+    /// [`Limits::init_fuel`]).
     pub fn invoke_into<O: Output>(&mut self, op: &str, payload: &[u8], out: &mut O) -> Result<(), Error> {
         self.invoke_dyn(op, payload, out)
     }
@@ -592,7 +607,7 @@ impl<T: 'static> Runtime<T> {
                 }
             }
         }
-        let (plugin_call, args) = self.begin(op, payload, out, false)?;
+        let (plugin_call, args) = self.begin(op, payload, out, false, None)?;
         let result = plugin_call.call(self.store(), args).map_err(Error::from_wasmi);
         self.end(op, result)
     }
@@ -605,7 +620,10 @@ impl<T: 'static> Runtime<T> {
     /// for [`invoke_into`](Self::invoke_into).
     ///
     /// The call's total fuel is still bounded by [`Limits::fuel`], and it uses the same
-    /// fuel as the same call run whole. Needs a metered runtime.
+    /// fuel as the same call run whole. Needs a metered runtime. After a failed call,
+    /// this starts the plugin afresh before it returns: its initialisers run whole
+    /// (bounded by [`Limits::init_fuel`]), or, with a timeout or a cancel handle, in
+    /// slices checked against them.
     ///
     /// ```
     /// # let wasm = wat::parse_str(r#"(module
@@ -654,7 +672,8 @@ impl<T: 'static> Runtime<T> {
         // Watched from here: a cancel or deadline during the reset `begin` may make
         // counts against this call.
         let watching = self.watch.start();
-        let (plugin_call, args) = self.begin(op, payload, out, true)?;
+        let watched = self.watch.active().then_some(&watching);
+        let (plugin_call, args) = self.begin(op, payload, out, true, watched)?;
         #[cfg(feature = "std")]
         {
             self.store().data_mut().deadline = watching.deadline();

@@ -16,7 +16,7 @@ use wasmi::{ResumableCall, ResumableCallOutOfFuel, Val};
 
 use crate::error::Error;
 use crate::output::Output;
-use crate::runtime::{PluginCall, Runtime};
+use crate::runtime::{Ctx, PluginCall, Runtime};
 
 /// A plugin call that runs a slice of fuel at a time.
 ///
@@ -246,7 +246,7 @@ impl Watching {
         self.deadline.flatten()
     }
 
-    fn check(&self, watch: &Watch) -> Result<(), Error> {
+    pub(crate) fn check(&self, watch: &Watch) -> Result<(), Error> {
         if let (Some(seen), Some(cancel)) = (self.generation, &watch.cancel) {
             if cancel.generation() != seen {
                 return Err(Error::Cancelled);
@@ -259,5 +259,63 @@ impl Watching {
             }
         }
         Ok(())
+    }
+}
+
+/// Why an initialiser run in slices did not finish.
+pub(crate) enum InitStop {
+    /// It trapped, or an import failed (`proc_exit` among them).
+    Wasm(wasmi::Error),
+    /// It used its whole init fuel.
+    OutOfFuel,
+    /// The call that started the plugin afresh timed out or was cancelled.
+    Watch(Error),
+}
+
+/// Runs initialiser `func` with the init fuel budget in slices of `slice` fuel,
+/// checking between slices what `watching` watches: the reset at the start of a call
+/// with a timeout or a cancel handle counts against that call. Fuel metering is on.
+pub(crate) fn run_init(
+    store: &mut wasmi::Store<Ctx>,
+    func: wasmi::Func,
+    watching: &Watching,
+    watch: &Watch,
+) -> Result<(), InitStop> {
+    let ctx = store.data_mut();
+    let slice = ctx.limits.slice_fuel.max(1);
+    ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, true);
+    #[cfg(feature = "std")]
+    {
+        ctx.deadline = watching.deadline();
+    }
+    let _ = store.set_fuel(0);
+    let mut paused: Option<ResumableCallOutOfFuel> = None;
+    loop {
+        watching.check(watch).map_err(InitStop::Watch)?;
+        let issued = store.data_mut().meter.issue(slice);
+        let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
+        let _ = store.set_fuel(in_store);
+        let outcome = match paused.take() {
+            None => func.call_resumable(&mut *store, &[], &mut []),
+            Some(p) if in_store < p.required_fuel() => {
+                if store.data().meter.exhausted() {
+                    return Err(InitStop::OutOfFuel);
+                }
+                paused = Some(p);
+                continue;
+            }
+            Some(p) => p.resume(&mut *store, &mut []),
+        };
+        match outcome {
+            Ok(ResumableCall::Finished) => return Ok(()),
+            Ok(ResumableCall::OutOfFuel(p)) => {
+                if store.data().meter.exhausted() && store.get_fuel().unwrap_or(0) < p.required_fuel() {
+                    return Err(InitStop::OutOfFuel);
+                }
+                paused = Some(p);
+            }
+            Ok(ResumableCall::HostTrap(trap)) => return Err(InitStop::Wasm(trap.into_host_error())),
+            Err(e) => return Err(InitStop::Wasm(e)),
+        }
     }
 }

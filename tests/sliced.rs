@@ -317,3 +317,97 @@ fn a_failed_call_returns_at_once_and_the_next_call_resets_the_plugin() {
     rt.reset().unwrap();
     assert_eq!(*rt.state(), 3);
 }
+
+/// A plugin whose `hookr_init` logs, spins for far more than a slice of fuel, and
+/// logs again; its every call traps, so that each next call starts it afresh.
+const SLOW_INIT: &str = r#"(module
+  (import "hookr" "__log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "init")
+  (func (export "hookr_init")
+    (local $i i32)
+    (call $log (i32.const 0) (i32.const 4))
+    (loop $spin
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $spin (i32.lt_u (local.get $i) (i32.const 100000))))
+    (call $log (i32.const 0) (i32.const 4)))
+  (func (export "__plugin_call") (param i32 i32) (result i32) unreachable))"#;
+
+#[test]
+fn the_reset_a_watched_call_starts_with_is_watched_too() {
+    use std::sync::{Arc, Mutex};
+    let wasm = wat::parse_str(SLOW_INIT).unwrap();
+    let cancel = CancelHandle::new();
+    let lines = Arc::new(Mutex::new(0));
+    let (seen, handle) = (lines.clone(), cancel.clone());
+    // Each line the initialiser logs cancels whatever call is under way.
+    let mut rt = Runtime::builder(())
+        .bytes(&wasm)
+        .limits(Limits::default().with_slice_fuel(10_000))
+        .cancel_handle(cancel.clone())
+        .logger(move |_| {
+            *seen.lock().unwrap() += 1;
+            handle.cancel();
+        })
+        .build()
+        .unwrap();
+    assert_eq!(*lines.lock().unwrap(), 2, "building runs the initialiser whole");
+    assert!(rt.invoke("x", b"").is_err());
+    // The next call starts the plugin afresh: cancelled by the first line, it stops at
+    // the end of that slice, inside the initialiser, and logs no second line.
+    *lines.lock().unwrap() = 0;
+    let err = rt.invoke("x", b"").unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert_eq!(*lines.lock().unwrap(), 1);
+    // A sliced call, the same, before its first slice.
+    *lines.lock().unwrap() = 0;
+    let mut out = Vec::new();
+    assert!(matches!(rt.start_sliced("x", b"", &mut out), Err(Error::Cancelled)));
+    assert_eq!(*lines.lock().unwrap(), 1);
+    // An explicit reset is not a call: it runs the initialiser whole.
+    *lines.lock().unwrap() = 0;
+    rt.reset().unwrap();
+    assert_eq!(*lines.lock().unwrap(), 2);
+}
+
+/// A plugin whose `hookr_init` spins as many times as the host function `n` says.
+const HOST_PACED_INIT: &str = r#"(module
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (import "hookr" "__host_response" (func $hr (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "n")
+  (func (export "hookr_init")
+    (local $i i32) (local $n i32)
+    (drop (call $hcall (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0)))
+    (call $hr (i32.const 16))
+    (local.set $n (i32.load (i32.const 16)))
+    (loop $spin
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $spin (i32.lt_u (local.get $i) (local.get $n)))))
+  (func (export "__plugin_call") (param i32 i32) (result i32) unreachable))"#;
+
+#[test]
+fn an_initialiser_run_in_slices_has_its_init_fuel_and_no_more() {
+    let wasm = wat::parse_str(HOST_PACED_INIT).unwrap();
+    // 10 turns when the runtime is built, then 10 million: about 30 million fuel.
+    let mut rt = Runtime::builder(0u32)
+        .bytes(&wasm)
+        .limits(Limits::default().with_slice_fuel(1_000).with_init_fuel(1_000_000))
+        .cancel_handle(CancelHandle::new())
+        .host_fn("n", |runs: &mut u32, _, out| {
+            *runs += 1;
+            out.extend_from_slice(&(if *runs == 1 { 10u32 } else { 10_000_000 }).to_le_bytes());
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    assert!(rt.invoke("x", b"").is_err());
+    // The reset inside this watched call runs the initialiser in slices of 1 000 fuel,
+    // and stops it when its million is spent.
+    let err = rt.invoke("x", b"").unwrap_err();
+    assert!(
+        matches!(&err, Error::Init { name: "hookr_init", source } if matches!(**source, Error::OutOfFuel)),
+        "{err:?}"
+    );
+    assert_eq!(*rt.state(), 2);
+}
