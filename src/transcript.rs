@@ -1027,19 +1027,55 @@ pub enum Verdict {
     Diverged(Divergence),
 }
 
+/// The most fuel per call, and per initialiser, a transcript may give its calls for
+/// [`replay`] to run them: ten times the default budget, about ten seconds of
+/// interpretation on a desktop core.
+pub const REPLAY_FUEL: u64 = 10 * Limits::DEFAULT_CALL_FUEL;
+
 /// Replays `transcript` against `module`, which must be the plugin it was recorded
 /// from (its SHA-256 is checked) compiled with the same engine settings.
 ///
 /// Host functions, clocks and random reads are answered from the transcript, the
 /// limits and WASI arguments are those it records, and the output is compared, not
 /// shown. Errors are for what prevents a replay: a transcript that does not decode,
-/// another plugin, other engine settings. What the plugin does differently is a
-/// [`Verdict::Diverged`].
+/// another plugin, other engine settings, or fuel budgets past [`REPLAY_FUEL`] (a
+/// transcript names its own; one recorded unmetered has none). What the plugin does
+/// differently is a [`Verdict::Diverged`].
 pub fn replay(module: &Module, transcript: impl Into<Cow<'static, [u8]>>) -> Result<Verdict, Error> {
+    replay_within(module, transcript, Some(REPLAY_FUEL))
+}
+
+/// [`replay`], with `max_fuel` the most fuel per call and per initialiser the
+/// transcript may give: a transcript past it, or recorded unmetered, is refused with
+/// [`Error::Config`] before anything runs. `None` runs whatever the transcript says,
+/// unmetered included: only for transcripts you trust, since a replay then has no
+/// bound but the transcript's.
+pub fn replay_within(
+    module: &Module,
+    transcript: impl Into<Cow<'static, [u8]>>,
+    max_fuel: Option<u64>,
+) -> Result<Verdict, Error> {
     let bytes: Cow<'static, [u8]> = transcript.into();
     let reader = Reader::new(&bytes)?;
     let header = reader.header().clone();
     let start = reader.position();
+    if let Some(max) = max_fuel {
+        let Some(fuel) = header.limits.fuel else {
+            return Err(Error::config(
+                "the transcript was recorded unmetered, so its calls have no bound: replay it only if you trust it \
+                 (`replay_within` with no fuel bound, `hookr replay --any-fuel`)",
+            ));
+        };
+        let claimed = fuel.max(header.limits.init_fuel);
+        if claimed > max {
+            return Err(Error::Config(
+                alloc::format!(
+                    "the transcript gives its calls up to {claimed} fuel, more than this replay allows ({max})"
+                )
+                .into(),
+            ));
+        }
+    }
     match module.sha256 {
         Some(sha) if sha == header.plugin => {}
         Some(sha) => {

@@ -430,6 +430,40 @@ fn a_sink_that_panics_fails_the_call_not_the_process() {
 }
 
 #[test]
+fn a_replay_runs_no_more_fuel_than_it_allows() {
+    use hookr::transcript::{replay_within, REPLAY_FUEL};
+    let calls = [("vowel", b"aeiou".to_vec())];
+    // A transcript can give its calls any budget: past the replay's, it is refused
+    // before anything runs, unless the replay allows more.
+    let (endless, _) = record(SIMPLE, SIMPLE_FNS, Limits::default().with_fuel(Some(u64::MAX)), &calls);
+    let err = replay(&module(SIMPLE), endless.clone()).unwrap_err();
+    assert!(matches!(&err, Error::Config(m) if m.contains("more than this replay allows")), "{err:?}");
+    assert_eq!(replay_within(&module(SIMPLE), endless, None).unwrap(), Verdict::Identical { calls: 1 });
+    let greedy_init = Limits::default().with_init_fuel(REPLAY_FUEL + 1);
+    let (greedy, _) = record(SIMPLE, SIMPLE_FNS, greedy_init, &calls);
+    assert!(matches!(replay(&module(SIMPLE), greedy.clone()), Err(Error::Config(_))));
+    assert_eq!(replay_within(&module(SIMPLE), greedy, Some(REPLAY_FUEL + 1)).unwrap(), Verdict::Identical { calls: 1 });
+    // A transcript recorded unmetered has no bound at all.
+    let unmetered =
+        Module::new(SIMPLE, &Sha256Hasher.hash(SIMPLE), &Sha256Hasher, EngineConfig::default().with_fuel(false))
+            .unwrap();
+    let sink = SharedBuffer::new();
+    let mut rt = Runtime::builder(0u64)
+        .module(unmetered.clone())
+        .host_fns(SIMPLE_FNS)
+        .unmetered()
+        .record(sink.clone())
+        .build()
+        .unwrap();
+    rt.invoke("vowel", b"aeiou").unwrap();
+    drop(rt);
+    let transcript = sink.take();
+    let err = replay(&unmetered, transcript.clone()).unwrap_err();
+    assert!(matches!(&err, Error::Config(m) if m.contains("unmetered")), "{err:?}");
+    assert_eq!(replay_within(&unmetered, transcript, None).unwrap(), Verdict::Identical { calls: 1 });
+}
+
+#[test]
 fn hostile_transcripts_are_errors_never_panics() {
     let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
     let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
@@ -520,6 +554,12 @@ fn the_cli_records_replays_and_shows_transcripts() {
     let (status, _, err) = hookr(&["replay", &path(&simple), &path(&simple)]);
     assert_eq!(status, 2, "{err}");
     assert!(err.contains("is not a transcript hookr reads"), "{err}");
+    // A transcript whose calls may run longer than the replay allows.
+    let (status, _, err) = hookr(&["replay", &path(&simple), &path(&transcript), "--max-fuel", "1000"]);
+    assert_eq!(status, 3, "{err}");
+    assert!(err.contains("more than this replay allows (1000)"), "{err}");
+    let (status, out, err) = hookr(&["replay", &path(&simple), &path(&transcript), "--any-fuel"]);
+    assert_eq!((status, out.as_str()), (0, "identical: 1 call\n"), "{err}");
 }
 
 #[test]

@@ -111,6 +111,14 @@ enum Command {
         plugin: PathBuf,
         /// The transcript.
         transcript: PathBuf,
+        /// The most fuel per call (and per initialiser) the transcript may give its
+        /// calls; one that gives more, or was recorded unmetered, is refused.
+        #[arg(long, value_name = "N", default_value_t = hookr::transcript::REPLAY_FUEL, conflicts_with = "any_fuel")]
+        max_fuel: u64,
+        /// Run whatever fuel the transcript gives, unmetered included: only for
+        /// transcripts you trust.
+        #[arg(long)]
+        any_fuel: bool,
     },
     /// Print a transcript, one record a line: payloads as JSON where they are
     /// MessagePack, else as text or hex.
@@ -190,7 +198,9 @@ fn main() -> ExitCode {
         Command::Hash { file } => hash(&file),
         Command::Inspect { file } => inspect::run(&file),
         Command::Invoke(args) => invoke(&args),
-        Command::Replay { plugin, transcript } => transcript::replay(&plugin, &transcript),
+        Command::Replay { plugin, transcript, max_fuel, any_fuel } => {
+            transcript::replay(&plugin, &transcript, (!any_fuel).then_some(max_fuel))
+        }
         Command::Transcript { file } => transcript::show(&file),
     };
     match result {

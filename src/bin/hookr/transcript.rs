@@ -20,9 +20,10 @@ fn bad_transcript(path: &Path, e: Error) -> Failure {
     Failure::new(EXIT_USAGE, format!("`{}` is not a transcript hookr reads: {e}", path.display()))
 }
 
-/// Replays `transcript` against `plugin`: prints `identical` and the number of calls,
-/// or fails with the first divergence.
-pub fn replay(plugin: &Path, transcript: &Path) -> Result<(), Failure> {
+/// Replays `transcript` against `plugin`, refusing one whose calls may take more than
+/// `max_fuel` (`None`: any): prints `identical` and the number of calls, or fails with
+/// the first divergence.
+pub fn replay(plugin: &Path, transcript: &Path, max_fuel: Option<u64>) -> Result<(), Failure> {
     let bytes = read_module(plugin)?;
     let recorded = read_transcript(transcript)?;
     let header = Reader::new(&recorded).map_err(|e| bad_transcript(transcript, e))?.header().clone();
@@ -39,7 +40,7 @@ pub fn replay(plugin: &Path, transcript: &Path) -> Result<(), Failure> {
     }
     let module = Module::new(&bytes, &hash, &Sha256Hasher, header.engine)
         .map_err(|e| Failure::new(EXIT_LOAD, format!("cannot load `{}`: {e}", plugin.display())))?;
-    match tape::replay(&module, recorded) {
+    match tape::replay_within(&module, recorded, max_fuel) {
         Ok(Verdict::Identical { calls }) => {
             let plural = if calls == 1 { "" } else { "s" };
             write_stdout(format!("identical: {calls} call{plural}\n").as_bytes())
