@@ -13,7 +13,9 @@
 
 use hookr::codec::{DecodeError, Decoder, EncodeError, Encoder, MAX_DEPTH};
 use rmp::Marker;
-use serde_json::{Map, Number, Value};
+use std::collections::BTreeSet;
+
+use serde_json::{Number, Value};
 
 /// Parses `input` as JSON and encodes it as MessagePack.
 pub fn json_to_msgpack(input: &[u8]) -> Result<Vec<u8>, String> {
@@ -61,7 +63,20 @@ fn encode(value: &Value, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
 
 /// Decodes `bytes`, which must be exactly one MessagePack value, and prints it as
 /// compact JSON.
+///
+/// The JSON is written as the value decodes, with no tree of values in between, so
+/// it takes about the memory of the text it prints.
 pub fn msgpack_to_json(bytes: &[u8]) -> Result<String, String> {
+    match msgpack_to_json_within(bytes, usize::MAX) {
+        Ok((json, _)) => Ok(json),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`msgpack_to_json`], stopping once the JSON passes `max` bytes: returns the text
+/// so far and whether it stopped (the rest of the value is then not checked). Time
+/// and memory stay bounded by `max`, however large the value.
+pub fn msgpack_to_json_within(bytes: &[u8], max: usize) -> Result<(String, bool), String> {
     if bytes.is_empty() {
         return Err("the response is empty, not MessagePack (run without --msgpack to see raw responses)".into());
     }
@@ -69,55 +84,118 @@ pub fn msgpack_to_json(bytes: &[u8]) -> Result<String, String> {
         format!("the {}-byte response is not MessagePack: {why} (run without --msgpack to see it raw)", bytes.len())
     };
     let mut d = Decoder::new(bytes);
-    let value = decode(&mut d, 0).map_err(not_msgpack)?;
+    let mut out = Json { text: String::new(), max };
+    match write(&mut d, 0, &mut out) {
+        Ok(()) => {}
+        Err(Stop::Full) => return Ok((out.text, true)),
+        Err(Stop::Bad(why)) => return Err(not_msgpack(why)),
+    }
     if d.remaining() != 0 {
         return Err(not_msgpack(DecodeError::TrailingBytes(d.remaining()).to_string()));
     }
-    serde_json::to_string(&value).map_err(|e| format!("cannot print the response as JSON: {e}"))
+    Ok((out.text, false))
 }
 
-fn decode(d: &mut Decoder<'_>, depth: usize) -> Result<Value, String> {
+/// JSON text being written, up to a size.
+struct Json {
+    text: String,
+    max: usize,
+}
+
+/// Why writing stopped.
+enum Stop {
+    /// The bytes are not MessagePack JSON can show.
+    Bad(String),
+    /// The text reached its size.
+    Full,
+}
+
+impl From<DecodeError> for Stop {
+    fn from(e: DecodeError) -> Self {
+        Stop::Bad(e.to_string())
+    }
+}
+
+impl Json {
+    fn push(&mut self, s: &str) -> Result<(), Stop> {
+        self.text.push_str(s);
+        if self.text.len() > self.max {
+            return Err(Stop::Full);
+        }
+        Ok(())
+    }
+
+    fn string(&mut self, s: &str) -> Result<(), Stop> {
+        // Cannot fail: a `str` always serialises.
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        self.push(&quoted)
+    }
+}
+
+/// Writes the next value of `d` as JSON.
+fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> {
     let at = d.position();
-    let text = |e: DecodeError| e.to_string();
-    Ok(match d.peek_marker().map_err(text)? {
+    match d.peek_marker()? {
         Marker::Null => {
-            d.nil().map_err(text)?;
-            Value::Null
+            d.nil()?;
+            out.push("null")
         }
-        Marker::True | Marker::False => Value::Bool(d.bool().map_err(text)?),
-        Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
-            Value::from(d.uint().map_err(text)?)
+        Marker::True | Marker::False => out.push(if d.bool()? { "true" } else { "false" }),
+        Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => out.push(&d.uint()?.to_string()),
+        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => out.push(&d.int()?.to_string()),
+        Marker::F32 | Marker::F64 => {
+            let text = float(d.f64()?).to_string();
+            out.push(&text)
         }
-        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => Value::from(d.int().map_err(text)?),
-        Marker::F32 | Marker::F64 => float(d.f64().map_err(text)?),
-        Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
-            Value::String(d.str().map_err(text)?.to_owned())
+        Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => out.string(d.str()?),
+        Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
+            let bin = d.bin()?;
+            // Only as much of a long byte string as the text has room for.
+            let room = out.max.saturating_sub(out.text.len()).saturating_add(3) / 4 * 3 + 3;
+            out.push("\"")?;
+            out.push(&base64(&bin[..bin.len().min(room)]))?;
+            out.push("\"")
         }
-        Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => Value::String(base64(d.bin().map_err(text)?)),
         Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
-            let len = nested(d.array_len().map_err(text)?, depth)?;
-            // The length is the sender's claim: every value takes at least a byte.
-            let mut items = Vec::with_capacity(len.min(d.remaining()));
-            for _ in 0..len {
-                items.push(decode(d, depth + 1)?);
+            let len = nested(d.array_len()?, depth)?;
+            out.push("[")?;
+            for i in 0..len {
+                if i > 0 {
+                    out.push(",")?;
+                }
+                write(d, depth + 1, out)?;
             }
-            Value::Array(items)
+            out.push("]")
         }
         Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
-            let len = nested(d.map_len().map_err(text)?, depth)?;
-            let mut map = Map::new();
-            for _ in 0..len {
-                let key = match decode(d, depth + 1)? {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                let value = decode(d, depth + 1)?;
-                if map.contains_key(&key) {
-                    return Err(format!("the map has the key {key:?} twice (as JSON text); JSON cannot show both"));
+            let len = nested(d.map_len()?, depth)?;
+            let mut keys = BTreeSet::new();
+            out.push("{")?;
+            for i in 0..len {
+                if i > 0 {
+                    out.push(",")?;
                 }
-                map.insert(key, value);
+                // A key that is not a string becomes its JSON text; a byte string, its
+                // base64.
+                let key = match d.peek_marker()? {
+                    Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => d.str()?.to_owned(),
+                    Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => base64(d.bin()?),
+                    _ => {
+                        let mut text = Json { text: String::new(), max: out.max.saturating_sub(out.text.len()) };
+                        write(d, depth + 1, &mut text)?;
+                        text.text
+                    }
+                };
+                if !keys.insert(key.clone()) {
+                    return Err(Stop::Bad(format!(
+                        "the map has the key {key:?} twice (as JSON text); JSON cannot show both"
+                    )));
+                }
+                out.string(&key)?;
+                out.push(":")?;
+                write(d, depth + 1, out)?;
             }
-            Value::Object(map)
+            out.push("}")
         }
         Marker::FixExt1
         | Marker::FixExt2
@@ -126,15 +204,15 @@ fn decode(d: &mut Decoder<'_>, depth: usize) -> Result<Value, String> {
         | Marker::FixExt16
         | Marker::Ext8
         | Marker::Ext16
-        | Marker::Ext32 => return Err(format!("the extension value at offset {at} has no JSON form")),
-        Marker::Reserved => return Err(format!("byte 0xc1 at offset {at} is not a MessagePack marker")),
-    })
+        | Marker::Ext32 => Err(Stop::Bad(format!("the extension value at offset {at} has no JSON form"))),
+        Marker::Reserved => Err(Stop::Bad(format!("byte 0xc1 at offset {at} is not a MessagePack marker"))),
+    }
 }
 
 /// Checks the nesting depth before descending into an array or map of `len` values.
-fn nested(len: usize, depth: usize) -> Result<usize, String> {
+fn nested(len: usize, depth: usize) -> Result<usize, Stop> {
     if depth + 1 > MAX_DEPTH {
-        return Err(DecodeError::TooDeep.to_string());
+        return Err(DecodeError::TooDeep.into());
     }
     Ok(len)
 }
@@ -233,6 +311,30 @@ mod tests {
         }
         let deep = vec![0x91u8; 10_000];
         assert!(msgpack_to_json(&deep).unwrap_err().contains("nest deeper"));
+    }
+
+    #[test]
+    fn a_prefix_of_a_huge_value_costs_the_prefix() {
+        // An array of 16 Mi zeros, and a byte string of 16 MiB: about 32 MB and 22 MB
+        // of JSON, of which 800 bytes are wanted.
+        let mut zeros = vec![0xdd, 0x01, 0x00, 0x00, 0x00];
+        zeros.resize(zeros.len() + (16 << 20), 0);
+        let mut bin = vec![0xc6, 0x01, 0x00, 0x00, 0x00];
+        bin.resize(bin.len() + (16 << 20), 7);
+        for bytes in [&zeros, &bin] {
+            let (json, stopped) = msgpack_to_json_within(bytes, 800).unwrap();
+            assert!(stopped);
+            assert!((800..900).contains(&json.len()), "{}", json.len());
+        }
+        // A length the input cannot hold is still refused before anything is written.
+        assert!(msgpack_to_json_within(&zeros[..8], 800).is_err());
+        // Whole, the array is every zero.
+        let whole = msgpack_to_json(&zeros).unwrap();
+        assert_eq!(whole.len(), 2 * (16 << 20) + 1);
+        assert!(whole.starts_with("[0,0,") && whole.ends_with(",0]"));
+        // A value that fits is the same text whole or within a bound, and not stopped.
+        let small = json_to_msgpack(br#"{"a":[1,2,{"b":"c"}]}"#).unwrap();
+        assert_eq!(msgpack_to_json_within(&small, 800).unwrap(), (msgpack_to_json(&small).unwrap(), false));
     }
 
     #[test]

@@ -141,11 +141,23 @@ fn payload(bytes: &[u8]) -> String {
     if bytes.is_empty() {
         return "(empty)".into();
     }
-    if let Ok(json) = json::msgpack_to_json(bytes) {
-        return cut(format!("msgpack {json}"), MAX);
+    // Converted only as far as a line shows (a character takes at most 4 bytes), so
+    // that a payload of megabytes takes neither the time nor the memory of its whole
+    // JSON.
+    if let Ok((json, stopped)) = json::msgpack_to_json_within(bytes, 4 * MAX) {
+        let shown = cut(format!("msgpack {json}"), MAX);
+        return if stopped && !shown.ends_with('…') { shown + "…" } else { shown };
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => cut(json_text(text), MAX),
+        Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+            let head = text.char_indices().nth(MAX).map_or(text, |(end, _)| &text[..end]);
+            let shown = cut(json_text(head), MAX);
+            if head.len() < text.len() && !shown.ends_with('…') {
+                shown + "…"
+            } else {
+                shown
+            }
+        }
         _ => cut(hex(bytes), MAX),
     }
 }
