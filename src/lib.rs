@@ -127,6 +127,7 @@ mod plugin_fn;
 #[cfg(feature = "std")]
 mod pool;
 mod runtime;
+mod sections;
 #[cfg(feature = "serde")]
 mod serde;
 mod sliced;
@@ -141,13 +142,12 @@ pub use limits::Limits;
 pub use meter::Usage;
 #[cfg(feature = "validate")]
 pub use module::validate_and_pin;
-pub use module::{
-    memory_page_sizes, parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher,
-};
+pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher};
 pub use plugin_fn::{PluginFn, PluginFnBytes};
 #[cfg(feature = "std")]
 pub use pool::{Pool, Pooled};
 pub use runtime::Runtime;
+pub use sections::memory_page_sizes;
 #[cfg(feature = "serde")]
 pub use serde::Serde;
 pub use sliced::{CancelHandle, SlicedCall};

@@ -181,6 +181,15 @@ pub struct EngineConfig {
     /// stack again (about 1 KiB at the start, more for deep calls), and an idle runtime
     /// holds none. Runtimes of one [`Module`] share its engine's stacks.
     pub max_cached_stacks: usize,
+    /// The most locals one function of a module may declare (default 1 000, parameters
+    /// not counted); a module with a function that declares more fails to load with
+    /// [`Error::InvalidModule`]. The interpreter clears a function's locals on every
+    /// call of it and charges no fuel for that, so without a bound a function of tens
+    /// of thousands of locals, called in a loop, would run for minutes on a budget meant
+    /// for a second. With this bound, a unit of fuel takes at most about ten times as
+    /// long as in a loop of calls to a function without locals (README.md, "Every call
+    /// is bounded", has the figures).
+    pub max_function_locals: u32,
     /// Accept modules whose memory has 1-byte pages (the Wasm custom-page-sizes
     /// proposal), so that a plugin can ask for exactly the memory it needs instead of a
     /// multiple of 64 KiB (default on). Off, such a module fails to load with
@@ -197,6 +206,7 @@ impl Default for EngineConfig {
             max_stack_height: 1024 * 1024,
             min_stack_height: 1024,
             max_cached_stacks: 2,
+            max_function_locals: 1000,
             custom_page_sizes: true,
         }
     }
@@ -213,6 +223,7 @@ impl EngineConfig {
         max_stack_height: 1024 * 1024,
         min_stack_height: 256,
         max_cached_stacks: 0,
+        max_function_locals: 1000,
         custom_page_sizes: true,
     };
 
@@ -243,6 +254,12 @@ impl EngineConfig {
     /// This config keeping at most `stacks` value stacks between calls.
     pub const fn with_max_cached_stacks(mut self, stacks: usize) -> Self {
         self.max_cached_stacks = stacks;
+        self
+    }
+
+    /// This config accepting functions of at most `locals` locals.
+    pub const fn with_max_function_locals(mut self, locals: u32) -> Self {
+        self.max_function_locals = locals;
         self
     }
 
@@ -389,6 +406,7 @@ impl Module {
         let engine = config.engine()?;
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
         let page_size = check_memory(&module, bytes, &config)?;
+        check_locals(bytes, &config)?;
         let abi = Abi::detect(&module)?;
         check_imports(&module)?;
         let mut linker = Linker::new(&engine);
@@ -484,8 +502,8 @@ fn check_memory(module: &wasmi::Module, bytes: &[u8], config: &EngineConfig) -> 
     if !matches!(module.get_export(hookr_abi::MEMORY), Some(wasmi::ExternType::Memory(_))) {
         return Err(Error::MissingExport(hookr_abi::MEMORY));
     }
-    let sizes =
-        memory_page_sizes(bytes).ok_or_else(|| Error::InvalidModule("its memory section does not decode".into()))?;
+    let sizes = crate::sections::memory_page_sizes(bytes)
+        .ok_or_else(|| Error::InvalidModule("its memory section does not decode".into()))?;
     if let Some(&size) = sizes.iter().find(|&&size| size != Limits::PAGE_SIZE as u64) {
         if !config.custom_page_sizes || size != 1 {
             return Err(Error::InvalidModule(
@@ -500,67 +518,21 @@ fn check_memory(module: &wasmi::Module, bytes: &[u8], config: &EngineConfig) -> 
     Ok(sizes.first().map_or(Limits::PAGE_SIZE as u32, |&size| size as u32))
 }
 
-/// The page size, in bytes, of each memory a module defines (imported memories are not
-/// counted): 65536, or 1 for a memory with 1-byte pages (the custom-page-sizes
-/// proposal). Read from the module's memory section, without validating or compiling
-/// anything else; `None` when the bytes are not a module whose sections decode up to
-/// that one, or a page size is not a power of two that fits a `u64`.
-///
-/// ```
-/// let small = wat::parse_str(r#"(module (memory 300 (pagesize 1)))"#).unwrap();
-/// assert_eq!(hookr::memory_page_sizes(&small), Some(vec![1]));
-/// let plain = wat::parse_str(r#"(module (memory 1))"#).unwrap();
-/// assert_eq!(hookr::memory_page_sizes(&plain), Some(vec![65536]));
-/// assert_eq!(hookr::memory_page_sizes(b"\0asm\x01\0\0\0\x05\x7f"), None);
-/// ```
-pub fn memory_page_sizes(wasm: &[u8]) -> Option<Vec<u64>> {
-    /// Reads an unsigned LEB128 of at most `bits` bits.
-    fn leb(bytes: &[u8], at: &mut usize, bits: u32) -> Option<u64> {
-        let (mut value, mut shift) = (0u64, 0u32);
-        loop {
-            let byte = *bytes.get(*at)?;
-            *at += 1;
-            let part = u64::from(byte & 0x7f);
-            if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
-                return None;
-            }
-            value |= part << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-            shift += 7;
-        }
+/// Refuses a module with a function of more locals than `config` allows.
+fn check_locals(bytes: &[u8], config: &EngineConfig) -> Result<(), Error> {
+    match crate::sections::most_locals(bytes) {
+        None => Err(Error::InvalidModule("its code section does not decode".into())),
+        Some(Some((index, locals))) if locals > u64::from(config.max_function_locals) => Err(Error::InvalidModule(
+            alloc::format!(
+                "function {index} of its code section declares {locals} locals, more than \
+                 `EngineConfig::max_function_locals` ({}): \
+                 the interpreter clears them on every call without charging fuel for it",
+                config.max_function_locals
+            )
+            .into(),
+        )),
+        Some(_) => Ok(()),
     }
-    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
-        return None;
-    }
-    let mut at = 8;
-    while at < wasm.len() {
-        let id = wasm[at];
-        at += 1;
-        let len = usize::try_from(leb(wasm, &mut at, 32)?).ok()?;
-        let end = at.checked_add(len).filter(|&end| end <= wasm.len())?;
-        if id != 5 {
-            at = end;
-            continue;
-        }
-        let section = &wasm[..end];
-        let count = leb(section, &mut at, 32)?;
-        let mut sizes = Vec::new();
-        for _ in 0..count {
-            let flags = *section.get(at)?;
-            at += 1;
-            let bits = if flags & 0b100 != 0 { 64 } else { 32 };
-            leb(section, &mut at, bits)?;
-            if flags & 0b1 != 0 {
-                leb(section, &mut at, bits)?;
-            }
-            let log2 = if flags & 0b1000 != 0 { leb(section, &mut at, 32)? } else { 16 };
-            sizes.push(1u64.checked_shl(u32::try_from(log2).ok().filter(|&l| l < 64)?)?);
-        }
-        return Some(sizes);
-    }
-    Some(Vec::new())
 }
 
 /// What [`Error::MissingExport`] names for a module that exports neither ABI's entry.

@@ -356,3 +356,29 @@ fn payloads_nested_past_the_depth_limit_are_decode_errors_on_either_side() {
     assert_eq!(ok, 1);
     assert_eq!(rt.invoke("echo", b"still here").unwrap(), b"still here");
 }
+
+#[test]
+fn a_function_of_too_many_locals_fails_to_load() {
+    // Called in a loop, a function of 30 000 locals makes each unit of fuel take about
+    // 200 times as long as it should: its locals are cleared on every call, for free.
+    let plugin = |locals: usize| {
+        common::wasm(&format!(
+            r#"(module (memory (export "memory") 1)
+            (func $fat {})
+            (func (export "__plugin_call") (param i32 i32) (result i32) (loop $l (call $fat) (br $l)) (i32.const 1)))"#,
+            "(local i64) ".repeat(locals)
+        ))
+    };
+    let err = Runtime::builder(()).bytes(&plugin(30_000)).build().unwrap_err();
+    assert!(matches!(&err, Error::InvalidModule(m) if m.contains("declares 30000 locals")), "{err:?}");
+    let err = Runtime::builder(()).bytes(&plugin(1001)).build().unwrap_err();
+    assert!(matches!(&err, Error::InvalidModule(m) if m.contains("max_function_locals")), "{err:?}");
+    // At the bound it loads, and its loop runs out of fuel as any loop does.
+    let mut rt = Runtime::builder(()).bytes(&plugin(1000)).fuel(100_000).build().unwrap();
+    assert!(matches!(rt.invoke("x", b"").unwrap_err(), Error::OutOfFuel));
+    // A host that trusts its plugins raises the bound.
+    let config = hookr::EngineConfig::default().with_max_function_locals(30_000);
+    let module = hookr::Module::new(&plugin(30_000), "", &hookr::NoVerify, config).unwrap();
+    let mut rt = Runtime::builder(()).module(module).fuel(1_000).build().unwrap();
+    assert!(matches!(rt.invoke("x", b"").unwrap_err(), Error::OutOfFuel));
+}
