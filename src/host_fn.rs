@@ -9,6 +9,7 @@ use core::fmt;
 
 use hookr_abi::codec::{self, Decode, Encode};
 
+use crate::bytes;
 use crate::error::Error;
 
 /// The error a host function hands back to the plugin, which reads it through
@@ -397,7 +398,7 @@ impl<T> Entry<T> {
 /// as long as the one it looks for, so a miss costs a length comparison, not a `memcmp`.
 #[inline]
 fn name_order(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| crate::bytes::cmp(a, b))
+    a.len().cmp(&b.len()).then_with(|| bytes::cmp(a, b))
 }
 
 /// Orders (binding, namespace, operation) keys by binding, then namespace, then
@@ -481,10 +482,14 @@ impl<T> HostTable<T> {
         }
         match &mut self.entries {
             Entries::Small(table) => {
+                // The operation name first: it tells most functions apart by its length.
+                let named = |f: &&HostFn<T>| bytes::eq(f.name.as_bytes(), key[2]);
                 let found = if plain {
-                    table.iter().find(|f| f.is_plain() && name_order(f.name.as_bytes(), key[2]).is_eq())
+                    table.iter().find(|f| named(f) && f.is_plain())
                 } else {
-                    table.iter().find(|f| key_order(f.key(), key).is_eq())
+                    table.iter().find(|f| {
+                        named(f) && bytes::eq(f.binding.as_bytes(), key[0]) && bytes::eq(f.namespace.as_bytes(), key[1])
+                    })
                 };
                 if let Some(f) = found {
                     return f.call(state, payload, out);
