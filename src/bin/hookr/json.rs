@@ -7,7 +7,8 @@
 //! MessagePack to JSON: maps become objects in their original key order, arrays
 //! arrays, str strings, ints and floats numbers, bool and nil `true`/`false`/`null`, and:
 //! - bin becomes a base64 string (standard alphabet, padded);
-//! - a map key that is not a string becomes its JSON text (`1` → `"1"`);
+//! - a map key that is a number, bool or nil becomes its JSON text (`1` → `"1"`), one
+//!   that is bin its base64; one that is an array or a map is an error;
 //! - a NaN or infinite float becomes the string `"NaN"`, `"Infinity"` or `"-Infinity"`;
 //! - extension values and bytes that are not MessagePack are errors.
 
@@ -125,10 +126,21 @@ impl Json {
         Ok(())
     }
 
+    /// How many more bytes of input can show before the text is full.
+    fn room(&self) -> usize {
+        self.max.saturating_sub(self.text.len()).saturating_add(1)
+    }
+
+    /// Writes `s` as a JSON string: only as much of it as the text has room for.
     fn string(&mut self, s: &str) -> Result<(), Stop> {
+        let shown = head(s, self.room());
         // Cannot fail: a `str` always serialises.
-        let quoted = serde_json::to_string(s).unwrap_or_default();
-        self.push(&quoted)
+        let quoted = serde_json::to_string(shown).unwrap_or_default();
+        self.push(&quoted)?;
+        if shown.len() < s.len() {
+            return Err(Stop::Full);
+        }
+        Ok(())
     }
 }
 
@@ -151,9 +163,12 @@ fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> 
         Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
             let bin = d.bin()?;
             // Only as much of a long byte string as the text has room for.
-            let room = out.max.saturating_sub(out.text.len()).saturating_add(3) / 4 * 3 + 3;
+            let shown = &bin[..bin.len().min(out.room() / 4 * 3 + 3)];
             out.push("\"")?;
-            out.push(&base64(&bin[..bin.len().min(room)]))?;
+            out.push(&base64(shown))?;
+            if shown.len() < bin.len() {
+                return Err(Stop::Full);
+            }
             out.push("\"")
         }
         Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
@@ -175,11 +190,38 @@ fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> 
                 if i > 0 {
                     out.push(",")?;
                 }
-                // A key that is not a string becomes its JSON text; a byte string, its
-                // base64.
+                // A key that is a number, `true`, `false` or nil becomes its JSON text, a
+                // byte string its base64; an array or a map has no key form (its text,
+                // escaped as a key, would double its backslashes at every level).
+                let room = out.room();
                 let key = match d.peek_marker()? {
-                    Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => d.str()?.to_owned(),
-                    Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => base64(d.bin()?),
+                    Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+                        let key = d.str()?;
+                        if key.len() > room {
+                            // Shown cut, and the text is full.
+                            return out.string(key);
+                        }
+                        key.to_owned()
+                    }
+                    Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
+                        let bin = d.bin()?;
+                        let shown = &bin[..bin.len().min(room / 4 * 3 + 3)];
+                        if shown.len() < bin.len() {
+                            return out.string(&base64(shown)).and(Err(Stop::Full));
+                        }
+                        base64(bin)
+                    }
+                    Marker::FixArray(_)
+                    | Marker::Array16
+                    | Marker::Array32
+                    | Marker::FixMap(_)
+                    | Marker::Map16
+                    | Marker::Map32 => {
+                        return Err(Stop::Bad(format!(
+                            "the map key at offset {} is an array or a map, which JSON cannot show as a key",
+                            d.position()
+                        )))
+                    }
                     _ => {
                         let mut text = Json { text: String::new(), max: out.max.saturating_sub(out.text.len()) };
                         write(d, depth + 1, &mut text)?;
@@ -207,6 +249,15 @@ fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> 
         | Marker::Ext32 => Err(Stop::Bad(format!("the extension value at offset {at} has no JSON form"))),
         Marker::Reserved => Err(Stop::Bad(format!("byte 0xc1 at offset {at} is not a MessagePack marker"))),
     }
+}
+
+/// The first bytes of `s`, at most `max`, cut back to a character boundary.
+fn head(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Checks the nesting depth before descending into an array or map of `len` values.
@@ -288,6 +339,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_that_is_an_array_or_a_map_is_an_error() {
+        // {[1]: 1} and {{}: 1}; and 40 levels of maps keyed by maps, whose key texts
+        // would double their escapes at every level.
+        for bytes in [&b"\x81\x91\x01\x01"[..], b"\x81\x80\x01"] {
+            assert!(msgpack_to_json(bytes).unwrap_err().contains("cannot show as a key"), "{bytes:?}");
+        }
+        let mut bomb = vec![0x81u8; 40];
+        bomb.extend_from_slice(b"\x81\xa1a\x00");
+        bomb.resize(bomb.len() + 40, 0);
+        assert!(msgpack_to_json(&bomb).unwrap_err().contains("cannot show as a key"));
+        assert_eq!(
+            msgpack_to_json(b"\x83\xc0\x01\xc3\x02\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x03").unwrap(),
+            r#"{"null":1,"true":2,"1.5":3}"#
+        );
+    }
+
+    #[test]
     fn keys_that_collide_as_json_are_errors() {
         // {1: "a", "1": "b"} and {"k": 1, "k": 2}
         for bytes in [&b"\x82\x01\xa1a\xa11\xa1b"[..], b"\x82\xa1k\x01\xa1k\x02"] {
@@ -328,6 +396,21 @@ mod tests {
         }
         // A length the input cannot hold is still refused before anything is written.
         assert!(msgpack_to_json_within(&zeros[..8], 800).is_err());
+        // A long string, a long string key and a long byte-string key: each shown only
+        // as far as the text goes (escaping 16 MiB of control bytes would take 96 MB).
+        let mut long_str = vec![0xdb, 0x01, 0x00, 0x00, 0x00];
+        long_str.resize(long_str.len() + (16 << 20), 1);
+        let mut str_key = vec![0x81];
+        str_key.extend_from_slice(&long_str);
+        str_key.push(0xc0);
+        let mut bin_key = vec![0x81];
+        bin_key.extend_from_slice(&bin);
+        bin_key.push(0xc0);
+        for bytes in [&long_str, &str_key, &bin_key] {
+            let (json, stopped) = msgpack_to_json_within(bytes, 800).unwrap();
+            assert!(stopped);
+            assert!(json.len() < 800 + 6 * 801, "{}", json.len());
+        }
         // Whole, the array is every zero.
         let whole = msgpack_to_json(&zeros).unwrap();
         assert_eq!(whole.len(), 2 * (16 << 20) + 1);
