@@ -281,6 +281,22 @@ pub(crate) fn run_init(
     watching: &Watching,
     watch: &Watch,
 ) -> Result<(), InitStop> {
+    let result = run_init_slices(store, func, watching, watch);
+    // The deadline is this call's: a reset after it, or the call's own slices, set
+    // their own.
+    #[cfg(feature = "std")]
+    {
+        store.data_mut().deadline = None;
+    }
+    result
+}
+
+fn run_init_slices(
+    store: &mut wasmi::Store<Ctx>,
+    func: wasmi::Func,
+    watching: &Watching,
+    watch: &Watch,
+) -> Result<(), InitStop> {
     let ctx = store.data_mut();
     let slice = ctx.limits.slice_fuel.max(1);
     ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, true);

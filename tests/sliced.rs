@@ -411,3 +411,47 @@ fn an_initialiser_run_in_slices_has_its_init_fuel_and_no_more() {
     );
     assert_eq!(*rt.state(), 2);
 }
+
+/// A WASI plugin whose `hookr_init` waits 50 ms on a clock, then spins for far more
+/// than a millisecond of fuel; `__plugin_call` answers the monotonic clock for a
+/// one-byte operation and traps for a two-byte one.
+const WAITING_INIT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1)
+  ;; One clock subscription: userdata 0, tag 0 (clock), clock 1 (monotonic), 50 ms, relative.
+  (data (i32.const 0) "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\01\00\00\00\00\00\00\00\80\f0\fa\02\00\00\00\00")
+  (func (export "hookr_init")
+    (local $i i32)
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+    (loop $spin
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $spin (i32.lt_u (local.get $i) (i32.const 1000000)))))
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (if (i32.eq (local.get $op) (i32.const 2)) (then unreachable))
+    (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 256)))
+    (call $resp (i32.const 256) (i32.const 8))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_reset_stopped_by_its_call_leaves_no_deadline_behind() {
+    let wasm = wat::parse_str(WAITING_INIT).unwrap();
+    let mut rt = Runtime::builder(())
+        .bytes(&wasm)
+        .deterministic()
+        .timeout(Duration::from_millis(1))
+        .limits(Limits::default().with_slice_fuel(1_000))
+        .build()
+        .unwrap();
+    let clock = |rt: &mut Runtime<()>| u64::from_le_bytes(rt.invoke("t", b"").unwrap().try_into().unwrap());
+    let before = clock(&mut rt);
+    assert!(rt.invoke("xx", b"").is_err());
+    // This call starts the plugin afresh, and its millisecond runs out in the spin.
+    assert!(matches!(rt.invoke("t", b"").unwrap_err(), Error::Timeout(_)));
+    // A reset is no call: its initialiser waits its whole 50 ms on the deterministic
+    // clock, not cut short by the deadline of the call before.
+    rt.reset().unwrap();
+    let waited = clock(&mut rt) - before;
+    assert!(waited >= 50_000_000, "{waited} ns");
+}
