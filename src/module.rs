@@ -358,6 +358,8 @@ pub struct Module {
     pub(crate) sha256: Option<[u8; 32]>,
     /// The size of a page of its memory, in bytes: 65536, or 1.
     pub(crate) page_size: u32,
+    /// Whether instantiating runs a start function (the module's start section).
+    pub(crate) start_section: bool,
 }
 
 impl core::fmt::Debug for Module {
@@ -407,6 +409,8 @@ impl Module {
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
         let page_size = check_memory(&module, bytes, &config)?;
         check_locals(bytes, &config)?;
+        let start_section = crate::sections::has_start(bytes)
+            .ok_or_else(|| Error::InvalidModule("its sections do not decode".into()))?;
         let abi = Abi::detect(&module)?;
         check_imports(&module)?;
         let mut linker = Linker::new(&engine);
@@ -430,7 +434,17 @@ impl Module {
             .enumerate()
             .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
             .fold(0, |bits, (i, _)| bits | 1 << i);
-        Ok(Module { engine, module, config, abi, linker: Arc::new(linker), initialisers, sha256: None, page_size })
+        Ok(Module {
+            engine,
+            module,
+            config,
+            abi,
+            linker: Arc::new(linker),
+            initialisers,
+            sha256: None,
+            page_size,
+            start_section,
+        })
     }
 
     /// Loads, verifies and compiles the file at `path`.

@@ -166,6 +166,19 @@ fn erase<'a>(out: &'a mut (dyn Output + 'a)) -> NonNull<dyn Output> {
     unsafe { core::mem::transmute::<NonNull<dyn Output + 'a>, NonNull<dyn Output + 'static>>(out) }
 }
 
+/// An error of instantiation, as an [`Error::Init`] of the start section when the
+/// module's start function ran and failed (out of fuel, a trap, a failed import): not
+/// when instantiating failed before it (a memory over the limit, a data segment out of
+/// bounds).
+fn start_failure(start_section: bool, e: Error) -> Error {
+    use wasmi::TrapCode::{MemoryOutOfBounds, TableOutOfBounds};
+    match e {
+        Error::MemoryLimit(_) | Error::Trap(MemoryOutOfBounds | TableOutOfBounds) => e,
+        e if start_section => Error::Init { name: "the start section", source: Box::new(e) },
+        e => e,
+    }
+}
+
 /// Empties `buf`, and frees it when its capacity is over `keep` bytes.
 pub(crate) fn release(buf: &mut Vec<u8>, keep: usize) {
     if buf.capacity() > keep {
@@ -350,10 +363,16 @@ impl<T: 'static> Runtime<T> {
         store.data_mut().frame = Frame::EMPTY;
         store.data_mut().limiter.fix_tables(false);
         store.data_mut().tape.instantiate()?;
+        let watched = watching.filter(|_| store.data().meter.metered());
+        // A start section runs whole, inside instantiation, within the init fuel.
         Self::start_init(store)?;
         // `Builder::build` has checked every import by name and type already.
-        let instance =
-            self.module.linker.instantiate_and_start(&mut *store, &self.module.module).map_err(Error::from_wasmi)?;
+        let start_section = self.module.start_section;
+        let instance = self
+            .module
+            .linker
+            .instantiate_and_start(&mut *store, &self.module.module)
+            .map_err(|e| start_failure(start_section, Error::from_wasmi(e)))?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
         let abi = self.module.abi;
         let plugin_call = instance
@@ -361,7 +380,6 @@ impl<T: 'static> Runtime<T> {
             .map_err(|_| Error::MissingExport(abi.entry()))?;
         store.data_mut().memory = Some(memory);
         let exported = self.module.initialisers;
-        let watched = watching.filter(|_| store.data().meter.metered());
         for name in abi.initialisers().iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;

@@ -5,6 +5,8 @@ use alloc::vec::Vec;
 
 /// The id of the memory section.
 const MEMORY: u8 = 5;
+/// The id of the start section.
+const START: u8 = 8;
 /// The id of the code section.
 const CODE: u8 = 10;
 
@@ -81,6 +83,12 @@ pub fn memory_page_sizes(wasm: &[u8]) -> Option<Vec<u64>> {
     Some(sizes)
 }
 
+/// Whether the module has a start section: a function that instantiation runs.
+/// `None` when the sections do not decode.
+pub(crate) fn has_start(wasm: &[u8]) -> Option<bool> {
+    section(wasm, START).map(|found| found.is_some())
+}
+
 /// The function (its index among the functions the module defines) that declares the
 /// most locals, and how many: parameters not counted. `None` when the code section
 /// does not decode; `Some(None)` for a module without code.
@@ -129,6 +137,8 @@ mod tests {
         .unwrap();
         assert_eq!(most_locals(&wasm), Some(Some((1, 5))));
         assert_eq!(most_locals(&wat::parse_str("(module)").unwrap()), Some(None));
+        assert_eq!(has_start(&wasm), Some(false));
+        assert_eq!(has_start(&wat::parse_str("(module (func $s) (start $s))").unwrap()), Some(true));
         // Cut anywhere inside the code section, it does not decode.
         let (start, _) = section(&wasm, CODE).unwrap().unwrap();
         for cut in start..wasm.len() {

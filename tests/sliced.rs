@@ -455,3 +455,22 @@ fn a_reset_stopped_by_its_call_leaves_no_deadline_behind() {
     let waited = clock(&mut rt) - before;
     assert!(waited >= 50_000_000, "{waited} ns");
 }
+
+#[test]
+fn a_start_section_is_an_initialiser_bounded_by_init_fuel() {
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+        (func $spin (loop $l (br $l)))
+        (start $spin)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    )
+    .unwrap();
+    let err = Runtime::builder(()).bytes(&wasm).init_fuel(100_000).build().unwrap_err();
+    assert!(
+        matches!(&err, Error::Init { name: "the start section", source } if matches!(**source, Error::OutOfFuel)),
+        "{err:?}"
+    );
+    // A memory over the limit fails before the start function runs: no initialiser's.
+    let err = Runtime::builder(()).bytes(&wasm).max_memory_bytes(1024).build().unwrap_err();
+    assert!(matches!(err, Error::MemoryLimit(_)), "{err:?}");
+}
