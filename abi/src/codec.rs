@@ -146,7 +146,13 @@ pub use hookr_derive::{Decode, Encode};
 
 /// The deepest nesting of arrays and maps [`Decoder::skip`] follows, and of the values
 /// that can hold their own type (`Vec`s and `Box`es, through [`Decoder::nested`]) a
-/// decode follows, before it gives up: a hostile payload cannot exhaust the stack.
+/// decode follows by default, before it gives up: a hostile payload cannot exhaust the
+/// stack with a type that holds itself.
+///
+/// The stack a decode takes is this many levels times the frames of one level, which
+/// grow with what a type holds inline: a recursive type with a large inline field (a
+/// `heapless::Vec<u8, 8192>` beside its `Option<Box<Self>>`), or a thread or device
+/// with a small stack, wants fewer levels: [`Decoder::with_max_depth`].
 pub const MAX_DEPTH: usize = 64;
 
 /// A value that can be written as MessagePack.
@@ -633,8 +639,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
-    /// How many [`nested`](Decoder::nested) values the decode is inside.
-    depth: usize,
+    /// How many more [`nested`](Decoder::nested) values the decode may go inside.
+    depth_left: usize,
 }
 
 // The shape of each value whose marker is 0xc0..=0xff, for `Decoder::skip_one`: the
@@ -713,7 +719,24 @@ const KIND_NAME: [&str; 4] = ["string", "bytes", "array", "map"];
 impl<'a> Decoder<'a> {
     /// A decoder at the start of `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Decoder { input, pos: 0, depth: 0 }
+        Decoder { input, pos: 0, depth_left: MAX_DEPTH }
+    }
+
+    /// This decoder, following at most `levels` [`nested`](Self::nested) values
+    /// instead of [`MAX_DEPTH`] (which it cannot exceed: [`skip`](Self::skip) follows
+    /// no more).
+    ///
+    /// ```
+    /// use hookr_abi::codec::{Decode, DecodeError, Decoder};
+    /// // Three arrays deep: `Vec<Vec<Vec<u32>>>`.
+    /// let bytes = [0x91, 0x91, 0x91, 0x01];
+    /// let mut shallow = Decoder::new(&bytes).with_max_depth(2);
+    /// assert_eq!(Vec::<Vec<Vec<u32>>>::decode(&mut shallow), Err(DecodeError::TooDeep));
+    /// assert_eq!(Vec::<Vec<Vec<u32>>>::decode(&mut Decoder::new(&bytes)), Ok(vec![vec![vec![1]]]));
+    /// ```
+    pub fn with_max_depth(mut self, levels: usize) -> Self {
+        self.depth_left = levels.min(MAX_DEPTH);
+        self
     }
 
     /// Runs `decode` one nesting level down: the [`Decode`] impls of the types through
@@ -723,12 +746,12 @@ impl<'a> Decoder<'a> {
     /// that can recurse into its own type without going through them should call it too.
     #[inline]
     pub fn nested<T>(&mut self, decode: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<T, DecodeError> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth_left == 0 {
             return Err(DecodeError::TooDeep);
         }
-        self.depth += 1;
+        self.depth_left -= 1;
         let value = decode(self);
-        self.depth -= 1;
+        self.depth_left += 1;
         value
     }
 
