@@ -644,18 +644,24 @@ mod tests {
         HostFn::bytes("helloByte", answer),
     ];
 
+    /// Calls each function of `table` by its name: `answer` echoes the payload.
+    fn answers_each_by_name(host: &mut HostTable<u32>, table: &[HostFn<u32>]) {
+        let mut out = Vec::new();
+        for name in table.iter().map(HostFn::name) {
+            out.clear();
+            host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
+            assert_eq!(out, name.as_bytes());
+        }
+    }
+
     #[test]
     fn lookup_finds_every_name_and_only_those() {
         // One small table is searched where it is; two tables are gathered and sorted.
         for tables in [&[TABLE][..], &[TABLE, ADDRESSED]] {
             let mut host = HostTable::new(tables, Vec::new(), None, false).unwrap();
             assert_eq!(matches!(host.entries, Entries::Small(_)), tables.len() == 1);
+            answers_each_by_name(&mut host, TABLE);
             let mut out = Vec::new();
-            for name in TABLE.iter().map(HostFn::name) {
-                out.clear();
-                host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
-                assert_eq!(out, name.as_bytes());
-            }
             for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
                 assert!(host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out).is_err(), "{missing}");
             }
@@ -696,12 +702,7 @@ mod tests {
         ];
         let mut host = HostTable::new(&[NINE], Vec::new(), None, false).unwrap();
         assert!(matches!(host.entries, Entries::Sorted { plain: 9, .. }));
-        let mut out = Vec::new();
-        for name in NINE.iter().map(HostFn::name) {
-            out.clear();
-            host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
-            assert_eq!(out, name.as_bytes());
-        }
+        answers_each_by_name(&mut host, NINE);
     }
 
     fn tagged(_: &mut u32, _: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
