@@ -463,7 +463,7 @@ impl<T> HostTable<T> {
         if let Some(w) = entries.windows(2).find(|w| key_order(w[0].key(), w[1].key()).is_eq()) {
             return Err(registered_twice(w[0].key()));
         }
-        let plain = entries.iter().take_while(|e| e.key()[..2] == [b"", b""]).count();
+        let plain = entries.iter().take_while(|e| matches!(e.key(), [b, n, _] if b.is_empty() && n.is_empty())).count();
         Ok(HostTable { entries: Entries::Sorted { entries, plain }, handler, handler_first })
     }
 

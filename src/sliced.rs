@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Poll;
 
-use wasmi::{ResumableCall, ResumableCallOutOfFuel, Val};
+use wasmi::{ResumableCall, ResumableCallOutOfFuel, Store, Val};
 
 use crate::error::Error;
 use crate::output::Output;
@@ -77,51 +77,31 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
             drop(step);
             return Poll::Ready(self.finish(Err(e)));
         }
-        let store = self.rt.store();
-        let issued = store.data_mut().meter.issue(fuel.max(1));
-        // The engine meters fuel: `begin` refuses sliced calls otherwise.
-        let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
-        let _ = store.set_fuel(in_store);
         let mut status = [Val::I32(0)];
-        let outcome = match step {
+        let run = match step {
             Step::Start(plugin_call, (op_len, payload_len)) => {
-                plugin_call.func().call_resumable(&mut *store, &[Val::I32(op_len), Val::I32(payload_len)], &mut status)
+                Run::Start(move |store: &mut Store<Ctx>, status: &mut [Val]| {
+                    plugin_call.func().call_resumable(store, &[Val::I32(op_len), Val::I32(payload_len)], status)
+                })
             }
-            Step::Paused(paused) if in_store < paused.required_fuel() => {
-                return self.pause(paused);
-            }
-            Step::Paused(paused) => paused.resume(&mut *store, &mut status),
+            Step::Paused(paused) => Run::Paused(paused),
             Step::Done => unreachable!("handled above"),
         };
-        match outcome {
-            Ok(ResumableCall::Finished) => {
+        match run_slice(self.rt.store(), fuel, run, &mut status) {
+            SliceEnd::Finished => {
                 let status = match status[0] {
                     Val::I32(status) => status,
                     _ => hookr_abi::FAILURE,
                 };
                 Poll::Ready(self.finish(Ok(status)))
             }
-            Ok(ResumableCall::OutOfFuel(paused)) => self.pause(paused),
-            // A host import failed (a bad pointer, a limit, `proc_exit`, a host panic):
-            // that ends the call, as in an unsliced one.
-            Ok(ResumableCall::HostTrap(trap)) => {
-                Poll::Ready(self.finish(Err(Error::from_wasmi(trap.into_host_error()))))
+            SliceEnd::Paused(paused) => {
+                self.step = Step::Paused(paused);
+                Poll::Pending
             }
-            Err(e) => Poll::Ready(self.finish(Err(Error::from_wasmi(e)))),
+            SliceEnd::OutOfFuel => Poll::Ready(self.finish(Err(Error::OutOfFuel))),
+            SliceEnd::Failed(e) => Poll::Ready(self.finish(Err(Error::from_wasmi(e)))),
         }
-    }
-
-    /// Keeps `paused` for the next slice, or ends the call out of fuel when its
-    /// budget has all been handed out and the store cannot pay the next step.
-    fn pause(&mut self, paused: ResumableCallOutOfFuel) -> Poll<Result<(), Error>> {
-        let store = self.rt.store();
-        let in_store = store.get_fuel().unwrap_or(0);
-        if store.data().meter.exhausted() && in_store < paused.required_fuel() {
-            drop(paused);
-            return Poll::Ready(self.finish(Err(Error::OutOfFuel)));
-        }
-        self.step = Step::Paused(paused);
-        Poll::Pending
     }
 
     fn finish(&mut self, result: Result<i32, Error>) -> Result<(), Error> {
@@ -276,7 +256,7 @@ pub(crate) enum InitStop {
 /// checking between slices what `watching` watches: the reset at the start of a call
 /// with a timeout or a cancel handle counts against that call. Fuel metering is on.
 pub(crate) fn run_init(
-    store: &mut wasmi::Store<Ctx>,
+    store: &mut Store<Ctx>,
     func: wasmi::Func,
     watching: &Watching,
     watch: &Watch,
@@ -292,7 +272,7 @@ pub(crate) fn run_init(
 }
 
 fn run_init_slices(
-    store: &mut wasmi::Store<Ctx>,
+    store: &mut Store<Ctx>,
     func: wasmi::Func,
     watching: &Watching,
     watch: &Watch,
@@ -305,33 +285,70 @@ fn run_init_slices(
         ctx.deadline = watching.deadline();
     }
     let _ = store.set_fuel(0);
-    let mut paused: Option<ResumableCallOutOfFuel> = None;
+    let mut paused = None;
     loop {
         watching.check(watch).map_err(InitStop::Watch)?;
-        let issued = store.data_mut().meter.issue(slice);
-        let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
-        let _ = store.set_fuel(in_store);
-        let outcome = match paused.take() {
-            None => func.call_resumable(&mut *store, &[], &mut []),
-            Some(p) if in_store < p.required_fuel() => {
-                if store.data().meter.exhausted() {
-                    return Err(InitStop::OutOfFuel);
-                }
-                paused = Some(p);
-                continue;
-            }
-            Some(p) => p.resume(&mut *store, &mut []),
+        let run = match paused.take() {
+            None => Run::Start(|store: &mut Store<Ctx>, results: &mut [Val]| func.call_resumable(store, &[], results)),
+            Some(paused) => Run::Paused(paused),
         };
-        match outcome {
-            Ok(ResumableCall::Finished) => return Ok(()),
-            Ok(ResumableCall::OutOfFuel(p)) => {
-                if store.data().meter.exhausted() && store.get_fuel().unwrap_or(0) < p.required_fuel() {
-                    return Err(InitStop::OutOfFuel);
-                }
-                paused = Some(p);
-            }
-            Ok(ResumableCall::HostTrap(trap)) => return Err(InitStop::Wasm(trap.into_host_error())),
-            Err(e) => return Err(InitStop::Wasm(e)),
+        match run_slice(store, slice, run, &mut []) {
+            SliceEnd::Finished => return Ok(()),
+            SliceEnd::Paused(p) => paused = Some(p),
+            SliceEnd::OutOfFuel => return Err(InitStop::OutOfFuel),
+            SliceEnd::Failed(e) => return Err(InitStop::Wasm(e)),
         }
+    }
+}
+
+/// A resumable run: not started yet (and how to start it), or paused out of fuel.
+enum Run<F> {
+    Start(F),
+    Paused(ResumableCallOutOfFuel),
+}
+
+/// What one slice of a resumable run came to.
+enum SliceEnd {
+    Finished,
+    /// It needs more fuel than the slice gave.
+    Paused(ResumableCallOutOfFuel),
+    /// Its whole budget has been handed out and the store cannot pay its next step.
+    OutOfFuel,
+    /// It trapped, or an import failed (a bad pointer, a limit, `proc_exit`, a host
+    /// panic): that ends it, as it ends a run that is not sliced.
+    Failed(wasmi::Error),
+}
+
+/// Hands the run `fuel` more units (at least 1) from the store's meter, and starts or
+/// resumes it until it finishes or needs more. A slice smaller than the next step
+/// needs (a basic block, or an import that moves many bytes) adds up with the next
+/// ones until it suffices. The engine meters fuel.
+fn run_slice<F>(store: &mut Store<Ctx>, fuel: u64, run: Run<F>, results: &mut [Val]) -> SliceEnd
+where
+    F: FnOnce(&mut Store<Ctx>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
+{
+    let issued = store.data_mut().meter.issue(fuel.max(1));
+    let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
+    let _ = store.set_fuel(in_store);
+    let outcome = match run {
+        Run::Start(start) => start(store, results),
+        Run::Paused(paused) if in_store < paused.required_fuel() => return paused_or_out(store, paused),
+        Run::Paused(paused) => paused.resume(&mut *store, results),
+    };
+    match outcome {
+        Ok(ResumableCall::Finished) => SliceEnd::Finished,
+        Ok(ResumableCall::OutOfFuel(paused)) => paused_or_out(store, paused),
+        Ok(ResumableCall::HostTrap(trap)) => SliceEnd::Failed(trap.into_host_error()),
+        Err(e) => SliceEnd::Failed(e),
+    }
+}
+
+/// `paused`, kept for the next slice, or out of fuel when its budget has all been
+/// handed out and the store cannot pay its next step.
+fn paused_or_out(store: &Store<Ctx>, paused: ResumableCallOutOfFuel) -> SliceEnd {
+    if store.data().meter.exhausted() && store.get_fuel().unwrap_or(0) < paused.required_fuel() {
+        SliceEnd::OutOfFuel
+    } else {
+        SliceEnd::Paused(paused)
     }
 }

@@ -68,10 +68,7 @@ fn encode(value: &Value, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
 /// The JSON is written as the value decodes, with no tree of values in between, so
 /// it takes about the memory of the text it prints.
 pub fn msgpack_to_json(bytes: &[u8]) -> Result<String, String> {
-    match msgpack_to_json_within(bytes, usize::MAX) {
-        Ok((json, _)) => Ok(json),
-        Err(e) => Err(e),
-    }
+    msgpack_to_json_within(bytes, usize::MAX).map(|(json, _)| json)
 }
 
 /// [`msgpack_to_json`], stopping once the JSON passes `max` bytes: returns the text
@@ -161,12 +158,10 @@ fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> 
         }
         Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => out.string(d.str()?),
         Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
-            let bin = d.bin()?;
-            // Only as much of a long byte string as the text has room for.
-            let shown = &bin[..bin.len().min(out.room() / 4 * 3 + 3)];
+            let (text, cut) = base64_within(d.bin()?, out.room());
             out.push("\"")?;
-            out.push(&base64(shown))?;
-            if shown.len() < bin.len() {
+            out.push(&text)?;
+            if cut {
                 return Err(Stop::Full);
             }
             out.push("\"")
@@ -190,44 +185,7 @@ fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> 
                 if i > 0 {
                     out.push(",")?;
                 }
-                // A key that is a number, `true`, `false` or nil becomes its JSON text, a
-                // byte string its base64; an array or a map has no key form (its text,
-                // escaped as a key, would double its backslashes at every level).
-                let room = out.room();
-                let key = match d.peek_marker()? {
-                    Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
-                        let key = d.str()?;
-                        if key.len() > room {
-                            // Shown cut, and the text is full.
-                            return out.string(key);
-                        }
-                        key.to_owned()
-                    }
-                    Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
-                        let bin = d.bin()?;
-                        let shown = &bin[..bin.len().min(room / 4 * 3 + 3)];
-                        if shown.len() < bin.len() {
-                            return out.string(&base64(shown)).and(Err(Stop::Full));
-                        }
-                        base64(bin)
-                    }
-                    Marker::FixArray(_)
-                    | Marker::Array16
-                    | Marker::Array32
-                    | Marker::FixMap(_)
-                    | Marker::Map16
-                    | Marker::Map32 => {
-                        return Err(Stop::Bad(format!(
-                            "the map key at offset {} is an array or a map, which JSON cannot show as a key",
-                            d.position()
-                        )))
-                    }
-                    _ => {
-                        let mut text = Json { text: String::new(), max: out.max.saturating_sub(out.text.len()) };
-                        write(d, depth + 1, &mut text)?;
-                        text.text
-                    }
-                };
+                let key = map_key(d, depth, out)?;
                 if !keys.insert(key.clone()) {
                     return Err(Stop::Bad(format!(
                         "the map has the key {key:?} twice (as JSON text); JSON cannot show both"
@@ -249,6 +207,49 @@ fn write(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<(), Stop> 
         | Marker::Ext32 => Err(Stop::Bad(format!("the extension value at offset {at} has no JSON form"))),
         Marker::Reserved => Err(Stop::Bad(format!("byte 0xc1 at offset {at} is not a MessagePack marker"))),
     }
+}
+
+/// The text a map key shows as: a string as it is, a number, `true`, `false` or nil
+/// as its JSON text, a byte string as its base64. An array or a map has no key form
+/// (its text, escaped as a key, would double its backslashes at every level). A key
+/// longer than the room `out` has left is written cut, and the text is full.
+fn map_key(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<String, Stop> {
+    let room = out.room();
+    match d.peek_marker()? {
+        Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+            let key = d.str()?;
+            if key.len() > room {
+                out.string(key)?;
+            }
+            Ok(key.to_owned())
+        }
+        Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
+            let (key, cut) = base64_within(d.bin()?, room);
+            if cut {
+                out.string(&key)?;
+                return Err(Stop::Full);
+            }
+            Ok(key)
+        }
+        Marker::FixArray(_) | Marker::Array16 | Marker::Array32 | Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+            Err(Stop::Bad(format!(
+                "the map key at offset {} is an array or a map, which JSON cannot show as a key",
+                d.position()
+            )))
+        }
+        _ => {
+            let mut text = Json { text: String::new(), max: room };
+            write(d, depth + 1, &mut text)?;
+            Ok(text.text)
+        }
+    }
+}
+
+/// The base64 of as much of `bin` as `room` bytes of text show, and whether that is
+/// less than all of it.
+fn base64_within(bin: &[u8], room: usize) -> (String, bool) {
+    let shown = &bin[..bin.len().min(room / 4 * 3 + 3)];
+    (base64(shown), shown.len() < bin.len())
 }
 
 /// The first bytes of `s`, at most `max`, cut back to a character boundary.
