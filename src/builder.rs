@@ -453,7 +453,7 @@ impl<'a, T: 'static> Builder<'a, T> {
         let module = source.load(check, config, self.record.is_some())?;
         // A reused module keeps the engine it was compiled with; its settings must be
         // the ones these limits ask for.
-        match (config.fuel, module.config.fuel) {
+        match (config.fuel, module.inner.config.fuel) {
             (true, false) => {
                 return Err(Error::config("fuel was asked for, but the module was compiled without fuel metering"))
             }
@@ -462,7 +462,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             }
             _ => {}
         }
-        if config.max_recursion_depth != module.config.max_recursion_depth {
+        if config.max_recursion_depth != module.inner.config.max_recursion_depth {
             return Err(Error::config(
                 "the module was compiled with another recursion limit than `Limits::max_recursion_depth`",
             ));
@@ -476,8 +476,8 @@ impl<'a, T: 'static> Builder<'a, T> {
             (Some(sink), _) => {
                 let header = Header {
                     // `load` computed it when no check gave it.
-                    plugin: module.sha256.unwrap_or_default(),
-                    engine: module.config,
+                    plugin: module.inner.sha256.unwrap_or_default(),
+                    engine: module.inner.config,
                     limits: self.limits,
                     args: self.args.clone(),
                     env: self.env.clone(),

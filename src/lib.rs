@@ -115,6 +115,7 @@ mod abi;
 mod abort;
 mod builder;
 mod bytes;
+mod engine;
 mod error;
 mod error_text;
 mod host_fn;
@@ -136,6 +137,7 @@ pub mod wasi;
 
 pub use abi::Abi;
 pub use builder::{check_import, Builder};
+pub use engine::Engine;
 pub use error::{Error, TrapCode};
 pub use host_fn::{BytesFn, FixedFn, HostCall, HostError, HostFn, HostFnName, TypedFn};
 pub use limits::Limits;

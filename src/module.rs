@@ -10,6 +10,7 @@ use wasmi::Linker;
 use sha2::{Digest, Sha256};
 
 use crate::abi::Abi;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::limits::Limits;
 use crate::runtime::Ctx;
@@ -343,13 +344,21 @@ impl EngineConfig {
 /// it is `Send + Sync`.
 #[derive(Clone)]
 pub struct Module {
+    /// Everything, behind one reference count: a runtime made from the module takes
+    /// one count, not one for each of the engine, the code and the linker.
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+/// What a [`Module`] shares with every runtime made from it.
+#[derive(Clone)]
+pub(crate) struct ModuleInner {
     pub(crate) engine: wasmi::Engine,
     pub(crate) module: wasmi::Module,
     pub(crate) config: EngineConfig,
     /// The guest ABI the module uses.
     pub(crate) abi: Abi,
     /// The host imports the module needs, defined once for every runtime made from it.
-    pub(crate) linker: Arc<Linker<Ctx>>,
+    pub(crate) linker: Linker<Ctx>,
     /// Which of its ABI's [`initialisers`](Abi::initialisers) the module exports (bit
     /// `i` for the `i`th), found once instead of looked up in every instance.
     pub(crate) initialisers: u8,
@@ -364,48 +373,77 @@ pub struct Module {
 
 impl core::fmt::Debug for Module {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Module").field("abi", &self.abi).field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Module")
+            .field("abi", &self.inner.abi)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl Module {
     /// Verifies `bytes` against `expected_hash` with `hasher`, then validates and
-    /// compiles them.
+    /// compiles them on an engine of their own, made with `config`.
     ///
     /// Nothing is parsed before the hash is checked. Without the `validate` feature
     /// this fails with [`Error::Config`]: such a build loads only modules pinned at
     /// build time, with [`Module::pinned`].
     pub fn new(bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Self, Error> {
         hasher.verify(expected_hash, bytes)?;
+        Self::verified(&Engine::new(config)?, bytes, expected_hash, hasher)
+    }
+
+    /// As [`Module::new`], on `engine`, which the module shares with the other modules
+    /// compiled on it (see [`Engine`]).
+    pub fn new_in(engine: &Engine, bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher) -> Result<Self, Error> {
+        hasher.verify(expected_hash, bytes)?;
+        Self::verified(engine, bytes, expected_hash, hasher)
+    }
+
+    /// Compiles `bytes`, which `hasher` has verified against `expected_hash`.
+    fn verified(engine: &Engine, bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher) -> Result<Self, Error> {
         // A hash that SHA-256 verified is the module's SHA-256.
         let sha256 = if hasher.is_sha256() { parse_sha256(expected_hash).ok() } else { None };
         #[cfg(not(feature = "validate"))]
         {
-            let _ = (config, sha256);
+            let _ = (engine, bytes, sha256);
             Err(Error::config("this build does not validate modules: load one pinned at build time (`pinned`)"))
         }
         #[cfg(feature = "validate")]
-        Self::compile(bytes, config).map(|m| Module { sha256, ..m })
+        Self::compile(bytes, engine).map(|m| Module { inner: Arc::new(ModuleInner { sha256, ..m }) })
     }
 
-    /// Checks `bytes` against the SHA-256 in `pin`, then compiles them; validates them
-    /// too when the `validate` feature is on.
+    /// Checks `bytes` against the SHA-256 in `pin`, then compiles them on an engine of
+    /// their own, made with `config`; validates them too when the `validate` feature is
+    /// on.
     ///
     /// This is how a build without `validate` loads a module: the [`Pinned`] hash
     /// stands for a validation done at build time by [`validate_and_pin`].
     pub fn pinned(bytes: &[u8], pin: Pinned, config: EngineConfig) -> Result<Self, Error> {
         Sha256Hasher.verify(pin.0, bytes)?;
+        Self::pinned_verified(&Engine::new(config)?, bytes, pin)
+    }
+
+    /// As [`Module::pinned`], on `engine`, which the module shares with the other
+    /// modules compiled on it (see [`Engine`]).
+    pub fn pinned_in(engine: &Engine, bytes: &[u8], pin: Pinned) -> Result<Self, Error> {
+        Sha256Hasher.verify(pin.0, bytes)?;
+        Self::pinned_verified(engine, bytes, pin)
+    }
+
+    /// Compiles `bytes`, which match `pin`.
+    fn pinned_verified(engine: &Engine, bytes: &[u8], pin: Pinned) -> Result<Self, Error> {
         let sha256 = parse_sha256(pin.0).ok();
-        Self::compile(bytes, config).map(|m| Module { sha256, ..m })
+        Self::compile(bytes, engine).map(|m| Module { inner: Arc::new(ModuleInner { sha256, ..m }) })
     }
 
     /// Compiles bytes whose hash was checked; without `validate`, only bytes whose hash
     /// matched a [`Pinned`] hash may come here.
-    fn compile(bytes: &[u8], config: EngineConfig) -> Result<Self, Error> {
+    fn compile(bytes: &[u8], engine: &Engine) -> Result<ModuleInner, Error> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             return Err(Error::InvalidModule("not a WebAssembly module (no `\\0asm` header)".into()));
         }
-        let engine = config.engine()?;
+        let config = engine.config;
+        let engine = engine.engine.clone();
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
         let page_size = check_memory(&module, bytes, &config)?;
         check_locals(bytes, &config)?;
@@ -434,17 +472,7 @@ impl Module {
             .enumerate()
             .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
             .fold(0, |bits, (i, _)| bits | 1 << i);
-        Ok(Module {
-            engine,
-            module,
-            config,
-            abi,
-            linker: Arc::new(linker),
-            initialisers,
-            sha256: None,
-            page_size,
-            start_section,
-        })
+        Ok(ModuleInner { engine, module, config, abi, linker, initialisers, sha256: None, page_size, start_section })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -461,33 +489,33 @@ impl Module {
 
     /// The module's imports as `(module, name)` pairs.
     pub fn imports(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.module.imports().map(|i| (i.module(), i.name()))
+        self.inner.module.imports().map(|i| (i.module(), i.name()))
     }
 
     /// The names of the module's exports.
     pub fn exports(&self) -> impl Iterator<Item = &str> {
-        self.module.exports().map(|e| e.name())
+        self.inner.module.exports().map(|e| e.name())
     }
 
     /// The guest ABI the module uses: [`Abi::Hookr`] or [`Abi::Wapc`].
     pub fn abi(&self) -> Abi {
-        self.abi
+        self.inner.abi
     }
 
     /// Whether the module imports anything from WASI (`wasi_snapshot_preview1`).
     pub fn uses_wasi(&self) -> bool {
-        uses_wasi(&self.module)
+        uses_wasi(&self.inner.module)
     }
 
     /// The engine settings the module was compiled with.
     pub fn engine_config(&self) -> EngineConfig {
-        self.config
+        self.inner.config
     }
 
     /// The module's SHA-256, when it was checked against one (or computed because a
     /// transcript was recorded).
     pub fn sha256(&self) -> Option<[u8; 32]> {
-        self.sha256
+        self.inner.sha256
     }
 
     /// The size of a page of the module's memory, in bytes: 65536, or 1 when the module
@@ -495,12 +523,12 @@ impl Module {
     /// `memory.grow` count in these pages; hookr's limits and
     /// [`Runtime::memory_size`](crate::Runtime::memory_size) count bytes.
     pub fn memory_page_size(&self) -> u32 {
-        self.page_size
+        self.inner.page_size
     }
 
     /// The interpreter engine the module was compiled for.
     pub fn engine(&self) -> &wasmi::Engine {
-        &self.engine
+        &self.inner.engine
     }
 }
 
@@ -682,7 +710,7 @@ impl Pinned {
 /// ```
 #[cfg(feature = "validate")]
 pub fn validate_and_pin(wasm: &[u8]) -> Result<String, Error> {
-    Module::compile(wasm, EngineConfig::default())?;
+    Module::compile(wasm, &Engine::new(EngineConfig::default())?)?;
     Ok(to_hex(&sha256(wasm)))
 }
 
@@ -716,8 +744,13 @@ impl Source<'_> {
                 Check::Hash(expected, hasher) => Module::new(bytes, expected, hasher, config),
                 Check::Pinned(pin) => Module::pinned(bytes, pin, config),
             }?;
-            match module.sha256 {
-                None if want_sha256 => Ok(Module { sha256: Some(sha256(bytes)), ..module }),
+            match module.inner.sha256 {
+                None if want_sha256 => {
+                    let mut module = module;
+                    // Just made, so not shared: this does not copy.
+                    Arc::make_mut(&mut module.inner).sha256 = Some(sha256(bytes));
+                    Ok(module)
+                }
                 _ => Ok(module),
             }
         };

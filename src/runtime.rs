@@ -305,7 +305,7 @@ impl<T: 'static> Runtime<T> {
     }
 
     pub(crate) fn new(module: Module, ctx: Ctx, watch: Watch) -> Result<Self, Error> {
-        let store = Box::new(Store::new(&module.engine, ctx));
+        let store = Box::new(Store::new(&module.inner.engine, ctx));
         let mut rt = Runtime {
             store: Some(store),
             live: None,
@@ -367,19 +367,20 @@ impl<T: 'static> Runtime<T> {
         // A start section runs whole, inside instantiation, within the init fuel.
         Self::start_init(store)?;
         // `Builder::build` has checked every import by name and type already.
-        let start_section = self.module.start_section;
+        let start_section = self.module.inner.start_section;
         let instance = self
             .module
+            .inner
             .linker
-            .instantiate_and_start(&mut *store, &self.module.module)
+            .instantiate_and_start(&mut *store, &self.module.inner.module)
             .map_err(|e| start_failure(start_section, Error::from_wasmi(e)))?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
-        let abi = self.module.abi;
+        let abi = self.module.inner.abi;
         let plugin_call = instance
             .get_typed_func::<(i32, i32), i32>(&*store, abi.entry())
             .map_err(|_| Error::MissingExport(abi.entry()))?;
         store.data_mut().memory = Some(memory);
-        let exported = self.module.initialisers;
+        let exported = self.module.inner.initialisers;
         for name in abi.initialisers().iter().enumerate().filter(|(i, _)| exported & 1 << i != 0).map(|(_, n)| *n) {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;
@@ -419,7 +420,7 @@ impl<T: 'static> Runtime<T> {
         ctx.memory = None;
         ctx.frame = Frame::EMPTY;
         ctx.clear_call_state();
-        self.store = Some(Box::new(Store::new(&self.module.engine, ctx)));
+        self.store = Some(Box::new(Store::new(&self.module.inner.engine, ctx)));
         self.live = Some(self.instantiate(watching)?);
         Ok(())
     }

@@ -1076,7 +1076,7 @@ pub fn replay_within(
             ));
         }
     }
-    match module.sha256 {
+    match module.inner.sha256 {
         Some(sha) if sha == header.plugin => {}
         Some(sha) => {
             return Err(Error::Transcript(
@@ -1094,7 +1094,7 @@ pub fn replay_within(
             ))
         }
     }
-    if !module.config.same_behaviour(&header.engine) {
+    if !module.inner.config.same_behaviour(&header.engine) {
         return Err(Error::config("the module was compiled with other engine settings than the transcript's"));
     }
     let built = crate::Runtime::builder(())

@@ -1,0 +1,64 @@
+//! An interpreter engine that several modules are compiled on.
+
+use crate::error::Error;
+use crate::module::EngineConfig;
+
+/// A wasmi engine with hookr's settings, for compiling several modules on it with
+/// [`Module::new_in`](crate::Module::new_in) and
+/// [`Module::pinned_in`](crate::Module::pinned_in).
+///
+/// [`Module::new`](crate::Module::new) and [`Module::pinned`](crate::Module::pinned)
+/// give each module an engine of its own. An engine holds, besides the compiled code of
+/// its modules, the translator's working buffers (sized for the largest function it has
+/// translated), the value stacks it keeps between calls and the function types: modules
+/// compiled on one engine share those, so a device that runs several plugins at once
+/// holds them once. README.md, "Embedded", has what that saves.
+///
+/// An engine frees the code of its modules only when it is dropped itself, with every
+/// module compiled on it and every runtime made from them. Share one between modules
+/// that live as long as each other, such as the plugins a firmware loads at start-up;
+/// a host that loads new versions of a plugin while it runs should give each version
+/// its own engine (`Module::new`), so that dropping an old one frees its code.
+///
+/// Cloning an engine is cheap: the clones are the same engine.
+///
+/// ```
+/// use hookr::{Engine, EngineConfig, Module, NoVerify};
+/// # let wat = r#"(module (memory (export "memory") 1)
+/// #     (func (export "__plugin_call") (param i32 i32) (result i32) i32.const 1))"#;
+/// # let bytes = wat::parse_str(wat).unwrap();
+/// let engine = Engine::new(EngineConfig::SMALL)?;
+/// let first = Module::new_in(&engine, &bytes, "", &NoVerify)?;
+/// let second = Module::new_in(&engine, &bytes, "", &NoVerify)?;
+/// assert!(hookr::wasmi::Engine::same(first.engine(), second.engine()));
+/// # Ok::<(), hookr::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) engine: wasmi::Engine,
+    pub(crate) config: EngineConfig,
+}
+
+impl Engine {
+    /// An engine with the settings `config`; [`Error::Config`] when they are out of
+    /// range (see [`EngineConfig`]).
+    pub fn new(config: EngineConfig) -> Result<Self, Error> {
+        Ok(Engine { engine: config.engine()?, config })
+    }
+
+    /// The settings the engine was made with.
+    pub fn config(&self) -> EngineConfig {
+        self.config
+    }
+
+    /// The wasmi engine.
+    pub fn wasmi(&self) -> &wasmi::Engine {
+        &self.engine
+    }
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.config).finish_non_exhaustive()
+    }
+}
