@@ -142,8 +142,9 @@ fn run() -> Result<(), Failure> {
 fn refused_allocations() {
     if HEAP.failures() > 0 {
         defmt::error!(
-            "FAIL: the heap refused {=usize} allocations ({=usize} B in use of {=usize} B)",
+            "FAIL: the heap refused {=usize} allocations, the largest of {=usize} B ({=usize} B in use of {=usize} B)",
             HEAP.failures(),
+            HEAP.largest_refused(),
             HEAP.in_use(),
             meter::heap_bounds().1
         );

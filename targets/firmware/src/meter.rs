@@ -5,11 +5,11 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use embedded_alloc::TlsfHeap;
+use embedded_alloc::LlffHeap;
 
 /// A heap that counts the bytes it has handed out and the most it ever had out at once.
 pub struct MeteredHeap {
-    heap: TlsfHeap,
+    heap: LlffHeap,
     in_use: AtomicUsize,
     peak: AtomicUsize,
     /// The most bytes allocated at any one time since reset: never reset.
@@ -18,18 +18,21 @@ pub struct MeteredHeap {
     allocations: AtomicUsize,
     /// Allocations and reallocations the heap refused (out of memory), ever.
     failures: AtomicUsize,
+    /// The size of the largest request it refused.
+    largest_refused: AtomicUsize,
 }
 
 impl MeteredHeap {
     /// An empty heap; [`MeteredHeap::init`] gives it memory.
     pub const fn empty() -> Self {
         Self {
-            heap: TlsfHeap::empty(),
+            heap: LlffHeap::empty(),
             in_use: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             peak_ever: AtomicUsize::new(0),
             allocations: AtomicUsize::new(0),
             failures: AtomicUsize::new(0),
+            largest_refused: AtomicUsize::new(0),
         }
     }
 
@@ -75,8 +78,15 @@ impl MeteredHeap {
         self.failures.load(Ordering::Relaxed)
     }
 
-    fn refused(&self) {
+    /// The size of the largest allocation the heap refused (0 when none was): beside
+    /// the bytes in use, whether the heap was full or only too fragmented for it.
+    pub fn largest_refused(&self) -> usize {
+        self.largest_refused.load(Ordering::Relaxed)
+    }
+
+    fn refused(&self, bytes: usize) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        self.largest_refused.fetch_max(bytes, Ordering::Relaxed);
     }
 
     fn grew(&self, bytes: usize) {
@@ -98,7 +108,7 @@ unsafe impl GlobalAlloc for MeteredHeap {
         // SAFETY: same contract as ours.
         let p = unsafe { self.heap.alloc(layout) };
         if p.is_null() {
-            self.refused();
+            self.refused(layout.size());
         } else {
             self.grew(layout.size());
         }
@@ -115,7 +125,7 @@ unsafe impl GlobalAlloc for MeteredHeap {
         // SAFETY: same contract as ours.
         let q = unsafe { self.heap.realloc(p, layout, new_size) };
         if q.is_null() {
-            self.refused();
+            self.refused(new_size);
         } else {
             self.grew(new_size);
             self.shrank(layout.size());

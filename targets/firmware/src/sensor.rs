@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use hookr::io::Sink;
-use hookr::{Builder, Error, HostError, HostFn, Runtime};
+use hookr::{Builder, Engine, Error, HostError, HostFn, Module, Runtime};
 
 use crate::check::{ensure_eq, log_line, Context, Failure, LOG_LINES};
 use crate::sensor_messages::{AlertKind, Batch, LimitChanges, Limits, Now, NowRequest, Reading, Report};
@@ -55,16 +55,24 @@ pub fn runtime_recording(sink: impl Sink + Send + 'static) -> Result<Runtime<Sen
 }
 
 /// `simple` and `sensor` alive at once, each called: what a device running both
-/// plugins holds. Each check after this one has only its own runtime alive.
+/// plugins holds. Both are compiled on one engine, which they share (its translator's
+/// buffers, its function types) instead of holding one each. Each check after this one
+/// has only its own runtime alive.
 pub fn beside_simple() -> Result<(), Failure> {
     HEAP.reset_peak();
-    let mut simple = crate::simple::load(crate::ENGINE)?;
-    let got = simple.invoke("vowel", b"simple and sensor").context("vowel, beside sensor")?;
-    ensure_eq("vowel, beside sensor", got.as_slice(), b"5".as_slice())?;
-    let mut sensor = runtime().context("load sensor beside simple")?;
+    let engine = Engine::new(ENGINE).context("engine for simple and sensor")?;
+    // Both modules first, the runtimes and calls after: the long-lived compiled code
+    // then sits together, and the calls' shorter-lived buffers do not split the heap.
+    let simple_module = Module::pinned_in(&engine, crate::simple::WASM, pins::SIMPLE).context("compile simple")?;
+    let sensor_module = Module::pinned_in(&engine, WASM, pins::SENSOR).context("compile sensor beside simple")?;
+    let mut sensor = host().module(sensor_module).build().context("load sensor beside simple")?;
     let changes = LimitChanges { max_celsius: Some(90.0), ..LimitChanges::default() };
     let limits: Limits = sensor.call("configure", &changes).context("configure, beside simple")?;
     ensure_eq("configured max_celsius, beside simple", limits.max_celsius, 90.0)?;
+    let mut simple =
+        crate::simple::host(FUEL, ENGINE).module(simple_module).build().context("load simple beside sensor")?;
+    let got = simple.invoke("vowel", b"simple and sensor").context("vowel, beside sensor")?;
+    ensure_eq("vowel, beside sensor", got.as_slice(), b"5".as_slice())?;
     defmt::info!(
         "simple and sensor alive together, each called: heap in use {=usize} B, peak {=usize} B",
         HEAP.in_use(),
