@@ -14,11 +14,15 @@ use crate::module::EngineConfig;
 /// compiled on one engine share those, so a device that runs several plugins at once
 /// holds them once. README.md, "Embedded", has what that saves.
 ///
-/// An engine frees the code of its modules only when it is dropped itself, with every
-/// module compiled on it and every runtime made from them. Share one between modules
-/// that live as long as each other, such as the plugins a firmware loads at start-up;
-/// a host that loads new versions of a plugin while it runs should give each version
-/// its own engine (`Module::new`), so that dropping an old one frees its code.
+/// An engine frees what it compiled only when it is dropped itself, with every module
+/// compiled on it and every runtime made from them: the code of its modules, and also
+/// the function bodies of a module it compiled that hookr then refused (one without a
+/// `memory` export, of another ABI, or with imports hookr does not provide; what the
+/// bytes alone show, such as too many locals, is refused before compiling). Share one
+/// between modules that live as long as each other and that you trust to load, such
+/// as the plugins a firmware loads at start-up. A host that loads new versions of a
+/// plugin while it runs, or bytes it has not vetted, should give each module its own
+/// engine ([`Module::new`](crate::Module::new)), so that dropping it frees everything.
 ///
 /// Cloning an engine is cheap: the clones are the same engine.
 ///

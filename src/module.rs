@@ -180,7 +180,8 @@ pub struct EngineConfig {
     /// How many value stacks the engine keeps after calls, for the next calls to reuse
     /// (default 2). 0 frees a call's stack when it returns: every call allocates its
     /// stack again (about 1 KiB at the start, more for deep calls), and an idle runtime
-    /// holds none. Runtimes of one [`Module`] share its engine's stacks.
+    /// holds none. The stacks are the engine's: runtimes of one [`Module`] share them,
+    /// and so do runtimes of every module compiled on one [`Engine`].
     pub max_cached_stacks: usize,
     /// The most locals one function of a module may declare (default 1 000, parameters
     /// not counted); a module with a function that declares more fails to load with
@@ -297,9 +298,9 @@ impl EngineConfig {
     /// the space of the Wasm it comes from). Custom sections are not kept: hookr reads
     /// none.
     ///
-    /// Every [`Module`] compiled by hookr gets an engine of its own, freed with the
-    /// module; this one is for compiling modules with wasmi directly, with hookr's
-    /// settings.
+    /// [`Module::new`] and [`Module::pinned`] give each module an engine of its own,
+    /// freed with the module, and [`Engine`] is one for several modules; this one is
+    /// for compiling modules with wasmi directly, with hookr's settings.
     pub fn engine(&self) -> Result<wasmi::Engine, Error> {
         if self.max_stack_height < Self::MIN_STACK_HEIGHT {
             return Err(Error::config("`EngineConfig::max_stack_height` is below `EngineConfig::MIN_STACK_HEIGHT`"));
@@ -389,6 +390,9 @@ impl Module {
     /// build time, with [`Module::pinned`].
     pub fn new(bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Self, Error> {
         hasher.verify(expected_hash, bytes)?;
+        if !cfg!(feature = "validate") {
+            return Err(no_validation());
+        }
         Self::verified(&Engine::new(config)?, bytes, expected_hash, hasher)
     }
 
@@ -406,7 +410,7 @@ impl Module {
         #[cfg(not(feature = "validate"))]
         {
             let _ = (engine, bytes, sha256);
-            Err(Error::config("this build does not validate modules: load one pinned at build time (`pinned`)"))
+            Err(no_validation())
         }
         #[cfg(feature = "validate")]
         Self::compile(bytes, engine).map(|m| Module { inner: Arc::new(ModuleInner { sha256, ..m }) })
@@ -444,11 +448,14 @@ impl Module {
         }
         let config = engine.config;
         let engine = engine.engine.clone();
-        let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
-        let page_size = check_memory(&module, bytes, &config)?;
+        // What the bytes alone show is checked before wasmi compiles them: an engine
+        // keeps what it compiled until it goes, refused modules included (`Engine`).
+        let page_size = check_page_sizes(bytes, &config)?;
         check_locals(bytes, &config)?;
         let start_section = crate::sections::has_start(bytes)
             .ok_or_else(|| Error::InvalidModule("its sections do not decode".into()))?;
+        let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
+        check_memory_export(&module)?;
         let abi = Abi::detect(&module)?;
         check_imports(&module)?;
         let mut linker = Linker::new(&engine);
@@ -532,18 +539,28 @@ impl Module {
     }
 }
 
+/// Why a build without `validate` refuses a module that is not pinned.
+fn no_validation() -> Error {
+    Error::config("this build does not validate modules: load one pinned at build time (`pinned`)")
+}
+
 fn uses_wasi(module: &wasmi::Module) -> bool {
     module.imports().any(|i| i.module() == hookr_abi::WASI_MODULE)
 }
 
-/// The module must export its memory; a memory with 1-byte pages needs
-/// [`EngineConfig::custom_page_sizes`]. (With `validate`, wasmi refused such a memory
-/// already; without it, a pinned module validated elsewhere with the proposal on would
-/// otherwise load here.) Returns the page size of the module's first memory.
-fn check_memory(module: &wasmi::Module, bytes: &[u8], config: &EngineConfig) -> Result<u32, Error> {
-    if !matches!(module.get_export(hookr_abi::MEMORY), Some(wasmi::ExternType::Memory(_))) {
-        return Err(Error::MissingExport(hookr_abi::MEMORY));
+/// The module must export its memory.
+fn check_memory_export(module: &wasmi::Module) -> Result<(), Error> {
+    match module.get_export(hookr_abi::MEMORY) {
+        Some(wasmi::ExternType::Memory(_)) => Ok(()),
+        _ => Err(Error::MissingExport(hookr_abi::MEMORY)),
     }
+}
+
+/// A memory with 1-byte pages needs [`EngineConfig::custom_page_sizes`]. (With
+/// `validate`, wasmi would refuse such a memory too; without it, a pinned module
+/// validated elsewhere with the proposal on would otherwise load here.) Returns the page
+/// size of the module's first memory.
+fn check_page_sizes(bytes: &[u8], config: &EngineConfig) -> Result<u32, Error> {
     let sizes = crate::sections::memory_page_sizes(bytes)
         .ok_or_else(|| Error::InvalidModule("its memory section does not decode".into()))?;
     if let Some(&size) = sizes.iter().find(|&&size| size != Limits::PAGE_SIZE as u64) {
@@ -649,8 +666,8 @@ fn compile_wasm(engine: &wasmi::Engine, bytes: &[u8]) -> Result<wasmi::Module, w
 
 #[cfg(not(feature = "validate"))]
 fn compile_wasm(engine: &wasmi::Engine, bytes: &[u8]) -> Result<wasmi::Module, wasmi::Error> {
-    // SAFETY: without `validate`, `Module::pinned` is the only way here, and it has
-    // checked that the bytes have the SHA-256 of a `Pinned`, whose constructor's contract
+    // SAFETY: without `validate`, `Module::pinned` and `Module::pinned_in` are the only
+    // ways here, and they have checked that the bytes have the SHA-256 of a `Pinned`, whose constructor's contract
     // is that `validate_and_pin` validated exactly those bytes. Validation there used
     // the same Wasm features (`EngineConfig` changes only fuel metering and stack
     // limits, which do not change what is valid).

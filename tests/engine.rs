@@ -83,6 +83,20 @@ fn compiling_on_an_engine_checks_the_hash_first() {
     let cut = &SIMPLE[..SIMPLE.len() / 2];
     let err = Module::new_in(&engine, cut, "", &NoVerify).unwrap_err();
     assert!(matches!(err, Error::InvalidModule(_)), "{err:?}");
+    // Modules hookr refuses for what they are, on the engine as on one of their own.
+    let no_memory =
+        wat::parse_str(r#"(module (func (export "__plugin_call") (param i32 i32) (result i32) i32.const 1))"#).unwrap();
+    let err = Module::new_in(&engine, &no_memory, "", &NoVerify).unwrap_err();
+    assert!(matches!(err, Error::MissingExport("memory")), "{err:?}");
+    let many_locals = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (func (export "__plugin_call") (param i32 i32) (result i32) (local i64 i64) i32.const 1))"#,
+    )
+    .unwrap();
+    let few = Engine::new(EngineConfig::default().with_max_function_locals(1)).unwrap();
+    let err = Module::new_in(&few, &many_locals, "", &NoVerify).unwrap_err();
+    assert!(matches!(err, Error::InvalidModule(_)), "{err:?}");
+    assert!(Module::new_in(&engine, &many_locals, "", &NoVerify).is_ok());
     // The engine still compiles good modules after refusing those.
     let module = Module::new_in(&engine, SIMPLE, "", &NoVerify).unwrap();
     let mut rt = Runtime::builder(()).module(module).host_fns(SIMPLE_FNS).build().unwrap();
