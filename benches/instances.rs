@@ -1,6 +1,7 @@
 //! Many instances of one plugin: a fresh runtime from a compiled module beside wasmi
 //! doing the same, a reset beside a fresh instance, and calls per second through a
-//! pool against one runtime per thread, on 1 and 2 threads.
+//! pool against one runtime per thread (from one module, and from a module each), on 1
+//! and 2 threads.
 //!
 //! `cargo bench --bench instances` runs every case and ends with a table of medians,
 //! ratios and throughputs; `-- WORD` runs only the cases named WORD.
@@ -163,8 +164,18 @@ fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
             }
         };
         let through_pool = |threads| per_second(threads, || call(&mut pool.get().unwrap()));
-        let own = |threads| {
-            let runtimes: Vec<_> = (0..threads).map(|_| std::sync::Mutex::new(make().unwrap())).collect();
+        // `separate`: each runtime from a module compiled for it, so on an engine of its
+        // own; else all from `module`, sharing its engine.
+        let own = |threads, separate: bool| {
+            let build = || {
+                if separate {
+                    let module = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
+                    Runtime::builder(State).module(module).host_fns(HOST_FNS).build()
+                } else {
+                    make()
+                }
+            };
+            let runtimes: Vec<_> = (0..threads).map(|_| std::sync::Mutex::new(build().unwrap())).collect();
             let next = std::sync::atomic::AtomicUsize::new(0);
             // Each thread takes its own runtime once, then calls it.
             thread_local!(static MINE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) });
@@ -179,7 +190,8 @@ fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
             })
         };
         let kind = if typed { "typed echo" } else { "echoByte 86 B" };
-        rows.push((format!("{kind}, a runtime per thread"), own(1), own(2)));
+        rows.push((format!("{kind}, a runtime per thread"), own(1, false), own(2, false)));
+        rows.push((format!("{kind}, a module per thread"), own(1, true), own(2, true)));
         rows.push((format!("{kind}, a pool of 2"), through_pool(1), through_pool(2)));
     }
     rows
