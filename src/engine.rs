@@ -24,6 +24,11 @@ use crate::module::EngineConfig;
 /// plugin while it runs, or bytes it has not vetted, should give each module its own
 /// engine ([`Module::new`](crate::Module::new)), so that dropping it frees everything.
 ///
+/// Every call of a runtime takes its engine's value-stack cache twice, under a spin lock:
+/// runtimes on one engine that threads call at the same time contend for it, so a
+/// busy multi-threaded host is better served by an engine per thread (README.md, "Many
+/// instances").
+///
 /// Cloning an engine is cheap: the clones are the same engine.
 ///
 /// ```
