@@ -24,7 +24,7 @@ fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut r = Results { filter, rows: Vec::new() };
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
-    let fresh = || Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap();
+    let fresh = || runtime_of(compiled.clone()).unwrap();
 
     // wasmi alone, as a user of it would make an instance ready to call: a store with
     // fuel, the instance, its initialisers (simple has none to run) and the memory and
@@ -146,10 +146,15 @@ fn per_second(threads: usize, call: impl Fn() + Sync) -> f64 {
 
 /// simple's byte call (`echoByte` through the host) and typed call (`echo`), through
 /// a pool of two runtimes and through one runtime per thread, on 1 and 2 threads.
+/// A runtime of `module` with the benchmark's host functions.
+fn runtime_of(module: Module) -> Result<Runtime<State>, hookr::Error> {
+    Runtime::builder(State).module(module).host_fns(HOST_FNS).build()
+}
+
 fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
     let make = {
         let module = module.clone();
-        move || Runtime::builder(State).module(module.clone()).host_fns(HOST_FNS).build()
+        move || runtime_of(module.clone())
     };
     let pool = Pool::new(2, make.clone()).unwrap();
     let steve = Echo { data: "Steve".into() };
@@ -169,8 +174,7 @@ fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
         let own = |threads, separate: bool| {
             let build = || {
                 if separate {
-                    let module = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
-                    Runtime::builder(State).module(module).host_fns(HOST_FNS).build()
+                    runtime_of(Module::new(SIMPLE, "", &NoVerify, EngineConfig::default())?)
                 } else {
                     make()
                 }

@@ -413,7 +413,7 @@ impl Module {
             Err(no_validation())
         }
         #[cfg(feature = "validate")]
-        Self::compile(bytes, engine).map(|m| Module { inner: Arc::new(ModuleInner { sha256, ..m }) })
+        Self::compile(bytes, engine, sha256)
     }
 
     /// Checks `bytes` against the SHA-256 in `pin`, then compiles them on an engine of
@@ -424,25 +424,19 @@ impl Module {
     /// stands for a validation done at build time by [`validate_and_pin`].
     pub fn pinned(bytes: &[u8], pin: Pinned, config: EngineConfig) -> Result<Self, Error> {
         Sha256Hasher.verify(pin.0, bytes)?;
-        Self::pinned_verified(&Engine::new(config)?, bytes, pin)
+        Self::compile(bytes, &Engine::new(config)?, parse_sha256(pin.0).ok())
     }
 
     /// As [`Module::pinned`], on `engine`, which the module shares with the other
     /// modules compiled on it (see [`Engine`]).
     pub fn pinned_in(engine: &Engine, bytes: &[u8], pin: Pinned) -> Result<Self, Error> {
         Sha256Hasher.verify(pin.0, bytes)?;
-        Self::pinned_verified(engine, bytes, pin)
+        Self::compile(bytes, engine, parse_sha256(pin.0).ok())
     }
 
-    /// Compiles `bytes`, which match `pin`.
-    fn pinned_verified(engine: &Engine, bytes: &[u8], pin: Pinned) -> Result<Self, Error> {
-        let sha256 = parse_sha256(pin.0).ok();
-        Self::compile(bytes, engine).map(|m| Module { inner: Arc::new(ModuleInner { sha256, ..m }) })
-    }
-
-    /// Compiles bytes whose hash was checked; without `validate`, only bytes whose hash
-    /// matched a [`Pinned`] hash may come here.
-    fn compile(bytes: &[u8], engine: &Engine) -> Result<ModuleInner, Error> {
+    /// Compiles bytes whose hash was checked (their SHA-256 is `sha256`, when known);
+    /// without `validate`, only bytes whose hash matched a [`Pinned`] hash may come here.
+    fn compile(bytes: &[u8], engine: &Engine, sha256: Option<[u8; 32]>) -> Result<Self, Error> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             return Err(Error::InvalidModule("not a WebAssembly module (no `\\0asm` header)".into()));
         }
@@ -479,7 +473,8 @@ impl Module {
             .enumerate()
             .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
             .fold(0, |bits, (i, _)| bits | 1 << i);
-        Ok(ModuleInner { engine, module, config, abi, linker, initialisers, sha256: None, page_size, start_section })
+        let inner = ModuleInner { engine, module, config, abi, linker, initialisers, sha256, page_size, start_section };
+        Ok(Module { inner: Arc::new(inner) })
     }
 
     /// Loads, verifies and compiles the file at `path`.
@@ -667,10 +662,10 @@ fn compile_wasm(engine: &wasmi::Engine, bytes: &[u8]) -> Result<wasmi::Module, w
 #[cfg(not(feature = "validate"))]
 fn compile_wasm(engine: &wasmi::Engine, bytes: &[u8]) -> Result<wasmi::Module, wasmi::Error> {
     // SAFETY: without `validate`, `Module::pinned` and `Module::pinned_in` are the only
-    // ways here, and they have checked that the bytes have the SHA-256 of a `Pinned`, whose constructor's contract
-    // is that `validate_and_pin` validated exactly those bytes. Validation there used
-    // the same Wasm features (`EngineConfig` changes only fuel metering and stack
-    // limits, which do not change what is valid).
+    // ways here, and they have checked that the bytes have the SHA-256 of a `Pinned`,
+    // whose constructor's contract is that `validate_and_pin` validated exactly those
+    // bytes. Validation there used the same Wasm features (`EngineConfig` changes only
+    // fuel metering and stack limits, which do not change what is valid).
     unsafe { wasmi::Module::new_unchecked(engine, bytes) }
 }
 
@@ -727,7 +722,7 @@ impl Pinned {
 /// ```
 #[cfg(feature = "validate")]
 pub fn validate_and_pin(wasm: &[u8]) -> Result<String, Error> {
-    Module::compile(wasm, &Engine::new(EngineConfig::default())?)?;
+    Module::compile(wasm, &Engine::new(EngineConfig::default())?, None)?;
     Ok(to_hex(&sha256(wasm)))
 }
 

@@ -61,8 +61,9 @@ pub fn runtime_recording(sink: impl Sink + Send + 'static) -> Result<Runtime<Sen
 pub fn beside_simple() -> Result<(), Failure> {
     HEAP.reset_peak();
     let engine = Engine::new(ENGINE).context("engine for simple and sensor")?;
-    // Both modules first, the runtimes and calls after: the long-lived compiled code
-    // then sits together, and the calls' shorter-lived buffers do not split the heap.
+    // Both modules first, the runtimes and calls after, `sensor`'s first: the long-lived
+    // compiled code then sits together, and the largest translation (`configure`) is
+    // made before smaller blocks can split the heap.
     let simple_module = Module::pinned_in(&engine, crate::simple::WASM, pins::SIMPLE).context("compile simple")?;
     let sensor_module = Module::pinned_in(&engine, WASM, pins::SENSOR).context("compile sensor beside simple")?;
     let mut sensor = host().module(sensor_module).build().context("load sensor beside simple")?;
