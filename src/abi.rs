@@ -13,7 +13,7 @@ use wasmi::{Caller, Extern, Linker, Memory};
 
 use crate::error::Error;
 use crate::meter::{IMPORT_FUEL, OUTPUT_FUEL};
-use crate::runtime::Ctx;
+use crate::runtime::{release, Ctx};
 use crate::transcript::Record;
 
 /// The guest ABI a module uses: which host imports it gets, which export a call
@@ -277,6 +277,9 @@ pub(crate) fn call_host(
         match contain("a host function", || ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response))? {
             Ok(()) => true,
             Err(e) => {
+                // What a failed host function wrote before it failed is not a reply:
+                // the guest sees an empty one, as a replay gives it.
+                release(&mut ctx.host_response, ctx.limits.retain_buffer);
                 let message = truncate(e.message(), ctx.limits.max_error);
                 ctx.host_error.extend_from_slice(message.as_bytes());
                 if message.len() < e.message().len() {

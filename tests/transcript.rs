@@ -592,3 +592,40 @@ fn wapc_host_calls_replay_with_their_binding_and_namespace() {
     assert!(named, "the host call's binding and namespace are recorded");
     assert_eq!(replay(&module(WAPC), bytes).unwrap(), Verdict::Identical { calls: 4 });
 }
+
+/// Calls the host function `part` and answers what the guest then reads: whether it
+/// succeeded, `__host_response_len` and `__host_error_len` (4 LE bytes each).
+const FAILED_REPLY: &str = r#"(module
+  (import "hookr" "__host_call" (func $call (param i32 i32 i32 i32) (result i32)))
+  (import "hookr" "__host_response_len" (func $rlen (result i32)))
+  (import "hookr" "__host_error_len" (func $elen (result i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "part")
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (i32.store (i32.const 64) (call $call (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 0)))
+    (i32.store (i32.const 68) (call $rlen))
+    (i32.store (i32.const 72) (call $elen))
+    (call $resp (i32.const 64) (i32.const 12))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_failed_host_function_leaves_no_reply_and_replays_identical() {
+    let wasm = common::wasm(FAILED_REPLY);
+    let transcript = SharedBuffer::new();
+    let mut rt = Runtime::builder(())
+        .bytes(&wasm)
+        .host_fn("part", |_, _, out| {
+            // Half a reply, then a failure: the guest gets the error alone.
+            out.extend_from_slice(b"partial");
+            Err(HostError::new("nope"))
+        })
+        .record(transcript.clone())
+        .build()
+        .unwrap();
+    let seen = |ok: u32, response: u32, error: u32| [ok, response, error].map(u32::to_le_bytes).concat();
+    assert_eq!(rt.invoke("x", b"").unwrap(), seen(0, 0, 4));
+    assert_eq!(rt.invoke("x", b"").unwrap(), seen(0, 0, 4), "the next call sees the same");
+    drop(rt);
+    assert_eq!(replay(&module(&wasm), transcript.take()).unwrap(), Verdict::Identical { calls: 2 });
+}
