@@ -530,8 +530,9 @@ impl Header {
 /// A transcript read from bytes: its header, then its records one by one.
 ///
 /// Nothing is copied: records borrow from the bytes, and every length in them is
-/// checked against what is left, so a truncated, corrupt or hostile transcript is an
-/// error, never a panic or a large allocation.
+/// checked against what is left, so a corrupt or hostile transcript, or one cut inside
+/// a record, is an error, never a panic or a large allocation. One cut between two
+/// records reads as the records before the cut.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     header: Header,
@@ -1032,34 +1033,96 @@ pub enum Verdict {
 /// interpretation on a desktop core.
 pub const REPLAY_FUEL: u64 = 10 * Limits::DEFAULT_CALL_FUEL;
 
+/// The most fuel a whole [`replay`] may run: a hundred times the default call budget,
+/// about a hundred seconds of interpretation on a desktop core.
+///
+/// What a replay may run is counted from the transcript before anything runs: the
+/// fuel its calls recorded, the initialiser budget for each time it instantiates the
+/// plugin (the first time, and again after a failed call), and one call's budget for a
+/// call that goes further than its record. A transcript that lists a great many calls
+/// is refused for it, however small each is.
+pub const REPLAY_TOTAL_FUEL: u64 = 100 * Limits::DEFAULT_CALL_FUEL;
+
 /// Replays `transcript` against `module`, which must be the plugin it was recorded
 /// from (its SHA-256 is checked) compiled with the same engine settings.
 ///
 /// Host functions, clocks and random reads are answered from the transcript, the
 /// limits and WASI arguments are those it records, and the output is compared, not
 /// shown. Errors are for what prevents a replay: a transcript that does not decode,
-/// another plugin, other engine settings, or fuel budgets past [`REPLAY_FUEL`] (a
-/// transcript names its own; one recorded unmetered has none). What the plugin does
-/// differently is a [`Verdict::Diverged`].
+/// another plugin, other engine settings, or fuel past [`REPLAY_FUEL`] per call or
+/// [`REPLAY_TOTAL_FUEL`] in all (a transcript names its own budgets; one recorded
+/// unmetered has none). What the plugin does differently is a [`Verdict::Diverged`].
+///
+/// A transcript is a stream: one cut inside a record is an error, but one cut between
+/// two calls is a shorter transcript, and replays as the calls it holds.
+/// [`Verdict::Identical`] says how many: a host that expects a number of calls
+/// compares it.
 pub fn replay(module: &Module, transcript: impl Into<Cow<'static, [u8]>>) -> Result<Verdict, Error> {
-    replay_within(module, transcript, Some(REPLAY_FUEL))
+    replay_bounded(module, transcript, REPLAY_FUEL, REPLAY_TOTAL_FUEL)
 }
 
 /// [`replay`], with `max_fuel` the most fuel per call and per initialiser the
 /// transcript may give: a transcript past it, or recorded unmetered, is refused with
-/// [`Error::Config`] before anything runs. `None` runs whatever the transcript says,
-/// unmetered included: only for transcripts you trust, since a replay then has no
-/// bound but the transcript's.
+/// [`Error::Config`] before anything runs; the whole replay is bounded by
+/// [`REPLAY_TOTAL_FUEL`] (or `max_fuel`, when that is more). `None` runs whatever the
+/// transcript says, unmetered included: only for transcripts you trust, since a replay
+/// then has no bound but the transcript's.
 pub fn replay_within(
     module: &Module,
     transcript: impl Into<Cow<'static, [u8]>>,
     max_fuel: Option<u64>,
 ) -> Result<Verdict, Error> {
-    let bytes: Cow<'static, [u8]> = transcript.into();
+    match max_fuel {
+        Some(max) => replay_bounded(module, transcript, max, REPLAY_TOTAL_FUEL.max(max)),
+        None => run_replay(module, transcript.into(), None),
+    }
+}
+
+/// [`replay`], with `per_call` the most fuel per call and per initialiser the
+/// transcript may give, and `total` the most the whole replay may run, counted as
+/// [`REPLAY_TOTAL_FUEL`] says. A transcript past either, or recorded unmetered, is
+/// refused with [`Error::Config`] before anything runs.
+///
+/// ```
+/// # use hookr::{transcript, Module};
+/// # fn check(module: &Module, recorded: Vec<u8>) -> Result<(), hookr::Error> {
+/// // At most a second a call, and ten in all.
+/// let verdict = transcript::replay_bounded(module, recorded, 1_000_000_000, 10_000_000_000)?;
+/// # let _ = verdict;
+/// # Ok(())
+/// # }
+/// ```
+pub fn replay_bounded(
+    module: &Module,
+    transcript: impl Into<Cow<'static, [u8]>>,
+    per_call: u64,
+    total: u64,
+) -> Result<Verdict, Error> {
+    run_replay(module, transcript.into(), Some((per_call, total)))
+}
+
+/// The most fuel a replay of the transcript after `reader`'s header may run, counted as
+/// [`REPLAY_TOTAL_FUEL`] says; saturates.
+fn fuel_to_replay(mut reader: Reader<'_>) -> Result<u64, Error> {
+    let limits = reader.header().limits;
+    let call = limits.fuel.unwrap_or(u64::MAX);
+    let mut total = call;
+    while let Some(record) = reader.next_record()? {
+        let fuel = match record {
+            Record::Instantiate => limits.init_fuel,
+            Record::End { fuel, .. } => fuel.unwrap_or(call),
+            _ => continue,
+        };
+        total = total.saturating_add(fuel);
+    }
+    Ok(total)
+}
+
+fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u64)>) -> Result<Verdict, Error> {
     let reader = Reader::new(&bytes)?;
     let header = reader.header().clone();
     let start = reader.position();
-    if let Some(max) = max_fuel {
+    if let Some((max, total)) = bound {
         let Some(fuel) = header.limits.fuel else {
             return Err(Error::config(
                 "the transcript was recorded unmetered, so its calls have no bound: replay it only if you trust it \
@@ -1071,6 +1134,15 @@ pub fn replay_within(
             return Err(Error::Config(
                 alloc::format!(
                     "the transcript gives its calls up to {claimed} fuel, more than this replay allows ({max})"
+                )
+                .into(),
+            ));
+        }
+        let all = fuel_to_replay(reader)?;
+        if all > total {
+            return Err(Error::Config(
+                alloc::format!(
+                    "replaying the transcript may take up to {all} fuel in all, more than this replay allows ({total})"
                 )
                 .into(),
             ));

@@ -464,6 +464,58 @@ fn a_replay_runs_no_more_fuel_than_it_allows() {
 }
 
 #[test]
+fn a_replay_refuses_a_transcript_whose_calls_add_up_past_its_bound() {
+    use hookr::transcript::{replay_bounded, REPLAY_TOTAL_FUEL};
+    let calls: Vec<_> = (0..3).map(|_| ("vowel", b"aeiou".to_vec())).collect();
+    let limits = Limits::default();
+    let (transcript, _) = record(SIMPLE, SIMPLE_FNS, limits, &calls);
+    // What a replay may take: the calls' recorded fuel, the initialisers' budget for
+    // each instantiation, and one call's budget.
+    let (mut recorded, mut instantiations) = (0, 0);
+    let mut reader = Reader::new(&transcript).unwrap();
+    while let Some(record) = reader.next_record().unwrap() {
+        match record {
+            Record::End { fuel, .. } => recorded += fuel.unwrap(),
+            Record::Instantiate => instantiations += 1,
+            _ => {}
+        }
+    }
+    let call = limits.fuel.unwrap();
+    let needed = recorded + instantiations * limits.init_fuel + call;
+    let per_call = call.max(limits.init_fuel);
+    let replayed = replay_bounded(&module(SIMPLE), transcript.clone(), per_call, needed).unwrap();
+    assert_eq!(replayed, Verdict::Identical { calls: 3 });
+    let err = replay_bounded(&module(SIMPLE), transcript.clone(), per_call, needed - 1).unwrap_err();
+    assert!(matches!(&err, Error::Config(m) if m.contains(&format!("up to {needed} fuel in all"))), "{err:?}");
+
+    // A small transcript that lists call after call, each claiming a whole budget: a
+    // replay of it could run for minutes, so the default refuses it before anything
+    // runs.
+    let header = Reader::new(&transcript).unwrap().position();
+    let listing = |calls: u64| {
+        let mut bytes = transcript[..header].to_vec();
+        bytes.extend(encoded(&Record::Instantiate));
+        for _ in 0..calls {
+            bytes.extend(encoded(&Record::Call { op: "vowel", request: b"a" }));
+            bytes.extend(encoded(&Record::End { outcome: Outcome::Response(b"1"), fuel: Some(call) }));
+        }
+        bytes
+    };
+    // The default bound holds the initialisers' budget, one call's and 98 more.
+    let most = REPLAY_TOTAL_FUEL / call - 2;
+    let hostile = listing(most + 1);
+    assert!(hostile.len() < 4096, "{} bytes", hostile.len());
+    let started = std::time::Instant::now();
+    let err = replay(&module(SIMPLE), hostile).unwrap_err();
+    assert!(matches!(&err, Error::Config(m) if m.contains("in all")), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "refused before anything ran");
+    // One call fewer is within the bound: it replays, to its first divergence (the
+    // call took less fuel than it claims).
+    let Verdict::Diverged(d) = replay(&module(SIMPLE), listing(most)).unwrap() else { panic!("identical") };
+    assert_eq!((d.call, &*d.what), (1, "the fuel used"), "{d}");
+}
+
+#[test]
 fn hostile_transcripts_are_errors_never_panics() {
     let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
     let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
@@ -558,6 +610,9 @@ fn the_cli_records_replays_and_shows_transcripts() {
     let (status, _, err) = hookr(&["replay", &path(&simple), &path(&transcript), "--max-fuel", "1000"]);
     assert_eq!(status, 3, "{err}");
     assert!(err.contains("more than this replay allows (1000)"), "{err}");
+    let (status, _, err) = hookr(&["replay", &path(&simple), &path(&transcript), "--max-total-fuel", "1000"]);
+    assert_eq!(status, 3, "{err}");
+    assert!(err.contains("fuel in all, more than this replay allows (1000)"), "{err}");
     let (status, out, err) = hookr(&["replay", &path(&simple), &path(&transcript), "--any-fuel"]);
     assert_eq!((status, out.as_str()), (0, "identical: 1 call\n"), "{err}");
 }

@@ -115,6 +115,11 @@ enum Command {
         /// calls; one that gives more, or was recorded unmetered, is refused.
         #[arg(long, value_name = "N", default_value_t = hookr::transcript::REPLAY_FUEL, conflicts_with = "any_fuel")]
         max_fuel: u64,
+        /// The most fuel the whole replay may run: the calls' recorded fuel, an
+        /// initialiser's budget per instantiation and one call's budget; a transcript
+        /// that may take more is refused.
+        #[arg(long, value_name = "N", default_value_t = hookr::transcript::REPLAY_TOTAL_FUEL, conflicts_with = "any_fuel")]
+        max_total_fuel: u64,
         /// Run whatever fuel the transcript gives, unmetered included: only for
         /// transcripts you trust.
         #[arg(long)]
@@ -198,8 +203,8 @@ fn main() -> ExitCode {
         Command::Hash { file } => hash(&file),
         Command::Inspect { file } => inspect::run(&file),
         Command::Invoke(args) => invoke(&args),
-        Command::Replay { plugin, transcript, max_fuel, any_fuel } => {
-            transcript::replay(&plugin, &transcript, (!any_fuel).then_some(max_fuel))
+        Command::Replay { plugin, transcript, max_fuel, max_total_fuel, any_fuel } => {
+            transcript::replay(&plugin, &transcript, (!any_fuel).then_some((max_fuel, max_total_fuel)))
         }
         Command::Transcript { file } => transcript::show(&file),
     };

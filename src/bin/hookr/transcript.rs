@@ -21,9 +21,9 @@ fn bad_transcript(path: &Path, e: Error) -> Failure {
 }
 
 /// Replays `transcript` against `plugin`, refusing one whose calls may take more than
-/// `max_fuel` (`None`: any): prints `identical` and the number of calls, or fails with
-/// the first divergence.
-pub fn replay(plugin: &Path, transcript: &Path, max_fuel: Option<u64>) -> Result<(), Failure> {
+/// the first of `bounds` each or the second in all (`None`: any): prints `identical`
+/// and the number of calls, or fails with the first divergence.
+pub fn replay(plugin: &Path, transcript: &Path, bounds: Option<(u64, u64)>) -> Result<(), Failure> {
     let bytes = read_module(plugin)?;
     let recorded = read_transcript(transcript)?;
     let header = Reader::new(&recorded).map_err(|e| bad_transcript(transcript, e))?.header().clone();
@@ -40,7 +40,11 @@ pub fn replay(plugin: &Path, transcript: &Path, max_fuel: Option<u64>) -> Result
     }
     let module = Module::new(&bytes, &hash, &Sha256Hasher, header.engine)
         .map_err(|e| Failure::new(EXIT_LOAD, format!("cannot load `{}`: {e}", plugin.display())))?;
-    match tape::replay_within(&module, recorded, max_fuel) {
+    let verdict = match bounds {
+        Some((per_call, total)) => tape::replay_bounded(&module, recorded, per_call, total),
+        None => tape::replay_within(&module, recorded, None),
+    };
+    match verdict {
         Ok(Verdict::Identical { calls }) => {
             let plural = if calls == 1 { "" } else { "s" };
             write_stdout(format!("identical: {calls} call{plural}\n").as_bytes())
