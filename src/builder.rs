@@ -433,7 +433,9 @@ impl<'a, T: 'static> Builder<'a, T> {
 
     /// Verifies the hash, compiles, links, instantiates and runs the initialisers
     /// those exported, in order: `_start`, `_initialize`, `hookr_init` for a hookr
-    /// plugin, `_start`, `wapc_init` for a waPC guest.
+    /// plugin, `_start`, `wapc_init` for a waPC guest. An initialiser must be a
+    /// function `() -> ()`: a module that exports one of another type is
+    /// [`Error::InvalidModule`].
     pub fn build(mut self) -> Result<Runtime<T>, Error> {
         self.limits.check()?;
         if self.watch.active() && self.limits.fuel.is_none() {

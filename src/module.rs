@@ -467,12 +467,7 @@ impl Module {
         if crate::abort::imported(&module) {
             crate::abort::link(&mut linker).map_err(Error::from_wasmi)?;
         }
-        let initialisers = abi
-            .initialisers()
-            .iter()
-            .enumerate()
-            .filter(|(_, name)| matches!(module.get_export(name), Some(wasmi::ExternType::Func(_))))
-            .fold(0, |bits, (i, _)| bits | 1 << i);
+        let initialisers = exported_initialisers(&module, abi)?;
         let inner = ModuleInner { engine, module, config, abi, linker, initialisers, sha256, page_size, start_section };
         Ok(Module { inner: Arc::new(inner) })
     }
@@ -647,6 +642,25 @@ impl Abi {
             None => Err(Error::MissingExport(abi.entry())),
         }
     }
+}
+
+/// Which of `abi`'s initialisers the module exports as functions, as bits in the order
+/// they run. One of another type could never run: the module is refused for it, once,
+/// rather than every runtime made from it.
+fn exported_initialisers(module: &wasmi::Module, abi: Abi) -> Result<u8, Error> {
+    let mut bits = 0;
+    for (i, name) in abi.initialisers().iter().enumerate() {
+        match module.get_export(name) {
+            Some(wasmi::ExternType::Func(ty)) if ty.params().is_empty() && ty.results().is_empty() => bits |= 1 << i,
+            Some(wasmi::ExternType::Func(_)) => {
+                return Err(Error::InvalidModule(
+                    alloc::format!("the initialiser `{name}` must be a function () -> ()").into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(bits)
 }
 
 /// Names the first import the host cannot satisfy, with its reason.

@@ -147,6 +147,33 @@ fn an_endless_initialiser_runs_out_of_fuel_by_default() {
 }
 
 #[test]
+fn an_initialiser_of_another_type_refuses_the_module() {
+    for (name, abi) in [("_initialize", "hookr"), ("hookr_init", "hookr"), ("_start", "hookr"), ("wapc_init", "waPC")] {
+        let entry = if abi == "waPC" { "__guest_call" } else { "__plugin_call" };
+        for ty in ["(param i32)", "(result i32)"] {
+            let wasm = common::wasm(&format!(
+                r#"(module (memory (export "memory") 1)
+                (func (export "{name}") {ty} unreachable)
+                (func (export "{entry}") (param i32 i32) (result i32) (i32.const 1)))"#
+            ));
+            let err = Module::new(&wasm, "", &NoVerify, EngineConfig::default()).unwrap_err();
+            assert!(matches!(&err, Error::InvalidModule(_)), "{name} {ty}: {err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!("invalid module: the initialiser `{name}` must be a function () -> ()")
+            );
+        }
+    }
+    // Another ABI's initialiser is just an export.
+    let wasm = common::wasm(
+        r#"(module (memory (export "memory") 1)
+        (func (export "wapc_init") (param i32) unreachable)
+        (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    assert!(Runtime::builder(()).bytes(&wasm).build().unwrap().invoke("x", b"").is_ok());
+}
+
+#[test]
 fn files_load_and_a_missing_file_names_its_path() {
     let dir = std::env::temp_dir().join(format!("hookr-loading-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
