@@ -1101,13 +1101,13 @@ pub fn replay_bounded(
     run_replay(module, transcript.into(), Some((per_call, total)))
 }
 
-/// The most fuel a replay of the transcript after `reader`'s header may run, counted as
-/// [`REPLAY_TOTAL_FUEL`] says; saturates.
-fn fuel_to_replay(mut reader: Reader<'_>) -> Result<u64, Error> {
-    let limits = reader.header().limits;
+/// The most fuel a replay of the records of `bytes` from `at` on may run, under the
+/// transcript's `limits`, counted as [`REPLAY_TOTAL_FUEL`] says; saturates.
+fn fuel_to_replay(bytes: &[u8], mut at: usize, limits: &Limits) -> Result<u64, Error> {
     let call = limits.fuel.unwrap_or(u64::MAX);
     let mut total = call;
-    while let Some(record) = reader.next_record()? {
+    // Read as the replay reads them.
+    while let Some(record) = take(bytes, &mut at)? {
         let fuel = match record {
             Record::Instantiate => limits.init_fuel,
             Record::End { fuel, .. } => fuel.unwrap_or(call),
@@ -1138,7 +1138,7 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
                 .into(),
             ));
         }
-        let all = fuel_to_replay(reader)?;
+        let all = fuel_to_replay(&bytes, start, &header.limits)?;
         if all > total {
             return Err(Error::Config(
                 alloc::format!(
