@@ -103,6 +103,8 @@
 //!   `core::fmt`); without `std`, guest log lines and stdout/stderr go to defmt.
 //! - `portable-dispatch`: the interpreter dispatches by loop, not tail calls; the
 //!   native stack stays flat whatever the optimisation settings.
+//! - `cli`: the `hookr` command-line tool (hash, inspect, invoke, replay, show
+//!   transcripts, start a plugin crate), not the library's.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
