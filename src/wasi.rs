@@ -15,7 +15,7 @@
 //! | `args_sizes_get`, `args_get` | the [arguments](crate::Builder::args), NUL-terminated; none by default |
 //! | `environ_sizes_get`, `environ_get` | the [environment](crate::Builder::env) as `KEY=VALUE`, NUL-terminated; empty by default |
 //! | `proc_exit` | ends the running call with [`Error::Exit`](crate::Error::Exit), and the runtime starts the plugin afresh as after a trap; `proc_exit(0)` from `_start` is a normal end of initialisation, any other exit from an initialiser fails it |
-//! | `poll_oneoff` | waits for the earliest clock subscription, or not at all when one on stdin (always at its end), stdout or stderr (always ready) is there; the wait costs a unit of fuel per nanosecond, is at most [`max_sleep_ns`](crate::Limits::max_sleep_ns) and never past the call's deadline; the system clock sleeps, the fixed clock moves on at once |
+//! | `poll_oneoff` | waits for the earliest clock subscription, or not at all when one on stdin (always at its end), stdout or stderr (always ready) is there; the wait costs a unit of fuel per nanosecond, is at most [`max_sleep_ns`](crate::Limits::max_sleep_ns) and never past the call's deadline; the system clock sleeps, the fixed clock moves on at once; a subscription of an unknown type is `EINVAL` |
 //! | `sched_yield` | success |
 //!
 //! Every other function links too and answers an errno without touching memory. The
@@ -412,7 +412,7 @@ const EVENTRWFLAGS_HANGUP: u16 = 1;
 ///
 /// Stdin is always ready (at its end), stdout and stderr always ready to write, other
 /// fds and clocks not in the table answer with an error event: any of these returns at
-/// once. Otherwise the call waits for the earliest clock: the runtime's clock waits
+/// once. A subscription of an unknown type makes the call `EINVAL`. Otherwise the call waits for the earliest clock: the runtime's clock waits
 /// ([`Clock::sleep_ns`](crate::io::Clock::sleep_ns): the system clock sleeps, the fixed
 /// clock moves on at once), at most [`Limits::max_sleep_ns`](crate::Limits::max_sleep_ns)
 /// and never past the call's deadline, and every nanosecond waited costs a unit of
@@ -476,7 +476,9 @@ fn poll_oneoff(
                 };
                 ready.push((userdata, event.0, tag, event.1, event.2));
             }
-            _ => ready.push((userdata, errno::INVAL as u16, tag, 0, 0)),
+            // Not a subscription WASI knows: the call is invalid, as it is in other
+            // runtimes, and waits for nothing.
+            _ => return Ok(errno::INVAL),
         }
     }
     if ready.is_empty() {

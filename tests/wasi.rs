@@ -646,6 +646,13 @@ fn poll_oneoff_answers_fds_at_once_and_refuses_what_it_cannot_read() {
     // An unknown clock id is an event with EINVAL, not a wait.
     let (_, _, events) = poll(&mut rt, &[clock_sub(5, 99, 5_000_000, false)]);
     assert_eq!(events, [(5, errno::INVAL as u16, 0, 0, 0)]);
+    // A subscription of a type WASI does not have makes the whole call EINVAL, at once,
+    // whatever else it holds.
+    let mut unknown = fd_sub(6, false, 0);
+    unknown[8] = 7;
+    let mut fresh = Runtime::builder(()).bytes(&wasm).deterministic().build().unwrap();
+    let (errno, passed, events) = poll(&mut fresh, &[clock_sub(5, 1, 5_000_000, false), unknown]);
+    assert_eq!((errno, passed, events), (errno::INVAL, step, Vec::new()));
     // Bad pointers and counts are errnos.
     let bad = wat::parse_str(
         r#"(module
