@@ -351,7 +351,6 @@ pub struct Module {
 }
 
 /// What a [`Module`] shares with every runtime made from it.
-#[derive(Clone)]
 pub(crate) struct ModuleInner {
     pub(crate) engine: wasmi::Engine,
     pub(crate) module: wasmi::Module,
@@ -389,24 +388,46 @@ impl Module {
     /// this fails with [`Error::Config`]: such a build loads only modules pinned at
     /// build time, with [`Module::pinned`].
     pub fn new(bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher, config: EngineConfig) -> Result<Self, Error> {
+        Self::hashed(bytes, expected_hash, hasher, config, false)
+    }
+
+    /// [`Module::new`]; with `want_sha256`, the module also knows its SHA-256 when
+    /// `hasher` is another hash (a transcript names its plugin by it).
+    pub(crate) fn hashed(
+        bytes: &[u8],
+        expected_hash: &str,
+        hasher: &dyn Hasher,
+        config: EngineConfig,
+        want_sha256: bool,
+    ) -> Result<Self, Error> {
         hasher.verify(expected_hash, bytes)?;
         if !cfg!(feature = "validate") {
             return Err(no_validation());
         }
-        Self::verified(&Engine::new(config)?, bytes, expected_hash, hasher)
+        Self::verified(&Engine::new(config)?, bytes, expected_hash, hasher, want_sha256)
     }
 
     /// As [`Module::new`], on `engine`, which the module shares with the other modules
     /// compiled on it (see [`Engine`]).
     pub fn new_in(engine: &Engine, bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher) -> Result<Self, Error> {
         hasher.verify(expected_hash, bytes)?;
-        Self::verified(engine, bytes, expected_hash, hasher)
+        Self::verified(engine, bytes, expected_hash, hasher, false)
     }
 
-    /// Compiles `bytes`, which `hasher` has verified against `expected_hash`.
-    fn verified(engine: &Engine, bytes: &[u8], expected_hash: &str, hasher: &dyn Hasher) -> Result<Self, Error> {
+    /// Compiles `bytes`, which `hasher` has verified against `expected_hash`; with
+    /// `want_sha256`, computes their SHA-256 when the hash is not one.
+    fn verified(
+        engine: &Engine,
+        bytes: &[u8],
+        expected_hash: &str,
+        hasher: &dyn Hasher,
+        want_sha256: bool,
+    ) -> Result<Self, Error> {
         // A hash that SHA-256 verified is the module's SHA-256.
-        let sha256 = if hasher.is_sha256() { parse_sha256(expected_hash).ok() } else { None };
+        let sha256 = match hasher.is_sha256() {
+            true => parse_sha256(expected_hash).ok(),
+            false => want_sha256.then(|| sha256(bytes)),
+        };
         #[cfg(not(feature = "validate"))]
         {
             let _ = (engine, bytes, sha256);
@@ -765,20 +786,10 @@ impl Source<'_> {
     /// Checks and compiles the module; with `want_sha256`, makes sure the module knows
     /// its SHA-256 (computing it from the bytes when no check gave it).
     pub(crate) fn load(self, check: Check<'_>, config: EngineConfig, want_sha256: bool) -> Result<Module, Error> {
-        let compile = |bytes: &[u8]| {
-            let module = match check {
-                Check::Hash(expected, hasher) => Module::new(bytes, expected, hasher, config),
-                Check::Pinned(pin) => Module::pinned(bytes, pin, config),
-            }?;
-            match module.inner.sha256 {
-                None if want_sha256 => {
-                    let mut module = module;
-                    // Just made, so not shared: this does not copy.
-                    Arc::make_mut(&mut module.inner).sha256 = Some(sha256(bytes));
-                    Ok(module)
-                }
-                _ => Ok(module),
-            }
+        // A pinned module always knows its SHA-256.
+        let compile = |bytes: &[u8]| match check {
+            Check::Hash(expected, hasher) => Module::hashed(bytes, expected, hasher, config, want_sha256),
+            Check::Pinned(pin) => Module::pinned(bytes, pin, config),
         };
         match self {
             Source::Bytes(b) => compile(b),

@@ -385,12 +385,8 @@ impl<T: 'static> Runtime<T> {
             let Some(func) = instance.get_func(&*store, name) else {
                 continue;
             };
-            let typed = func.typed::<(), ()>(&*store).map_err(|_| Error::Init {
-                name,
-                source: alloc::boxed::Box::new(Error::InvalidModule(
-                    "an initialiser must take and return nothing".into(),
-                )),
-            })?;
+            // Its type was checked when the module loaded (`exported_initialisers`).
+            let typed = func.typed::<(), ()>(&*store).map_err(Error::from_wasmi)?;
             let result = match watched {
                 Some(watching) => sliced::run_init(store, func, watching, &self.watch),
                 None => {
