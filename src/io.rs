@@ -187,6 +187,19 @@ pub trait Clock {
     fn sleep_ns(&mut self, ns: u64) {
         let _ = ns;
     }
+    /// Whether this clock's time moves on by itself, as a real clock's does, rather
+    /// than only when it is read or slept on.
+    ///
+    /// A [sliced call](crate::SlicedCall) does not sleep on such a clock: a plugin's
+    /// wait pauses the call, and [`resume`](crate::SlicedCall::resume) answers
+    /// [`Poll::Pending`](core::task::Poll::Pending) at once until
+    /// [`monotonic_ns`](Self::monotonic_ns) has moved on by the wait, so no slice
+    /// blocks its host. On other clocks a wait calls [`sleep_ns`](Self::sleep_ns)
+    /// within the slice. The default is `false`; [`SystemClock`] answers `true`, and
+    /// so should a firmware clock read from a hardware timer.
+    fn advances_by_itself(&self) -> bool {
+        false
+    }
 }
 
 /// A deterministic clock: it starts at a fixed instant and advances by a fixed step on
@@ -256,6 +269,9 @@ impl Clock for SystemClock {
     /// Sleeps the thread.
     fn sleep_ns(&mut self, ns: u64) {
         std::thread::sleep(core::time::Duration::from_nanos(ns));
+    }
+    fn advances_by_itself(&self) -> bool {
+        true
     }
 }
 

@@ -81,6 +81,8 @@ pub struct Limits {
     /// The longest a WASI `poll_oneoff` waits on a clock, in nanoseconds (default 100
     /// ms): a longer wait returns early, so that a timeout or a cancel is not held up.
     /// Waiting also costs a unit of fuel per nanosecond, and stops at the call's deadline.
+    /// A call in slices waits between them, on a clock that advances by itself
+    /// ([`SlicedCall`](crate::SlicedCall)).
     pub max_sleep_ns: u64,
 }
 

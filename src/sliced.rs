@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Poll;
 
-use wasmi::{ResumableCall, ResumableCallOutOfFuel, Store, Val};
+use wasmi::{ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store, Val};
 
 use crate::error::Error;
 use crate::output::Output;
@@ -27,6 +27,12 @@ use crate::runtime::{Ctx, PluginCall, Runtime};
 ///
 /// A slice bounds the interpreter's and the imports' work, not the translation of a
 /// function the first time it is called, which happens within the slice that calls it.
+///
+/// A plugin that waits (WASI `poll_oneoff` on a clock, as `std::thread::sleep` and
+/// TinyGo's `time.Sleep` do) does not block a slice when the runtime's clock
+/// [advances by itself](crate::io::Clock::advances_by_itself), as the system clock
+/// does: the call pauses, and [`resume`](Self::resume) answers [`Poll::Pending`] at
+/// once, using no fuel, until the wait is over.
 #[must_use = "a sliced call runs only when resumed"]
 pub struct SlicedCall<'a, T: 'static> {
     rt: &'a mut Runtime<T>,
@@ -41,8 +47,8 @@ pub struct SlicedCall<'a, T: 'static> {
 enum Step {
     /// Not run yet: the export and its arguments.
     Start(PluginCall, (i32, i32)),
-    /// Out of fuel in the middle: resumes when the store holds what it needs.
-    Paused(ResumableCallOutOfFuel),
+    /// Paused in the middle, out of fuel or in a wait.
+    Paused(Pending),
     /// Finished, failed or abandoned; its result was returned.
     Done,
 }
@@ -66,8 +72,10 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
     /// [`Error::Cancelled`] when its deadline passed or it was cancelled (checked
     /// before each slice), and as an unsliced call ends otherwise. A slice smaller
     /// than the next step needs (a basic block, or an import that moves many bytes)
-    /// adds up with the next ones until it suffices. After the result was returned,
-    /// `resume` answers [`Error::Config`].
+    /// adds up with the next ones until it suffices. While the plugin waits on a clock
+    /// that advances by itself, `resume` answers [`Poll::Pending`] at once (see
+    /// [`SlicedCall`]). After the result was returned, `resume` answers
+    /// [`Error::Config`].
     pub fn resume(&mut self, fuel: u64) -> Poll<Result<(), Error>> {
         let step = core::mem::replace(&mut self.step, Step::Done);
         if let Step::Done = step {
@@ -84,7 +92,11 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
                     plugin_call.func().call_resumable(store, &[Val::I32(op_len), Val::I32(payload_len)], status)
                 })
             }
-            Step::Paused(paused) => Run::Paused(paused),
+            Step::Paused(Pending::Wait(trap)) if !wait_is_over(self.rt.store().data_mut()) => {
+                self.step = Step::Paused(Pending::Wait(trap));
+                return Poll::Pending;
+            }
+            Step::Paused(paused) => Run::Resume(paused),
             Step::Done => unreachable!("handled above"),
         };
         match run_slice(self.rt.store(), fuel, run, &mut status) {
@@ -101,6 +113,15 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
             }
             SliceEnd::OutOfFuel => Poll::Ready(self.finish(Err(Error::OutOfFuel))),
             SliceEnd::Failed(e) => Poll::Ready(self.finish(Err(Error::from_wasmi(e)))),
+        }
+    }
+
+    /// When the call is paused in a wait: sleeps on the runtime's clock for what is
+    /// left of it, at most [`WAIT_STEP_NS`], so that whoever drives the call can look
+    /// at its deadline and cancel handle again soon.
+    pub(crate) fn sleep_some(&mut self) {
+        if let Step::Paused(Pending::Wait(_)) = self.step {
+            sleep_in_wait(self.rt.store().data_mut(), WAIT_STEP_NS);
         }
     }
 
@@ -290,7 +311,13 @@ fn run_init_slices(
         watching.check(watch).map_err(InitStop::Watch)?;
         let run = match paused.take() {
             None => Run::Start(|store: &mut Store<Ctx>, results: &mut [Val]| func.call_resumable(store, &[], results)),
-            Some(paused) => Run::Paused(paused),
+            Some(paused) => {
+                // An initialiser sleeps its waits whole, as an unsliced call does.
+                while !wait_is_over(store.data_mut()) {
+                    sleep_in_wait(store.data_mut(), u64::MAX);
+                }
+                Run::Resume(paused)
+            }
         };
         match run_slice(store, slice, run, &mut []) {
             SliceEnd::Finished => return Ok(()),
@@ -301,17 +328,25 @@ fn run_init_slices(
     }
 }
 
-/// A resumable run: not started yet (and how to start it), or paused out of fuel.
+/// A resumable run: not started yet (and how to start it), or paused.
 enum Run<F> {
     Start(F),
-    Paused(ResumableCallOutOfFuel),
+    Resume(Pending),
+}
+
+/// Why a resumable run is paused.
+pub(crate) enum Pending {
+    /// It needs more fuel than it was given.
+    OutOfFuel(ResumableCallOutOfFuel),
+    /// An import waits on the clock (a [`Wait`] in the store says until when).
+    Wait(ResumableCallHostTrap),
 }
 
 /// What one slice of a resumable run came to.
 enum SliceEnd {
     Finished,
-    /// It needs more fuel than the slice gave.
-    Paused(ResumableCallOutOfFuel),
+    /// It needs more fuel than the slice gave, or waits.
+    Paused(Pending),
     /// Its whole budget has been handed out and the store cannot pay its next step.
     OutOfFuel,
     /// It trapped, or an import failed (a bad pointer, a limit, `proc_exit`, a host
@@ -332,12 +367,22 @@ where
     let _ = store.set_fuel(in_store);
     let outcome = match run {
         Run::Start(start) => start(store, results),
-        Run::Paused(paused) if in_store < paused.required_fuel() => return paused_or_out(store, paused),
-        Run::Paused(paused) => paused.resume(&mut *store, results),
+        Run::Resume(Pending::OutOfFuel(paused)) if in_store < paused.required_fuel() => {
+            return paused_or_out(store, paused)
+        }
+        Run::Resume(Pending::OutOfFuel(paused)) => paused.resume(&mut *store, results),
+        Run::Resume(Pending::Wait(trap)) => {
+            // The import's answer, which it worked out before the wait.
+            let answer = store.data_mut().wait.take().map_or(0, |wait| wait.answer);
+            trap.resume(&mut *store, &[Val::I32(answer)], results)
+        }
     };
     match outcome {
         Ok(ResumableCall::Finished) => SliceEnd::Finished,
         Ok(ResumableCall::OutOfFuel(paused)) => paused_or_out(store, paused),
+        Ok(ResumableCall::HostTrap(trap)) if trap.host_error().downcast_ref::<Waiting>().is_some() => {
+            SliceEnd::Paused(Pending::Wait(trap))
+        }
         Ok(ResumableCall::HostTrap(trap)) => SliceEnd::Failed(trap.into_host_error()),
         Err(e) => SliceEnd::Failed(e),
     }
@@ -349,6 +394,65 @@ fn paused_or_out(store: &Store<Ctx>, paused: ResumableCallOutOfFuel) -> SliceEnd
     if store.data().meter.exhausted() && store.get_fuel().unwrap_or(0) < paused.required_fuel() {
         SliceEnd::OutOfFuel
     } else {
-        SliceEnd::Paused(paused)
+        SliceEnd::Paused(Pending::OutOfFuel(paused))
+    }
+}
+
+/// How long a call that its runtime drives in slices (it has a timeout or a cancel
+/// handle) sleeps at a time while its plugin waits: 1 ms, after which it looks at its
+/// deadline and cancel handle again.
+pub(crate) const WAIT_STEP_NS: u64 = 1_000_000;
+
+/// A WASI wait that a sliced call leaves to its host: the call stays paused until the
+/// runtime's monotonic clock reads `wake_ns` (or, when the runtime drives the call
+/// itself, until it has slept `left_ns`), then goes on with `answer` as the result of
+/// the import that waited.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wait {
+    wake_ns: u64,
+    left_ns: u64,
+    answer: i32,
+}
+
+impl Wait {
+    /// Pauses the call under way for `ns` of the runtime's clock, after which the
+    /// import that waits answers `answer`: the import returns the error this gives.
+    pub(crate) fn pause(ctx: &mut Ctx, ns: u64, answer: i32) -> wasmi::Error {
+        let wake_ns = ctx.io.clock.monotonic_ns().saturating_add(ns);
+        ctx.wait = Some(Wait { wake_ns, left_ns: ns, answer });
+        wasmi::Error::host(Waiting)
+    }
+}
+
+/// What stops the engine for a [`Wait`]: a pause, not a failure.
+#[derive(Debug)]
+struct Waiting;
+
+impl core::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the plugin waits on the clock")
+    }
+}
+
+impl wasmi::errors::HostError for Waiting {}
+
+/// Whether the wait the call is paused in is over (or there is none).
+fn wait_is_over(ctx: &mut Ctx) -> bool {
+    match ctx.wait {
+        Some(wait) => wait.left_ns == 0 || ctx.io.clock.monotonic_ns() >= wait.wake_ns,
+        None => true,
+    }
+}
+
+/// Sleeps on the runtime's clock for what is left of the wait, at most `at_most` ns.
+fn sleep_in_wait(ctx: &mut Ctx, at_most: u64) {
+    let Some(wait) = ctx.wait.as_mut() else {
+        return;
+    };
+    let left = wait.left_ns.min(wait.wake_ns.saturating_sub(ctx.io.clock.monotonic_ns()));
+    let nap = left.min(at_most);
+    wait.left_ns = left - nap;
+    if nap > 0 {
+        ctx.io.clock.sleep_ns(nap);
     }
 }

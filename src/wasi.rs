@@ -15,7 +15,7 @@
 //! | `args_sizes_get`, `args_get` | the [arguments](crate::Builder::args), NUL-terminated; none by default |
 //! | `environ_sizes_get`, `environ_get` | the [environment](crate::Builder::env) as `KEY=VALUE`, NUL-terminated; empty by default |
 //! | `proc_exit` | ends the running call with [`Error::Exit`](crate::Error::Exit), and the runtime starts the plugin afresh as after a trap; `proc_exit(0)` from `_start` is a normal end of initialisation, any other exit from an initialiser fails it |
-//! | `poll_oneoff` | waits for the earliest clock subscription, or not at all when one on stdin (always at its end), stdout or stderr (always ready) is there; the wait costs a unit of fuel per nanosecond, is at most [`max_sleep_ns`](crate::Limits::max_sleep_ns) and never past the call's deadline; the system clock sleeps, the fixed clock moves on at once; a subscription of an unknown type is `EINVAL` |
+//! | `poll_oneoff` | waits for the earliest clock subscription, or not at all when one on stdin (always at its end), stdout or stderr (always ready) is there; the wait costs a unit of fuel per nanosecond, is at most [`max_sleep_ns`](crate::Limits::max_sleep_ns) and never past the call's deadline; the system clock sleeps (a sliced call pauses instead, answering `Pending` until the wait is over), the fixed clock moves on at once; a subscription of an unknown type is `EINVAL` |
 //! | `sched_yield` | success |
 //!
 //! Every other function links too and answers an errno without touching memory. The
@@ -417,7 +417,8 @@ const EVENTRWFLAGS_HANGUP: u16 = 1;
 /// clock moves on at once), at most [`Limits::max_sleep_ns`](crate::Limits::max_sleep_ns)
 /// and never past the call's deadline, and every nanosecond waited costs a unit of
 /// fuel: a call cannot wait longer than its budget would let it run. A replay does
-/// not wait.
+/// not wait. A sliced call on a clock that advances by itself does not sleep here:
+/// the import pauses the call, which its host resumes when the wait is over.
 fn poll_oneoff(
     data: &mut [u8],
     ctx: &mut Ctx,
@@ -481,6 +482,8 @@ fn poll_oneoff(
             _ => return Ok(errno::INVAL),
         }
     }
+    // A sliced call waits between slices, on a clock whose time moves on by itself.
+    let mut pause_ns = 0;
     if ready.is_empty() {
         // Every subscription is a clock: wait for the earliest, at most as long as the
         // limits and the deadline allow, paying for it.
@@ -488,7 +491,11 @@ fn poll_oneoff(
         let waited = until_deadline(ctx, wait.min(ctx.limits.max_sleep_ns));
         ctx.meter.charge(waited)?;
         if !ctx.tape.replaying_now() && waited > 0 {
-            ctx.io.clock.sleep_ns(waited);
+            if ctx.defer_waits && ctx.io.clock.advances_by_itself() {
+                pause_ns = waited;
+            } else {
+                ctx.io.clock.sleep_ns(waited);
+            }
         }
         // Those that waited for the earliest fire (early, if the wait was cut short).
         ready.extend(
@@ -505,7 +512,12 @@ fn poll_oneoff(
         event[16..24].copy_from_slice(&nbytes.to_le_bytes());
         event[24..26].copy_from_slice(&flags.to_le_bytes());
     }
-    Ok(put(data, nevents, &(ready.len() as u32).to_le_bytes()))
+    let answer = put(data, nevents, &(ready.len() as u32).to_le_bytes());
+    if pause_ns > 0 {
+        // The events are written; the guest sees them once the wait is over.
+        return Err(crate::sliced::Wait::pause(ctx, pause_ns, answer));
+    }
+    Ok(answer)
 }
 
 /// `ns`, or less when the call's deadline comes sooner.
