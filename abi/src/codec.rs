@@ -187,6 +187,15 @@ pub trait Decode: Sized {
     /// Reads one value from `d`.
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError>;
 
+    /// The value of a struct field of this type that the input leaves out, or `None`
+    /// when such a field is required: [`DecodeError::MissingField`]. `None` by default;
+    /// `Option<T>` answers `Some(None)`, so a missing optional field reads as `None`,
+    /// as msgp and serde read it, whatever the field's type is called (an alias of
+    /// `Option` too). The derived `Decode` asks it for every field left out.
+    fn missing() -> Option<Self> {
+        None
+    }
+
     /// Reads a vector of values: an array of them, except for `u8`, whose vectors are
     /// byte strings (`bin`). What `Vec<T>` calls; an impl has no reason to override it.
     #[doc(hidden)]
@@ -1351,6 +1360,10 @@ impl<T: Decode> Decode for Option<T> {
         } else {
             T::decode(d).map(Some)
         }
+    }
+
+    fn missing() -> Option<Self> {
+        Some(None)
     }
 }
 
