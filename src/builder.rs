@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 use hookr_abi::codec::{Decode, Encode};
 
 use crate::error::Error;
-use crate::host_fn::{self, DynFn, Handler, HostCall, HostError, HostFn, HostFnName, HostSide, HostTable};
+use crate::host_fn::{self, DynHostFn, Handler, HostCall, HostError, HostFn, HostFnName, HostSide, HostTable};
 use crate::io::{self, Clock, RandomSource, Sink};
-use crate::limits::Limits;
+use crate::limits::{DecodeBounds, Limits};
 use crate::module::{BoxedHasher, Check, EngineConfig, Hasher, Module, NoVerify, Pinned, Source};
 use crate::runtime::{Ctx, Runtime};
 use crate::sliced::{CancelHandle, Watch};
@@ -51,7 +51,7 @@ pub struct Builder<'a, T: 'static> {
     table: Option<&'static [HostFn<T>]>,
     /// Every static table, when more than one is given.
     tables: Vec<&'static [HostFn<T>]>,
-    dyns: Vec<(HostFnName, DynFn<T>)>,
+    dyns: Vec<(HostFnName, DynHostFn<T>)>,
     handler: Option<Handler<T>>,
     handler_first: bool,
     logger: Option<io::Logger>,
@@ -169,7 +169,7 @@ impl<'a, T: 'static> Builder<'a, T> {
         name: impl Into<HostFnName>,
         f: impl FnMut(&mut T, &[u8], &mut Vec<u8>) -> Result<(), HostError> + Send + 'static,
     ) -> Self {
-        self.dyns.push((name.into(), Box::new(f)));
+        self.dyns.push((name.into(), DynHostFn::Bytes(Box::new(f))));
         self
     }
 
@@ -473,7 +473,9 @@ impl<'a, T: 'static> Builder<'a, T> {
             Some(table) if self.tables.is_empty() => core::slice::from_ref(table),
             _ => &self.tables[..],
         };
-        let table = HostTable::new(tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
+        let mut table =
+            HostTable::new(tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
+        table.bound_decodes(DecodeBounds::of(&self.limits));
         let tape = match (self.record.take(), self.tape.take()) {
             (Some(sink), _) => {
                 let header = Header {

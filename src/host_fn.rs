@@ -11,6 +11,7 @@ use hookr_abi::codec::{self, Decode, Encode};
 
 use crate::bytes;
 use crate::error::Error;
+use crate::limits::DecodeBounds;
 
 /// The error a host function hands back to the plugin, which reads it through
 /// `__host_error`.
@@ -156,7 +157,18 @@ where
     }
 }
 
-type Trampoline<T> = fn(fn(), &mut T, &[u8], &mut Vec<u8>) -> Result<(), HostError>;
+type Trampoline<T> = fn(fn(), &mut T, &[u8], &mut Vec<u8>, DecodeBounds) -> Result<(), HostError>;
+
+/// A typed host function registered as a closure, taking raw bytes and the bounds of
+/// decoding them.
+pub(crate) type TypedDynFn<T> =
+    Box<dyn FnMut(&mut T, &[u8], &mut Vec<u8>, DecodeBounds) -> Result<(), HostError> + Send>;
+
+/// A host function registered at run time: on bytes, or typed.
+pub(crate) enum DynHostFn<T> {
+    Bytes(DynFn<T>),
+    Typed(TypedDynFn<T>),
+}
 
 /// A named host function for a static table.
 ///
@@ -308,10 +320,16 @@ impl<T> HostFn<T> {
         self.binding.is_empty() && self.namespace.is_empty()
     }
 
-    pub(crate) fn call(&self, state: &mut T, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+    pub(crate) fn call(
+        &self,
+        state: &mut T,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        bounds: DecodeBounds,
+    ) -> Result<(), HostError> {
         match self.kind {
             Kind::Bytes(f) => f(state, payload, out),
-            Kind::Erased(f, trampoline) => trampoline(f, state, payload, out),
+            Kind::Erased(f, trampoline) => trampoline(f, state, payload, out, bounds),
         }
     }
 }
@@ -332,17 +350,32 @@ fn call_typed<T, In: Decode, Out: Encode>(
     state: &mut T,
     payload: &[u8],
     out: &mut Vec<u8>,
+    bounds: DecodeBounds,
 ) -> Result<(), HostError> {
     // SAFETY: `f` was made from a `TypedFn<T, In, Out>` in `HostFn::typed`, the only
     // place that pairs this instance of `call_typed` with a pointer.
     let f = unsafe { core::mem::transmute::<fn(), TypedFn<T, In, Out>>(f) };
-    let input: In =
-        codec::from_slice(payload).map_err(|e| HostError::from(alloc::format!("cannot decode request: {e}")))?;
-    let output = f(state, input)?;
-    codec::encode_into(&output, out).map_err(|e| HostError::from(alloc::format!("cannot encode response: {e}")))
+    let output = f(state, decode_request(payload, bounds)?)?;
+    encode_response(&output, out)
 }
 
-fn call_fixed<T, const N: usize>(f: fn(), state: &mut T, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+/// A typed host function's request, decoded within `bounds`.
+fn decode_request<In: Decode>(payload: &[u8], bounds: DecodeBounds) -> Result<In, HostError> {
+    bounds.decode(payload).map_err(|e| HostError::from(alloc::format!("cannot decode request: {e}")))
+}
+
+/// A typed host function's response, encoded into `out`.
+fn encode_response<Out: Encode>(output: &Out, out: &mut Vec<u8>) -> Result<(), HostError> {
+    codec::encode_into(output, out).map_err(|e| HostError::from(alloc::format!("cannot encode response: {e}")))
+}
+
+fn call_fixed<T, const N: usize>(
+    f: fn(),
+    state: &mut T,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+    _: DecodeBounds,
+) -> Result<(), HostError> {
     // SAFETY: `f` was made from a `FixedFn<T, N>` in `HostFn::bytes_fixed`, the only
     // place that pairs this instance of `call_fixed` with a pointer.
     let f = unsafe { core::mem::transmute::<fn(), FixedFn<T, N>>(f) };
@@ -358,18 +391,16 @@ fn call_fixed<T, const N: usize>(f: fn(), state: &mut T, payload: &[u8], out: &m
 /// Wraps a typed closure as a byte closure.
 pub(crate) fn typed_closure<T, In: Decode, Out: Encode>(
     mut f: impl FnMut(&mut T, In) -> Result<Out, HostError> + Send + 'static,
-) -> DynFn<T> {
-    Box::new(move |state: &mut T, payload: &[u8], out: &mut Vec<u8>| {
-        let input: In =
-            codec::from_slice(payload).map_err(|e| HostError::from(alloc::format!("cannot decode request: {e}")))?;
-        let output = f(state, input)?;
-        codec::encode_into(&output, out).map_err(|e| HostError::from(alloc::format!("cannot encode response: {e}")))
-    })
+) -> DynHostFn<T> {
+    DynHostFn::Typed(Box::new(move |state: &mut T, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds| {
+        let output = f(state, decode_request(payload, bounds)?)?;
+        encode_response(&output, out)
+    }))
 }
 
 enum Entry<T: 'static> {
     Static(&'static HostFn<T>),
-    Dyn(HostFnName, DynFn<T>),
+    Dyn(HostFnName, DynHostFn<T>),
 }
 
 /// Where a host call goes, as the guest's bytes: (binding, namespace, operation). A
@@ -419,6 +450,8 @@ pub(crate) enum Handler<T> {
 /// Every host function a runtime knows, and the handler for calls none of them answers.
 pub(crate) struct HostTable<T: 'static> {
     entries: Entries<T>,
+    /// How far the typed host functions decode their requests.
+    bounds: DecodeBounds,
     handler: Option<Handler<T>>,
     /// The handler answers the calls it takes before any host function is looked up
     /// (the Go hookr's order), not only those nothing else answers.
@@ -443,10 +476,11 @@ enum Entries<T: 'static> {
 impl<T> HostTable<T> {
     pub(crate) fn new(
         tables: &[&'static [HostFn<T>]],
-        dyns: Vec<(HostFnName, DynFn<T>)>,
+        dyns: Vec<(HostFnName, DynHostFn<T>)>,
         handler: Option<Handler<T>>,
         handler_first: bool,
     ) -> Result<Self, Error> {
+        let bounds = DecodeBounds::default();
         if let ([table], true) = (tables, dyns.is_empty()) {
             if table.len() <= SMALL_TABLE {
                 for (i, f) in table.iter().enumerate() {
@@ -454,7 +488,7 @@ impl<T> HostTable<T> {
                         return Err(registered_twice(f.key()));
                     }
                 }
-                return Ok(HostTable { entries: Entries::Small(table), handler, handler_first });
+                return Ok(HostTable { entries: Entries::Small(table), bounds, handler, handler_first });
             }
         }
         let mut entries: Vec<Entry<T>> = tables.iter().flat_map(|t| t.iter().map(Entry::Static)).collect();
@@ -464,7 +498,7 @@ impl<T> HostTable<T> {
             return Err(registered_twice(w[0].key()));
         }
         let plain = entries.iter().take_while(|e| matches!(e.key(), [b, n, _] if b.is_empty() && n.is_empty())).count();
-        Ok(HostTable { entries: Entries::Sorted { entries, plain }, handler, handler_first })
+        Ok(HostTable { entries: Entries::Sorted { entries, plain }, bounds, handler, handler_first })
     }
 
     /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
@@ -492,7 +526,7 @@ impl<T> HostTable<T> {
                     })
                 };
                 if let Some(f) = found {
-                    return f.call(state, payload, out);
+                    return f.call(state, payload, out, self.bounds);
                 }
             }
             Entries::Sorted { entries, plain: n } => {
@@ -503,8 +537,9 @@ impl<T> HostTable<T> {
                 };
                 if let Ok(i) = found {
                     return match &mut entries[i] {
-                        Entry::Static(f) => f.call(state, payload, out),
-                        Entry::Dyn(_, f) => f(state, payload, out),
+                        Entry::Static(f) => f.call(state, payload, out, self.bounds),
+                        Entry::Dyn(_, DynHostFn::Bytes(f)) => f(state, payload, out),
+                        Entry::Dyn(_, DynHostFn::Typed(f)) => f(state, payload, out, self.bounds),
                     };
                 }
             }
@@ -542,6 +577,11 @@ impl<T> HostTable<T> {
             Some(Handler::Plain(handler)) if plain => handler(state, operation, payload, out),
             _ => Err(not_registered(call)),
         }
+    }
+
+    /// Has the typed host functions decode their requests within `bounds`.
+    pub(crate) fn bound_decodes(&mut self, bounds: DecodeBounds) {
+        self.bounds = bounds;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -720,12 +760,12 @@ mod tests {
 
     #[test]
     fn lookup_with_binding_and_namespace_finds_the_whole_key() {
-        let dyns: Vec<(HostFnName, DynFn<u32>)> = alloc::vec![(
+        let dyns: Vec<(HostFnName, DynHostFn<u32>)> = alloc::vec![(
             ("x", "z", "a").into(),
-            Box::new(|_: &mut u32, _: &[u8], out: &mut Vec<u8>| {
+            DynHostFn::Bytes(Box::new(|_: &mut u32, _: &[u8], out: &mut Vec<u8>| {
                 out.extend_from_slice(b"dyn");
                 Ok(())
-            }),
+            })),
         )];
         let mut host = HostTable::new(&[TABLE, ADDRESSED], dyns, None, false).unwrap();
         assert!(matches!(host.entries, Entries::Sorted { plain, .. } if plain == TABLE.len()));

@@ -1,5 +1,7 @@
 //! Resource limits: fuel, memory, output and the sizes of what crosses the ABI.
 
+use hookr_abi::codec::{self, Decode, DecodeError, Decoder};
+
 use crate::error::Error;
 
 /// Limits that bound what one plugin may take from its host.
@@ -84,6 +86,19 @@ pub struct Limits {
     /// A call in slices waits between them, on a clock that advances by itself
     /// ([`SlicedCall`](crate::SlicedCall)).
     pub max_sleep_ns: u64,
+    /// The most native stack, in bytes, that decoding one typed value (a typed call's
+    /// response, a typed host function's request) may take for values nested in
+    /// values (default 256 KiB under `std`, 4 KiB without): past it the call fails
+    /// with a decode error instead of overflowing the stack. Types that hold
+    /// themselves (`Vec<Self>`, `Box<Self>`) with large fields inline take the most.
+    pub max_decode_stack: usize,
+    /// The most memory, in bytes, that the `Vec` elements and `Box`es of one decoded
+    /// typed value may take (default 64 MiB under `std`, 64 KiB without): a value can
+    /// take far more memory than its bytes on the wire (an empty map, one byte,
+    /// decodes into a struct of any size), so [`max_response`](Self::max_response)
+    /// alone does not bound it. Strings and byte strings take what they take on the
+    /// wire and are not counted.
+    pub max_decode_memory: usize,
 }
 
 impl Limits {
@@ -228,6 +243,18 @@ impl Limits {
         self
     }
 
+    /// This [`Limits`] with `max_decode_stack` set to `value`.
+    pub const fn with_max_decode_stack(mut self, value: usize) -> Self {
+        self.max_decode_stack = value;
+        self
+    }
+
+    /// This [`Limits`] with `max_decode_memory` set to `value`.
+    pub const fn with_max_decode_memory(mut self, value: usize) -> Self {
+        self.max_decode_memory = value;
+        self
+    }
+
     /// This [`Limits`] with `max_sleep_ns` set to `value`.
     pub const fn with_max_sleep_ns(mut self, value: u64) -> Self {
         self.max_sleep_ns = value;
@@ -253,7 +280,34 @@ impl Default for Limits {
             max_output_per_call: 1 << 20,
             retain_buffer: 64 << 10,
             max_sleep_ns: 100_000_000,
+            max_decode_stack: if cfg!(feature = "std") { 256 << 10 } else { 4 << 10 },
+            max_decode_memory: if cfg!(feature = "std") { 64 << 20 } else { 64 << 10 },
         }
+    }
+}
+
+/// The bounds of one typed decode: [`Limits::max_decode_stack`] and
+/// [`Limits::max_decode_memory`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeBounds {
+    stack: usize,
+    memory: usize,
+}
+
+impl DecodeBounds {
+    pub(crate) fn of(limits: &Limits) -> Self {
+        DecodeBounds { stack: limits.max_decode_stack, memory: limits.max_decode_memory }
+    }
+
+    /// Decodes one value that must span all of `bytes`, within these bounds.
+    pub(crate) fn decode<T: Decode>(self, bytes: &[u8]) -> Result<T, DecodeError> {
+        codec::from_decoder(Decoder::new(bytes).with_max_stack(self.stack).with_max_memory(self.memory))
+    }
+}
+
+impl Default for DecodeBounds {
+    fn default() -> Self {
+        DecodeBounds::of(&Limits::default())
     }
 }
 

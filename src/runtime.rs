@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::error_text;
 use crate::host_fn::{Host, HostSide};
 use crate::io::Logger;
-use crate::limits::{Limiter, Limits};
+use crate::limits::{DecodeBounds, Limiter, Limits};
 use crate::meter::{Meter, Usage};
 use crate::module::Module;
 use crate::output::Output;
@@ -722,7 +722,7 @@ impl<T: 'static> Runtime<T> {
         let result = codec::encode_into(input, &mut request)
             .map_err(Error::from)
             .and_then(|()| self.invoke_into(op, &request, &mut reply))
-            .and_then(|()| codec::from_slice(&reply).map_err(Error::from));
+            .and_then(|()| DecodeBounds::of(self.limits()).decode(&reply).map_err(Error::from));
         let keep = self.limits().retain_buffer;
         release(&mut request, keep);
         release(&mut reply, keep);

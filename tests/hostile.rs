@@ -357,6 +357,100 @@ fn payloads_nested_past_the_depth_limit_are_decode_errors_on_either_side() {
     assert_eq!(rt.invoke("echo", b"still here").unwrap(), b"still here");
 }
 
+/// A type that holds itself with 8 KiB inline on every level: a few dozen levels, well
+/// within the depth limit, would take more stack than a thread has.
+#[derive(Debug, hookr::codec::Encode, hookr::codec::Decode)]
+struct HeavyTree {
+    #[codec(default)]
+    blob: hookr::heapless::Vec<u8, 8192>,
+    #[codec(default)]
+    kids: Vec<HeavyTree>,
+}
+
+/// `levels` of `{"kids": [...]}` around an empty map.
+fn heavy_tree(levels: usize) -> Vec<u8> {
+    let mut bytes = b"\x81\xa4kids\x91".repeat(levels);
+    bytes.push(0x80);
+    bytes
+}
+
+#[test]
+fn recursive_types_with_large_fields_stop_at_the_stack_bound_on_either_side() {
+    let deep = heavy_tree(63);
+    let build = |limits: Limits| {
+        Runtime::builder(())
+            .bytes(&common::kitchen())
+            .limits(limits)
+            .host_fn_typed("heavy", |_, tree: HeavyTree| Ok(tree.kids.len() as u32))
+            .build()
+            .unwrap()
+    };
+    let mut rt = build(Limits::default());
+    // The plugin answers with the request itself: the host decodes its response.
+    let err = rt.call::<Raw, HeavyTree>("echo", &Raw(deep.clone())).unwrap_err();
+    let stack = Limits::default().max_decode_stack;
+    assert!(matches!(err, Error::Decode(hookr::codec::DecodeError::TooMuchStack(s)) if s == stack), "{err:?}");
+    // Through a typed host function: a host error the plugin reports.
+    let err = rt.invoke("h", &common::host_call("heavy", &deep)).unwrap_err().to_string();
+    assert!(err.contains("bytes of stack allow"), "{err}");
+    // A shallow tree goes through, and the runtime goes on.
+    let two: HeavyTree = rt.call("echo", &Raw(heavy_tree(2))).unwrap();
+    assert_eq!(two.kids.len(), 1);
+    let ok: u32 =
+        hookr::codec::from_slice(&rt.invoke("h", &common::host_call("heavy", &heavy_tree(1))).unwrap()).unwrap();
+    assert_eq!(ok, 1);
+    // A host on a small stack lowers the bound: then two levels are too many.
+    let mut small = build(Limits::default().with_max_decode_stack(1024));
+    let err = small.call::<Raw, HeavyTree>("echo", &Raw(heavy_tree(2))).unwrap_err();
+    assert!(matches!(err, Error::Decode(hookr::codec::DecodeError::TooMuchStack(1024))), "{err:?}");
+    assert_eq!(small.invoke("echo", b"still here").unwrap(), b"still here");
+}
+
+/// 4 KiB inline: an empty map, one byte on the wire, decodes into 4 KiB.
+#[derive(Debug, hookr::codec::Decode)]
+struct Fat {
+    #[codec(default)]
+    #[allow(dead_code)]
+    buf: hookr::heapless::Vec<u8, 4096>,
+}
+
+/// An array of `n` empty maps.
+fn fat_array(n: u32) -> Vec<u8> {
+    let mut bytes = vec![0xdd];
+    bytes.extend_from_slice(&n.to_be_bytes());
+    bytes.extend(std::iter::repeat_n(0x80, n as usize));
+    bytes
+}
+
+#[test]
+fn values_far_larger_in_memory_than_on_the_wire_stop_at_the_memory_bound() {
+    let mut rt = Runtime::builder(())
+        .bytes(&common::kitchen())
+        .host_fn_typed("fat", |_, fats: Vec<Fat>| Ok(fats.len() as u32))
+        .build()
+        .unwrap();
+    // 64 KiB on the wire would be 256 MiB of `Fat`s: refused at 64 MiB.
+    let bomb = fat_array(65_536);
+    let memory = Limits::default().max_decode_memory;
+    let err = rt.call::<Raw, Vec<Fat>>("echo", &Raw(bomb.clone())).unwrap_err();
+    assert!(matches!(err, Error::Decode(hookr::codec::DecodeError::TooMuchMemory(m)) if m == memory), "{err:?}");
+    let err = rt.invoke("h", &common::host_call("fat", &bomb)).unwrap_err().to_string();
+    assert!(err.contains("bytes of memory"), "{err}");
+    // Within the bound they decode.
+    let fats: Vec<Fat> = rt.call("echo", &Raw(fat_array(1000))).unwrap();
+    assert_eq!(fats.len(), 1000);
+    // The bound is the host's: 1 MiB holds this many of them, and not one more.
+    let fits = (1 << 20) / std::mem::size_of::<Fat>() as u32;
+    let mut tight = Runtime::builder(())
+        .bytes(&common::kitchen())
+        .limits(Limits::default().with_max_decode_memory(1 << 20))
+        .build()
+        .unwrap();
+    assert_eq!(tight.call::<Raw, Vec<Fat>>("echo", &Raw(fat_array(fits))).unwrap().len(), fits as usize);
+    let err = tight.call::<Raw, Vec<Fat>>("echo", &Raw(fat_array(fits + 1))).unwrap_err();
+    assert!(matches!(err, Error::Decode(hookr::codec::DecodeError::TooMuchMemory(m)) if m == 1 << 20), "{err:?}");
+}
+
 #[test]
 fn a_function_of_too_many_locals_fails_to_load() {
     // Called in a loop, a function of 30 000 locals makes each unit of fuel take about

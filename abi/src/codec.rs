@@ -152,8 +152,28 @@ pub use hookr_derive::{Decode, Encode};
 /// The stack a decode takes is this many levels times the frames of one level, which
 /// grow with what a type holds inline: a recursive type with a large inline field (a
 /// `heapless::Vec<u8, 8192>` beside its `Option<Box<Self>>`), or a thread or device
-/// with a small stack, wants fewer levels: [`Decoder::with_max_depth`].
+/// with a small stack, wants fewer levels: [`Decoder::with_max_depth`]. Outside
+/// WebAssembly a decoder also measures the stack itself ([`DEFAULT_MAX_STACK`]).
 pub const MAX_DEPTH: usize = 64;
+
+/// The most native stack, in bytes, that the nested values of one decode may take by
+/// default ([`Decoder::with_max_stack`]): 256 KiB, a small part of a thread's usual
+/// stack. Past it a decode fails with [`DecodeError::TooMuchStack`], whatever the
+/// depth, so that a recursive type with large inline fields cannot exhaust the stack.
+///
+/// WebAssembly guests do not measure their stack: there an overflow traps, which the
+/// host contains, and every instruction costs the interpreter.
+pub const DEFAULT_MAX_STACK: usize = 256 * 1024;
+
+/// The most memory, in bytes, that the `Vec` elements and `Box`es of one decode may
+/// take by default ([`Decoder::with_max_memory`]): 64 MiB. An element can take far
+/// more memory than its bytes on the wire (an empty map, one byte, decodes into a
+/// struct that holds a `heapless::Vec<u8, 4096>` inline), so the input's size alone
+/// does not bound it. Past it a decode fails with [`DecodeError::TooMuchMemory`].
+/// Strings and byte strings are not counted: they take what they take on the wire.
+///
+/// WebAssembly guests do not count: their memory is bounded by their host.
+pub const DEFAULT_MAX_MEMORY: usize = 64 << 20;
 
 /// A value that can be written as MessagePack.
 ///
@@ -206,6 +226,7 @@ pub trait Decode: Sized {
             // size of the input, and a value may be much larger in memory than on the wire.
             let mut items = Vec::with_capacity(len.min(16));
             for _ in 0..len {
+                d.take_memory(core::mem::size_of::<Self>())?;
                 items.push(Self::decode(d)?);
             }
             Ok(items)
@@ -245,9 +266,22 @@ pub fn encode_into<T: Encode + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(
     value.encode(&mut Encoder::new(out))
 }
 
-/// Decodes one value that must span all of `bytes`.
+/// Decodes one value that must span all of `bytes`, within the default bounds
+/// ([`MAX_DEPTH`], [`DEFAULT_MAX_STACK`], [`DEFAULT_MAX_MEMORY`]).
 pub fn from_slice<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let mut d = Decoder::new(bytes);
+    from_decoder(Decoder::new(bytes))
+}
+
+/// Decodes one value that must span all of the decoder's input: [`from_slice`] with a
+/// decoder of other bounds.
+///
+/// ```
+/// use hookr_abi::codec::{from_decoder, Decoder};
+/// let strings = [0x92, 0xa0, 0xa0];
+/// let two: Vec<String> = from_decoder(Decoder::new(&strings).with_max_memory(1 << 10)).unwrap();
+/// assert_eq!(two.len(), 2);
+/// ```
+pub fn from_decoder<T: Decode>(mut d: Decoder<'_>) -> Result<T, DecodeError> {
     let value = T::decode(&mut d)?;
     if d.remaining() != 0 {
         return Err(DecodeError::TrailingBytes(d.remaining()));
@@ -304,6 +338,16 @@ pub enum DecodeError {
     MissingField(&'static str),
     /// Arrays and maps nest deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// Nested values would take more than this many bytes of stack
+    /// ([`Decoder::with_max_stack`]). Not in WebAssembly, whose decoders do not
+    /// measure their stack.
+    #[cfg(not(target_family = "wasm"))]
+    TooMuchStack(usize),
+    /// `Vec` elements and `Box`es would take more than this many bytes of memory
+    /// ([`Decoder::with_max_memory`]). Not in WebAssembly, whose decoders do not
+    /// count.
+    #[cfg(not(target_family = "wasm"))]
+    TooMuchMemory(usize),
     /// A string, byte string or array is longer than the fixed capacity of the value
     /// it decodes into (a `heapless::String<N>` or `heapless::Vec<T, N>`): refused
     /// whole, never cut.
@@ -334,6 +378,14 @@ impl fmt::Display for DecodeError {
             DecodeError::OutOfRange(at) => write!(f, "number at offset {at} is out of range"),
             DecodeError::MissingField(name) => write!(f, "missing field `{name}`"),
             DecodeError::TooDeep => write!(f, "values nest deeper than {MAX_DEPTH} levels"),
+            #[cfg(not(target_family = "wasm"))]
+            DecodeError::TooMuchStack(limit) => {
+                write!(f, "values nest deeper than {limit} bytes of stack allow")
+            }
+            #[cfg(not(target_family = "wasm"))]
+            DecodeError::TooMuchMemory(limit) => {
+                write!(f, "the values would take more than {limit} bytes of memory")
+            }
             DecodeError::TooLong { offset, len, capacity } => {
                 write!(f, "value at offset {offset} has length {len}, more than its capacity of {capacity}")
             }
@@ -655,6 +707,20 @@ pub struct Decoder<'a> {
     pos: usize,
     /// How many more [`nested`](Decoder::nested) values the decode may go inside.
     depth_left: usize,
+    #[cfg(not(target_family = "wasm"))]
+    guard: Guard,
+}
+
+/// What a decoder outside WebAssembly measures: the stack its nested values take
+/// and the memory of the `Vec` elements and `Box`es it makes.
+#[cfg(not(target_family = "wasm"))]
+#[derive(Debug, Clone)]
+struct Guard {
+    /// The address of the outermost nested value's frame, while one is decoding.
+    stack_base: Option<usize>,
+    max_stack: usize,
+    max_memory: usize,
+    memory_used: usize,
 }
 
 // The shape of each value whose marker is 0xc0..=0xff, for `Decoder::skip_one`: the
@@ -733,7 +799,98 @@ const KIND_NAME: [&str; 4] = ["string", "bytes", "array", "map"];
 impl<'a> Decoder<'a> {
     /// A decoder at the start of `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Decoder { input, pos: 0, depth_left: MAX_DEPTH }
+        Decoder {
+            input,
+            pos: 0,
+            depth_left: MAX_DEPTH,
+            #[cfg(not(target_family = "wasm"))]
+            guard: Guard {
+                stack_base: None,
+                max_stack: DEFAULT_MAX_STACK,
+                max_memory: DEFAULT_MAX_MEMORY,
+                memory_used: 0,
+            },
+        }
+    }
+
+    /// This decoder, letting the nested values of a decode take at most `bytes` of
+    /// native stack instead of [`DEFAULT_MAX_STACK`], measured from where the
+    /// outermost one begins: past it the decode fails with
+    /// [`DecodeError::TooMuchStack`]. A thread or device with a small stack wants
+    /// less. Does nothing in WebAssembly (see [`DEFAULT_MAX_STACK`]).
+    ///
+    /// ```
+    /// use hookr_abi::codec::{Decode, DecodeError, Decoder};
+    /// // A type that holds itself, 20 levels deep.
+    /// #[derive(Debug, Decode)]
+    /// struct Node {
+    ///     #[codec(default)]
+    ///     next: Vec<Node>,
+    /// }
+    /// let mut deep = Vec::new();
+    /// for _ in 0..20 {
+    ///     deep.extend_from_slice(b"\x81\xa4next\x91");
+    /// }
+    /// deep.push(0x80);
+    /// assert!(Node::decode(&mut Decoder::new(&deep)).is_ok());
+    /// # #[cfg(not(target_family = "wasm"))]
+    /// assert_eq!(
+    ///     Node::decode(&mut Decoder::new(&deep).with_max_stack(64)).unwrap_err(),
+    ///     DecodeError::TooMuchStack(64)
+    /// );
+    /// ```
+    #[cfg_attr(target_family = "wasm", allow(unused_mut))]
+    pub fn with_max_stack(mut self, bytes: usize) -> Self {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            self.guard.max_stack = bytes;
+        }
+        let _ = bytes;
+        self
+    }
+
+    /// This decoder, letting the `Vec` elements and `Box`es it makes take at most
+    /// `bytes` of memory (their size in memory, not on the wire) instead of
+    /// [`DEFAULT_MAX_MEMORY`]: past it the decode fails with
+    /// [`DecodeError::TooMuchMemory`]. Does nothing in WebAssembly.
+    ///
+    /// ```
+    /// use hookr_abi::codec::{Decode, DecodeError, Decoder};
+    /// // 1 000 empty strings: 1 003 bytes on the wire, 24 000 bytes of `String`s.
+    /// let mut strings = vec![0xdc, 0x03, 0xe8];
+    /// strings.extend([0xa0; 1000]);
+    /// assert_eq!(Vec::<String>::decode(&mut Decoder::new(&strings)).unwrap().len(), 1000);
+    /// # #[cfg(not(target_family = "wasm"))]
+    /// assert_eq!(
+    ///     Vec::<String>::decode(&mut Decoder::new(&strings).with_max_memory(4096)).unwrap_err(),
+    ///     DecodeError::TooMuchMemory(4096)
+    /// );
+    /// ```
+    #[cfg_attr(target_family = "wasm", allow(unused_mut))]
+    pub fn with_max_memory(mut self, bytes: usize) -> Self {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            self.guard.max_memory = bytes;
+        }
+        let _ = bytes;
+        self
+    }
+
+    /// Counts `bytes` of memory that a decoded value takes beyond its bytes on the
+    /// wire (a `Vec` element, a `Box`) against [`with_max_memory`](Self::with_max_memory).
+    /// A hand-written impl of a container should call it for what it allocates.
+    #[inline]
+    pub fn take_memory(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            let guard = &mut self.guard;
+            match guard.memory_used.checked_add(bytes) {
+                Some(used) if used <= guard.max_memory => guard.memory_used = used,
+                _ => return Err(DecodeError::TooMuchMemory(guard.max_memory)),
+            }
+        }
+        let _ = bytes;
+        Ok(())
     }
 
     /// This decoder, following at most `levels` [`nested`](Self::nested) values
@@ -758,14 +915,39 @@ impl<'a> Decoder<'a> {
     /// that a payload nested deeper than [`MAX_DEPTH`] levels fails with
     /// [`DecodeError::TooDeep`] instead of exhausting the stack. A hand-written impl
     /// that can recurse into its own type without going through them should call it too.
+    ///
+    /// Outside WebAssembly it also measures the stack: a nested value that begins
+    /// more than [`with_max_stack`](Self::with_max_stack) bytes below where the
+    /// outermost one began fails with [`DecodeError::TooMuchStack`].
     #[inline]
     pub fn nested<T>(&mut self, decode: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<T, DecodeError> {
         if self.depth_left == 0 {
             return Err(DecodeError::TooDeep);
         }
+        #[cfg(not(target_family = "wasm"))]
+        let outermost = {
+            // Where this level's frame is: the distance from the outermost level's is
+            // the stack the nesting takes, whatever each level holds.
+            let marker = 0u8;
+            let here = core::ptr::addr_of!(marker) as usize;
+            match self.guard.stack_base {
+                None => {
+                    self.guard.stack_base = Some(here);
+                    true
+                }
+                Some(base) if base.abs_diff(here) > self.guard.max_stack => {
+                    return Err(DecodeError::TooMuchStack(self.guard.max_stack))
+                }
+                Some(_) => false,
+            }
+        };
         self.depth_left -= 1;
         let value = decode(self);
         self.depth_left += 1;
+        #[cfg(not(target_family = "wasm"))]
+        if outermost {
+            self.guard.stack_base = None;
+        }
         value
     }
 
@@ -1329,6 +1511,7 @@ impl<T: Encode + ?Sized> Encode for Box<T> {
 }
 impl<T: Decode> Decode for Box<T> {
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        d.take_memory(core::mem::size_of::<T>())?;
         d.nested(|d| T::decode(d).map(Box::new))
     }
 }
