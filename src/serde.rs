@@ -1,6 +1,6 @@
 //! Typed payloads for serde types.
 
-use hookr_abi::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder};
+use hookr_abi::codec::{Decode, DecodeError, Decoder, Encode, EncodeError, Encoder, MAX_DEPTH};
 
 /// Makes any serde type a typed payload, written the msgp way (structs as maps keyed by
 /// field name) and read from either the map or the array form.
@@ -29,8 +29,42 @@ impl<T: serde::Serialize> Encode for Serde<T> {
 }
 
 impl<T: serde::de::DeserializeOwned> Decode for Serde<T> {
+    /// Reads the value with `rmp-serde`, following at most [`MAX_DEPTH`] nested arrays
+    /// and maps, as hookr's own decoder does. That is all it bounds: the stack and
+    /// memory of serde's visitors are the type's own, so a type that holds itself
+    /// beside large inline fields is safer with the codec's derives
+    /// ([`Limits::max_decode_stack`](crate::Limits::max_decode_stack)).
     fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
         let raw = d.raw()?;
-        rmp_serde::from_slice(raw).map(Serde).map_err(|err| DecodeError::Custom(alloc::format!("{err}").into()))
+        let mut de = rmp_serde::Deserializer::from_read_ref(raw);
+        de.set_max_depth(MAX_DEPTH);
+        T::deserialize(&mut de).map(Serde).map_err(|err| DecodeError::Custom(alloc::format!("{err}").into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_bounded_as_the_codec_bounds_it() {
+        #[derive(serde::Deserialize)]
+        struct Tree {
+            #[allow(dead_code)]
+            kids: alloc::vec::Vec<Tree>,
+        }
+        let nest = |levels: usize| {
+            let mut bytes = b"\x81\xa4kids\x91".repeat(levels);
+            bytes.extend_from_slice(b"\x81\xa4kids\x90");
+            bytes
+        };
+        // Each level is a map and an array: two nestings.
+        assert!(hookr_abi::codec::from_slice::<Serde<Tree>>(&nest(MAX_DEPTH / 2 - 2)).is_ok());
+        // One level more is past serde's bound (it was 1 024 levels).
+        let err = hookr_abi::codec::from_slice::<Serde<Tree>>(&nest(MAX_DEPTH / 2 - 1)).err().unwrap();
+        assert!(matches!(&err, DecodeError::Custom(why) if why.contains("depth")), "{err:?}");
+        // Far past it, the raw value is not even taken.
+        let err = hookr_abi::codec::from_slice::<Serde<Tree>>(&nest(MAX_DEPTH)).err().unwrap();
+        assert_eq!(err, DecodeError::TooDeep);
     }
 }
