@@ -135,7 +135,7 @@ fn a_wait_in_slices_of_little_fuel_is_paid_then_waited() {
 }
 
 #[test]
-fn an_abandoned_wait_leaves_a_runtime_that_starts_afresh() {
+fn an_abandoned_or_leaked_wait_leaves_a_runtime_that_starts_afresh() {
     let wasm = wat::parse_str(WAITER).unwrap();
     let clock = HandClock { naps_move_time: true, ..HandClock::default() };
     let mut rt = Runtime::builder(()).bytes(&wasm).clock(clock.clone()).build().unwrap();
@@ -146,6 +146,13 @@ fn an_abandoned_wait_leaves_a_runtime_that_starts_afresh() {
     // The next call runs from the start, in a fresh instance, and waits whole.
     assert_eq!(rt.invoke("wait", b"").unwrap(), waited_answer());
     assert_eq!(clock.naps(), 1);
+    // A call leaked while it waits leaves no pause behind either.
+    let mut out = Vec::new();
+    let mut call = rt.start_sliced("wait", b"", &mut out).unwrap();
+    assert!(call.resume(100_000_000).is_pending());
+    std::mem::forget(call);
+    assert_eq!(rt.invoke("wait", b"").unwrap(), waited_answer());
+    assert_eq!(clock.naps(), 2);
 }
 
 #[test]
