@@ -72,24 +72,25 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// Parses a 64-digit hex SHA-256 (either case).
+///
+/// A malformed one is described by characters, not bytes: how many were given, and the
+/// first that is not a hex digit with its index, so that the message points at what the
+/// user typed whatever its encoding.
 pub fn parse_sha256(hex: &str) -> Result<[u8; 32], Error> {
-    let hex = hex.as_bytes();
-    if hex.len() != 64 {
+    let given = hex.chars().count();
+    if given != 64 {
         return Err(Error::MalformedHash(
-            alloc::format!("a SHA-256 hash has 64 hex digits, this one has {}", hex.len()).into(),
+            alloc::format!("a SHA-256 hash has 64 hex digits, this one has {given} characters").into(),
         ));
     }
     let mut out = [0u8; 32];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        let digit = |c: u8| match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(Error::MalformedHash(
-                alloc::format!("{:?} at position {} is not a hex digit", c as char, 2 * i).into(),
-            )),
-        };
-        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    for (i, c) in hex.chars().enumerate() {
+        // `to_digit` takes ASCII digits and letters only, so 64 of them are 64 bytes.
+        let digit = c
+            .to_digit(16)
+            .ok_or_else(|| Error::MalformedHash(alloc::format!("{c:?} at position {i} is not a hex digit").into()))?
+            as u8;
+        out[i / 2] |= if i % 2 == 0 { digit << 4 } else { digit };
     }
     Ok(out)
 }

@@ -21,7 +21,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | the call failed: plugin error, host error, `proc_exit` during the call, a response `--msgpack` cannot read, or output (or `new`'s files) that cannot be written |
-//! | 2 | usage: bad arguments, unreadable `--input-file`, `--msgpack` input that is not JSON, a name, folder or `--guest-kit` that `new` cannot use |
+//! | 2 | usage: bad arguments, unreadable `--input-file`, `--msgpack` input that is not JSON, a `--record` path that is the plugin, a folder or cannot be created, a name, folder or `--guest-kit` that `new` cannot use |
 //! | 3 | the plugin could not be loaded: unreadable file, malformed or mismatched hash, invalid module, missing export, missing import, failed initialiser |
 //! | 4 | the plugin was stopped: trap, out of fuel, timeout, memory limit, oversized data, a bad guest pointer |
 //!
@@ -63,7 +63,8 @@ Exit status:
      a response --msgpack cannot read, or output (or new's files) that cannot
      be written
   2  usage: bad arguments, unreadable --input-file, --msgpack input that is not JSON,
-     a name, folder or --guest-kit that `new` cannot use
+     a --record path that is the plugin, a folder or cannot be created, a name,
+     folder or --guest-kit that `new` cannot use
   3  the plugin could not be loaded: unreadable file, malformed or mismatched hash,
      invalid module, missing export, missing import, failed initialiser, or any
      trap or limit while it was being instantiated
@@ -171,6 +172,9 @@ struct InvokeArgs {
     /// The payload is JSON, sent as MessagePack (objects as maps); the MessagePack
     /// response is printed as one line of JSON.
     ///
+    /// With no INPUT and no --input-file the payload is empty (no bytes), as without
+    /// --msgpack.
+    ///
     /// MessagePack bin values are printed as base64 strings; map keys that are not
     /// strings become their JSON text ("1"); NaN and infinities become the strings
     /// "NaN", "Infinity" and "-Infinity". Extension values are refused.
@@ -180,6 +184,9 @@ struct InvokeArgs {
     #[arg(long)]
     deterministic: bool,
     /// Record a transcript of the call to PATH, to replay with `hookr replay`.
+    ///
+    /// PATH is replaced once the call ran, failed or not; a plugin that cannot be
+    /// loaded leaves it as it was. PATH cannot be the plugin itself.
     #[arg(long, value_name = "PATH")]
     record: Option<PathBuf>,
 }
@@ -332,9 +339,12 @@ fn read_input(args: &InvokeArgs) -> Result<Vec<u8>, Failure> {
 
 fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     let mut payload = read_input(args)?;
-    if args.msgpack {
+    // A left-out input is no payload, with --msgpack as without; one given is JSON.
+    let given = args.input.is_some() || args.input_file.is_some();
+    if args.msgpack && given {
         payload = json::json_to_msgpack(&payload).map_err(|e| Failure::new(EXIT_USAGE, e))?;
     }
+    let mut record = args.record.as_deref().map(|path| Recording::start(path, &args.file)).transpose()?;
 
     let mut builder =
         Runtime::builder(()).file(&args.file).stdout(std::io::stderr()).stderr(std::io::stderr()).logger(|line| {
@@ -361,11 +371,10 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     if args.deterministic {
         builder = builder.deterministic();
     }
-    if let Some(path) = &args.record {
-        let file = std::fs::File::create(path)
-            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot create `{}`: {e}", path.display())))?;
-        builder = builder.record(file);
+    if let Some(recording) = &mut record {
+        builder = builder.record(recording.file.take().expect("a recording starts with its file"));
     }
+    // A failed build drops `record`, which removes its file: PATH is left as it was.
     let mut rt = builder.build().map_err(|e| {
         let message = match e {
             Error::Io { .. } => e.to_string(),
@@ -377,15 +386,95 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     })?;
 
     let op = &args.operation;
-    let response = rt
-        .invoke(op, &payload)
-        .map_err(|e| Failure::new(status_of(&e), format!("call to `{}` failed: {e}", shorten(op))))?;
+    let result = rt.invoke(op, &payload);
+    // The transcript is kept whether the call failed or not: a failure is worth a replay.
+    // The runtime holds the file; it is closed before the file takes PATH's place.
+    drop(rt);
+    let kept = record.map_or(Ok(()), Recording::finish);
+    let response = match (result, kept) {
+        (Ok(response), Ok(())) => response,
+        (Ok(_), Err(failure)) => return Err(failure),
+        (Err(e), kept) => {
+            let mut message = format!("call to `{}` failed: {e}", shorten(op));
+            if let Err(failure) = kept {
+                message = format!("{message}; {}", failure.message);
+            }
+            return Err(Failure::new(status_of(&e), message));
+        }
+    };
     if args.msgpack {
         let mut text = json::msgpack_to_json(&response).map_err(|e| Failure::new(EXIT_CALL, e))?;
         text.push('\n');
         write_stdout(text.as_bytes())
     } else {
         write_stdout(&response)
+    }
+}
+
+/// A transcript `invoke --record PATH` writes: into a fresh file beside PATH, which
+/// takes PATH's place once the call ran ([`finish`](Self::finish)) and is removed if it
+/// never does, so that a plugin that cannot be loaded leaves PATH as it was.
+struct Recording {
+    /// The file until the runtime takes it.
+    file: Option<std::fs::File>,
+    temporary: PathBuf,
+    path: PathBuf,
+    /// Whether `temporary` is gone, renamed or removed.
+    done: bool,
+}
+
+impl Recording {
+    /// Creates the temporary file for a transcript to `path`, after checking that
+    /// `path` names neither the plugin nor a folder.
+    fn start(path: &Path, plugin: &Path) -> Result<Recording, Failure> {
+        let usage = |why: &str| Failure::new(EXIT_USAGE, format!("--record `{}`: {why}", path.display()));
+        if path.file_name().is_none() {
+            return Err(usage("not a file name"));
+        }
+        if path.is_dir() {
+            return Err(usage("is a folder"));
+        }
+        // An existing PATH is replaced where it really is, so a symbolic link to the
+        // transcript stays one.
+        let target = path.canonicalize().ok();
+        if target.is_some() && target == plugin.canonicalize().ok() {
+            return Err(usage("is the plugin itself, which the transcript would replace"));
+        }
+        let target = target.unwrap_or_else(|| path.to_path_buf());
+        let dir = match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        // Beside PATH, so that the rename stays on one file system; `create_new` never
+        // opens an existing file, so a name anything else holds is skipped, not shared.
+        let mut attempt = 0u32;
+        loop {
+            let temporary = dir.join(format!(".hookr-record-{}-{attempt}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&temporary) {
+                Ok(file) => return Ok(Recording { file: Some(file), temporary, path: target, done: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+                Err(e) => return Err(Failure::new(EXIT_USAGE, format!("cannot create `{}`: {e}", path.display()))),
+            }
+        }
+    }
+
+    /// Puts the transcript in PATH's place; the runtime that wrote it must be gone.
+    fn finish(mut self) -> Result<(), Failure> {
+        drop(self.file.take());
+        std::fs::rename(&self.temporary, &self.path).map_err(|e| {
+            Failure::new(EXIT_CALL, format!("cannot write the transcript to `{}`: {e}", self.path.display()))
+        })?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if !self.done {
+            drop(self.file.take());
+            let _ = std::fs::remove_file(&self.temporary);
+        }
     }
 }
 

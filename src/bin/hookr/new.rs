@@ -6,6 +6,7 @@
 //! for one 64 KiB page of memory), `src/lib.rs` with a byte function and a typed one,
 //! a README and a `.gitignore`.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -36,14 +37,32 @@ pub fn run(args: &NewArgs) -> Result<(), Failure> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| Failure::new(EXIT_USAGE, format!("`{}` does not end in a plugin name", dir.display())))?;
     check_name(name)?;
+    // `NAME/.` as `NAME`: the folder is created by its own name below.
+    let dir = &dir.parent().unwrap_or(Path::new("")).join(name);
     let kit = args.guest_kit.as_deref().map(guest_kit).transpose()?;
     if dir.exists() {
         return Err(Failure::new(EXIT_USAGE, format!("`{}` already exists", dir.display())));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::new(EXIT_CALL, format!("cannot create `{}`: {e}", dir.display())))?;
-    let dependency = match (&args.guest_kit, kit) {
-        (Some(given), Some(kit)) => {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::new(EXIT_CALL, format!("cannot create `{}`: {e}", parent.display())))?;
+    }
+    // `create_dir`, not `create_dir_all`: the folder is this run's own, so a failure
+    // below may remove it without touching anything that was there before.
+    std::fs::create_dir(dir).map_err(|e| Failure::new(EXIT_CALL, format!("cannot create `{}`: {e}", dir.display())))?;
+    let written = write_crate(dir, name, args.guest_kit.as_deref().zip(kit));
+    if written.is_err() {
+        // A half-written crate would only make the next attempt fail as "already exists".
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    written
+}
+
+/// Writes the crate's files into `dir`, which exists and is empty; `kit` is the
+/// `--guest-kit` as given and as checked.
+fn write_crate(dir: &Path, name: &str, kit: Option<(&Path, PathBuf)>) -> Result<(), Failure> {
+    let dependency = match kit {
+        Some((given, kit)) => {
             // A relative --guest-kit stays relative, from the new folder: the crate and
             // the kit can move together, and a plugin inside a checkout builds the
             // same wherever the checkout is.
@@ -51,7 +70,7 @@ pub fn run(args: &NewArgs) -> Result<(), Failure> {
             let path = if given.is_relative() { relative(&from, &kit) } else { kit };
             format!("{{ path = \"{}\" }}", toml_path(&path)?)
         }
-        _ => format!("\"{}\"", kit_version()),
+        None => format!("\"{}\"", kit_version()),
     };
     let lib = name.replace('-', "_");
     let fill =
@@ -122,10 +141,36 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
     up.chain(to[common..].iter().copied()).collect()
 }
 
-/// `path` as the content of a TOML basic string: `/` between its parts, `"` escaped.
+/// `path` as the content of a TOML basic string, exactly: its separators as they are,
+/// `"`, `\\` and control characters escaped.
 fn toml_path(path: &Path) -> Result<String, Failure> {
-    let text = path.to_str().ok_or_else(|| Failure::new(EXIT_USAGE, "the guest kit's path is not UTF-8"))?;
-    Ok(text.replace('\\', "/").replace('"', "\\\""))
+    let text = path
+        .to_str()
+        .ok_or_else(|| Failure::new(EXIT_USAGE, format!("--guest-kit `{}`: the path is not UTF-8", path.display())))?;
+    Ok(toml_escape(text))
+}
+
+/// `text` escaped for a TOML basic string (between `"`s).
+fn toml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            // TOML refuses the other C0 controls and DEL unescaped; C1 ones it takes,
+            // but escaped they cannot reach a terminal that shows the file.
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
@@ -273,3 +318,17 @@ let reply = rt.invoke("shout", b"hello")?;
       target/wasm32-unknown-unknown/release/{lib}.wasm -o {lib}.wasm
   ```
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::toml_escape;
+
+    #[test]
+    fn toml_strings_escape_quotes_backslashes_and_controls() {
+        assert_eq!(toml_escape("../targets/guest"), "../targets/guest");
+        assert_eq!(toml_escape(r"C:\kit\bs"), r"C:\\kit\\bs");
+        assert_eq!(toml_escape("a\"b"), "a\\\"b");
+        assert_eq!(toml_escape("\n\r\t\u{8}\u{c}"), "\\n\\r\\t\\b\\f");
+        assert_eq!(toml_escape("\0\u{1b}\u{7f}\u{85}é"), "\\u0000\\u001B\\u007F\\u0085é");
+    }
+}

@@ -80,7 +80,9 @@ pub fn show(path: &Path) -> Result<(), Failure> {
         let _ = writeln!(out, "args     {}", json_text(&h.args.join(" ")));
     }
     for (k, v) in &h.env {
-        let _ = writeln!(out, "env      {k}={v}");
+        // Quoted apart, so that neither a line break nor an `=` inside one can pass for
+        // another record or another variable.
+        let _ = writeln!(out, "env      {}={}", json_text(k), json_text(v));
     }
     let mut call = 0;
     loop {
