@@ -136,3 +136,99 @@ fn derived_types_write_what_serde_types_write() {
         assert_eq!(codec::from_slice::<Command>(&derived).unwrap(), c);
     }
 }
+
+#[test]
+fn left_out_fields_read_as_their_type_or_default_says() {
+    use hookr::codec::{Decode, Decoder, Encode};
+
+    /// An `Option` under another name is as optional as `Option` itself.
+    type Opt<T> = Option<T>;
+
+    #[derive(Debug, PartialEq, Encode, Decode, serde::Serialize, serde::Deserialize)]
+    struct Aliased {
+        a: Opt<u8>,
+        b: core::option::Option<u8>,
+        c: u8,
+    }
+    let sparse = b"\x81\xa1c\x07";
+    let want = Aliased { a: None, b: None, c: 7 };
+    assert_eq!(codec::from_slice::<Aliased>(sparse).unwrap(), want);
+    assert_eq!(codec::from_slice::<Serde<Aliased>>(sparse).unwrap().0, want);
+    assert_eq!(codec::from_slice::<Aliased>(b"\x81\xa1a\x01"), Err(DecodeError::MissingField("c")));
+    // The array form too: the fields after the end of a shorter array.
+    assert_eq!(codec::from_slice::<Aliased>(b"\x91\x01"), Err(DecodeError::MissingField("c")));
+
+    /// A generic field is optional when its type is.
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    struct Generic<T> {
+        a: T,
+    }
+    assert_eq!(codec::from_slice::<Generic<Option<u8>>>(b"\x80").unwrap(), Generic { a: None });
+    assert_eq!(codec::from_slice::<Generic<u8>>(b"\x80"), Err(DecodeError::MissingField("a")));
+
+    /// A type that says what a left-out field of it is; `default` still comes first.
+    #[derive(Debug, PartialEq)]
+    struct Level(u8);
+    impl Default for Level {
+        fn default() -> Self {
+            Level(2)
+        }
+    }
+    impl Decode for Level {
+        fn decode(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+            u8::decode(d).map(Level)
+        }
+        fn missing() -> Option<Self> {
+            Some(Level(1))
+        }
+    }
+    #[derive(Debug, PartialEq, Decode)]
+    struct Levels {
+        by_type: Level,
+        #[codec(default)]
+        by_attribute: Level,
+    }
+    assert_eq!(codec::from_slice::<Levels>(b"\x80").unwrap(), Levels { by_type: Level(1), by_attribute: Level(2) });
+
+    /// A tuple struct or variant: an array may stop before the fields marked `default`,
+    /// as serde's `default` lets a sequence stop (rmp-serde itself wants every element).
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    struct TupDefault(u8, #[codec(default)] u8);
+    let cases: [(&[u8], Result<TupDefault, DecodeError>); 4] = [
+        (b"\x90", Err(DecodeError::MissingField("0"))),
+        (b"\x91\x01", Ok(TupDefault(1, 0))),
+        (b"\x92\x01\x02", Ok(TupDefault(1, 2))),
+        (b"\x93\x01\x02\x03", Ok(TupDefault(1, 2))),
+    ];
+    for (bytes, want) in cases {
+        assert_eq!(codec::from_slice::<TupDefault>(bytes), want, "{bytes:02x?}");
+    }
+    assert_eq!(codec::to_vec(&TupDefault(1, 0)).unwrap(), b"\x92\x01\x00");
+
+    /// Every field marked, one skipped (it takes no position), one without `Default` in
+    /// front: the fields from the first marked one on may all be left out.
+    #[derive(Debug, PartialEq, Decode)]
+    struct Trailing(Level, #[codec(default)] u8, #[codec(skip)] u16, #[codec(default)] String);
+    assert_eq!(codec::from_slice::<Trailing>(b"\x91\x09").unwrap(), Trailing(Level(9), 0, 0, String::new()));
+    assert_eq!(codec::from_slice::<Trailing>(b"\x92\x09\x03").unwrap(), Trailing(Level(9), 3, 0, String::new()));
+    assert_eq!(codec::from_slice::<Trailing>(b"\x93\x09\x03\xa1x").unwrap(), Trailing(Level(9), 3, 0, "x".into()));
+    // A required field is required even when the type would say what a missing one is.
+    assert_eq!(codec::from_slice::<Trailing>(b"\x90"), Err(DecodeError::MissingField("0")));
+
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    struct AllDefault(#[codec(default)] u8, #[codec(default)] Option<u8>);
+    assert_eq!(codec::from_slice::<AllDefault>(b"\x90").unwrap(), AllDefault(0, None));
+    assert_eq!(codec::from_slice::<AllDefault>(b"\x91\x05").unwrap(), AllDefault(5, None));
+
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    enum Command {
+        Move(i8, #[codec(default)] i8),
+    }
+    for (bytes, want) in
+        [(&b"\x81\xa4Move\x91\x01"[..], Command::Move(1, 0)), (b"\x81\xa4Move\x92\x01\xff", Command::Move(1, -1))]
+    {
+        assert_eq!(codec::from_slice::<Command>(bytes).unwrap(), want);
+    }
+    assert_eq!(codec::from_slice::<Command>(b"\x81\xa4Move\x90"), Err(DecodeError::MissingField("0")));
+    assert_eq!(codec::to_vec(&Command::Move(1, 0)).unwrap(), b"\x81\xa4Move\x92\x01\x00");
+}

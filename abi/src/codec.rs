@@ -55,8 +55,10 @@
 //! Decoding accepts a struct as a map or as an array of its fields in declaration
 //! order, skips fields it does not know, keeps the last value of a field given twice,
 //! reads a byte field from a str too, and fails with [`DecodeError::MissingField`] when
-//! a field is missing, except an `Option` field (which is `None`) and a field marked
-//! `default`.
+//! a field is missing, except a field marked `default` and a field whose type says what
+//! a missing one is ([`Decode::missing`]: `None` for an `Option`, under whatever name).
+//! A tuple struct or variant reads a shorter array when the fields it leaves out are
+//! all marked `default`.
 //!
 //! # Attributes
 //!
@@ -68,8 +70,13 @@
 //!   struct variant (its fields): the style of the names not renamed one by one, one
 //!   of `lowercase`, `UPPERCASE`, `PascalCase` (Go's exported names, which msgp uses
 //!   for fields without a tag), `camelCase`, `snake_case`, `SCREAMING_SNAKE_CASE`,
-//!   `kebab-case`, `SCREAMING-KEBAB-CASE`.
-//! - `default` on a field: missing is `Default::default()` rather than an error.
+//!   `kebab-case`, `SCREAMING-KEBAB-CASE`. Names follow serde's `rename_all` of the
+//!   same name, fields (snake_case in Rust) and variants (PascalCase) each by serde's
+//!   own rules, so a type shared with a serde peer has the same names: `my_field` in
+//!   `UPPERCASE` is `MY_FIELD`, `HTTPServer` in `snake_case` is `h_t_t_p_server`.
+//! - `default` on a field: missing is `Default::default()` rather than an error. In a
+//!   tuple struct or variant only trailing fields can be missing, so every field after
+//!   one marked `default` must be marked too; a newtype's field cannot be.
 //! - `skip` on a field: neither written nor read; decoding fills it with
 //!   `Default::default()`.
 //! - `crate = "path::to::codec"` on the type: the codec module the generated code

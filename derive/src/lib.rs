@@ -9,6 +9,24 @@
 //! needs no dependency beyond the one it names. The layout and the `#[codec(...)]`
 //! attributes are in the docs of `hookr_abi::codec`.
 //!
+//! `rename_all` names as serde's `rename_all` of the same name does, so that a type
+//! shared with a serde peer (`hookr::Serde`, rmp-serde) has the same names on the wire:
+//! a field is taken to be snake_case and a variant PascalCase, and each has serde's
+//! rules. A field keeps its underscores in `snake_case` and `lowercase`, has them
+//! upper-cased in `UPPERCASE` and `SCREAMING_SNAKE_CASE`, made hyphens in the kebab
+//! styles, and dropped in `PascalCase` and `camelCase` (`my_field` is `MyField`,
+//! `myField`). A variant is split before every upper-case letter but the first in
+//! the snake and kebab styles (`HTTPServer` is `h_t_t_p_server`), and otherwise only
+//! has its case changed (`lowercase`: `httpserver`; `camelCase`: `hTTPServer`).
+//!
+//! A named field the input leaves out is `Default::default()` when marked `default`,
+//! else what its type's `Decode::missing` gives (`None` for an `Option`, under
+//! whatever name), else `DecodeError::MissingField`. A tuple struct or variant reads a
+//! shorter array when the fields it leaves out are all marked `default`. Only the end
+//! of an array can be missing, and a newtype is its one field's value alone, so the
+//! derives refuse a `default` that could never apply: on a tuple field followed by
+//! one without it, or on a newtype's field.
+//!
 //! The generated encoder writes the map header and each field name as precomputed
 //! bytes; the generated decoder compares names a word at a time. Both matter in a
 //! plugin, whose every instruction is interpreted.
@@ -83,7 +101,10 @@ struct Attrs {
     krate: Option<syn::Path>,
 }
 
-/// A `rename_all` style: how the words of a Rust name are joined on the wire.
+/// A `rename_all` style: serde's `RenameRule` of the same name, so that a type
+/// shared with a serde peer has the same names on the wire. A field is taken to be
+/// snake_case and a variant PascalCase, as Rust writes them, and each has its own
+/// rules (serde's `apply_to_field` and `apply_to_variant`).
 #[derive(Clone, Copy)]
 enum Case {
     Lower,
@@ -107,46 +128,66 @@ const CASES: [(&str, Case); 8] = [
     ("SCREAMING-KEBAB-CASE", Case::ScreamingKebab),
 ];
 
+/// `s` with its first character in ASCII lower case.
+fn lower_first(s: &str) -> String {
+    let mut cs = s.chars();
+    cs.next().map(|c| c.to_ascii_lowercase().to_string() + cs.as_str()).unwrap_or_default()
+}
+
 impl Case {
-    /// `name` (a field's snake_case or a variant's PascalCase) in this style.
-    fn apply(self, name: &str) -> String {
-        // Words: split at underscores and before an upper-case letter that follows a
-        // lower-case letter or a digit.
-        let mut words: Vec<String> = Vec::new();
-        let mut prev_lower = false;
-        for c in name.chars() {
-            if c == '_' {
-                words.push(String::new());
-                prev_lower = false;
-                continue;
-            }
-            if words.is_empty() || (c.is_uppercase() && prev_lower) {
-                words.push(String::new());
-            }
-            prev_lower = c.is_lowercase() || c.is_ascii_digit();
-            if let Some(w) = words.last_mut() {
-                w.push(c);
-            }
-        }
-        words.retain(|w| !w.is_empty());
-        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
-        let capitalized = |w: &String| {
-            let mut cs = w.chars();
-            cs.next().map(|c| c.to_uppercase().chain(cs).collect::<String>()).unwrap_or_default()
-        };
+    /// The name of field `field` (snake_case in Rust) in this style: underscores kept
+    /// (`snake_case`, `lowercase`), upper-cased (`UPPERCASE`, `SCREAMING_SNAKE_CASE`),
+    /// made hyphens (`kebab-case`, `SCREAMING-KEBAB-CASE`), or dropped with the
+    /// letter after each upper-cased (`PascalCase`, `camelCase`).
+    fn apply_to_field(self, field: &str) -> String {
         match self {
-            Case::Lower => lower.concat(),
-            Case::Upper => lower.concat().to_uppercase(),
-            Case::Pascal => lower.iter().map(capitalized).collect(),
-            Case::Camel => {
-                let mut out = lower.first().cloned().unwrap_or_default();
-                out.extend(lower.iter().skip(1).map(capitalized));
-                out
+            Case::Lower | Case::Snake => field.to_owned(),
+            Case::Upper | Case::ScreamingSnake => field.to_ascii_uppercase(),
+            Case::Pascal => {
+                let mut pascal = String::new();
+                let mut capitalize = true;
+                for ch in field.chars() {
+                    if ch == '_' {
+                        capitalize = true;
+                    } else if capitalize {
+                        pascal.push(ch.to_ascii_uppercase());
+                        capitalize = false;
+                    } else {
+                        pascal.push(ch);
+                    }
+                }
+                pascal
             }
-            Case::Snake => lower.join("_"),
-            Case::ScreamingSnake => lower.join("_").to_uppercase(),
-            Case::Kebab => lower.join("-"),
-            Case::ScreamingKebab => lower.join("-").to_uppercase(),
+            Case::Camel => lower_first(&Case::Pascal.apply_to_field(field)),
+            Case::Kebab => field.replace('_', "-"),
+            Case::ScreamingKebab => field.to_ascii_uppercase().replace('_', "-"),
+        }
+    }
+
+    /// The name of variant `variant` (PascalCase in Rust) in this style: kept
+    /// (`PascalCase`), lower- or upper-cased whole (`lowercase`, `UPPERCASE`), its
+    /// first letter lower-cased (`camelCase`), or split before every upper-case
+    /// letter but the first (`snake_case` and the rest: `HTTPServer` is
+    /// `h_t_t_p_server`).
+    fn apply_to_variant(self, variant: &str) -> String {
+        match self {
+            Case::Pascal => variant.to_owned(),
+            Case::Lower => variant.to_ascii_lowercase(),
+            Case::Upper => variant.to_ascii_uppercase(),
+            Case::Camel => lower_first(variant),
+            Case::Snake => {
+                let mut snake = String::new();
+                for (i, ch) in variant.char_indices() {
+                    if i > 0 && ch.is_uppercase() {
+                        snake.push('_');
+                    }
+                    snake.push(ch.to_ascii_lowercase());
+                }
+                snake
+            }
+            Case::ScreamingSnake => Case::Snake.apply_to_variant(variant).to_ascii_uppercase(),
+            Case::Kebab => Case::Snake.apply_to_variant(variant).replace('_', "-"),
+            Case::ScreamingKebab => Case::ScreamingSnake.apply_to_variant(variant).replace('_', "-"),
         }
     }
 }
@@ -210,8 +251,9 @@ struct Field {
     /// The name on the wire (named fields), or its position (tuple fields).
     name: String,
     ty: Type,
-    /// `Option<..>` or `#[codec(default)]`: missing is not an error.
-    optional: bool,
+    /// `#[codec(default)]`: missing is `Default::default()`. Otherwise a missing named
+    /// field is what the type's `Decode::missing` says (`None` for an `Option`), and a
+    /// missing tuple field an error.
     default: bool,
 }
 
@@ -231,6 +273,8 @@ fn shape(fields: &Fields, case: Option<Case>) -> syn::Result<Shape> {
         wire: Vec::new(),
         skipped: Vec::new(),
     };
+    // Whether each field on the wire has `default`, and where it is written.
+    let mut defaults: Vec<(bool, Span)> = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         let a = attrs(&f.attrs, Place::Field)?;
         let member = match &f.ident {
@@ -248,35 +292,36 @@ fn shape(fields: &Fields, case: Option<Case>) -> syn::Result<Shape> {
             (Some(name), _) => name.clone(),
             (None, Some(ident)) => {
                 let name = ident.to_string().trim_start_matches("r#").to_string();
-                case.map_or(name.clone(), |case| case.apply(&name))
+                case.map_or(name.clone(), |case| case.apply_to_field(&name))
             }
             (None, None) => shape.wire.len().to_string(),
         };
         if shape.wire.iter().any(|w| w.name == name) {
             return Err(syn::Error::new(f.span(), format!("two fields are called `{name}` on the wire")));
         }
-        shape.wire.push(Field { member, name, ty: f.ty.clone(), optional: is_option(&f.ty), default: a.default });
+        shape.wire.push(Field { member, name, ty: f.ty.clone(), default: a.default });
+        defaults.push((a.default, f.span()));
+    }
+    if !shape.named && !shape.unit {
+        // A tuple is an array: only a field at its end can be missing.
+        let newtype = shape.wire.len() == 1 && shape.skipped.is_empty();
+        if let (true, Some(&(true, span))) = (newtype, defaults.first()) {
+            return Err(syn::Error::new(
+                span,
+                "`default` has nothing to fill here: a newtype is its one field's value alone, which cannot be missing",
+            ));
+        }
+        if let Some(first) = defaults.iter().position(|&(default, _)| default) {
+            if let Some(&(_, span)) = defaults[first..].iter().find(|&&(default, _)| !default) {
+                return Err(syn::Error::new(
+                    span,
+                    "a tuple field after one with `default` needs `default` too: an array that stops \
+                     short leaves out the fields at its end, so an earlier `default` could never apply",
+                ));
+            }
+        }
     }
     Ok(shape)
-}
-
-/// Whether `ty` is written `Option<..>` (or with its path in `core` or `std`).
-fn is_option(ty: &Type) -> bool {
-    let Type::Path(p) = ty else { return false };
-    if p.qself.is_some() {
-        return false;
-    }
-    let segments: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let last_is_option = p
-        .path
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "Option" && matches!(s.arguments, syn::PathArguments::AngleBracketed(_)));
-    last_is_option
-        && matches!(
-            segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
-            ["Option"] | ["core", "option", "Option"] | ["std", "option", "Option"]
-        )
 }
 
 // ---------------------------------------------------------------------------------
@@ -345,7 +390,7 @@ fn expand(input: &DeriveInput, which: Trait, krate: &str) -> syn::Result<Tokens>
                 let a = attrs(&v.attrs, Place::Variant)?;
                 let wire = a.rename.clone().unwrap_or_else(|| {
                     let name = v.ident.to_string().trim_start_matches("r#").to_string();
-                    top.rename_all.map_or(name.clone(), |case| case.apply(&name))
+                    top.rename_all.map_or(name.clone(), |case| case.apply_to_variant(&name))
                 });
                 if variants.iter().any(|(_, w, _): &(Ident, String, Shape)| *w == wire) {
                     return Err(syn::Error::new(v.span(), format!("two variants are called `{wire}` on the wire")));
@@ -525,23 +570,41 @@ fn decode_shape(shape: &Shape, ctor: Tokens, codec: &Tokens) -> Tokens {
     }
     let slots: Vec<Ident> = (0..shape.wire.len()).map(|i| format_ident!("__f{}", i)).collect();
     if !shape.named {
-        // A tuple: an array of at least its fields; more are skipped.
+        // A tuple: an array of at least its fields up to the first with `default`
+        // (those after it have `default` too); the others, when the array stops
+        // before them, are `Default::default()`; more elements are skipped.
         let n = shape.wire.len();
-        let reads = shape.wire.iter().zip(&slots).map(|(f, slot)| {
+        let required = shape.wire.iter().take_while(|f| !f.default).count();
+        let reads = shape.wire.iter().zip(&slots).enumerate().map(|(i, (f, slot))| {
             let ty = &f.ty;
-            quote!(let #slot: #ty = #codec::Decode::decode(__d)?;)
+            if f.default {
+                quote! {
+                    let #slot: #ty = if __len > #i {
+                        #codec::Decode::decode(__d)?
+                    } else {
+                        ::core::default::Default::default()
+                    };
+                }
+            } else {
+                quote!(let #slot: #ty = #codec::Decode::decode(__d)?;)
+            }
         });
         let members = shape.wire.iter().zip(&slots).map(|(f, slot)| {
             let m = &f.member;
             quote!(#m: #slot)
         });
-        let names = (0..n).map(|i| i.to_string());
+        let names = (0..required).map(|i| i.to_string());
+        let check = (required > 0).then(|| {
+            quote! {
+                if __len < #required {
+                    const __NAMES: [&str; #required] = [#(#names),*];
+                    return ::core::result::Result::Err(#codec::DecodeError::MissingField(__NAMES[__len]));
+                }
+            }
+        });
         return quote! {{
             let __len = __d.array_len()?;
-            if __len < #n {
-                const __NAMES: [&str; #n] = [#(#names),*];
-                return ::core::result::Result::Err(#codec::DecodeError::MissingField(__NAMES[__len]));
-            }
+            #check
             #(#reads)*
             for _ in #n..__len {
                 __d.skip()?;
@@ -559,13 +622,21 @@ fn decode_shape(shape: &Shape, ctor: Tokens, codec: &Tokens) -> Tokens {
         .map(|(i, slot)| quote!(#i => #slot = ::core::option::Option::Some(#codec::Decode::decode(__d)?),));
     let members = shape.wire.iter().zip(&slots).map(|(f, slot)| {
         let m = &f.member;
+        let ty = &f.ty;
         let missing = if f.default {
             quote!(::core::default::Default::default())
-        } else if f.optional {
-            quote!(::core::option::Option::None)
         } else {
+            // What the type says a missing field is (`None` for any `Option`, under
+            // whatever name), or an error.
             let name = &f.name;
-            quote!(return ::core::result::Result::Err(#codec::DecodeError::MissingField(#name)))
+            quote! {
+                match <#ty as #codec::Decode>::missing() {
+                    ::core::option::Option::Some(__value) => __value,
+                    ::core::option::Option::None => {
+                        return ::core::result::Result::Err(#codec::DecodeError::MissingField(#name));
+                    }
+                }
+            }
         };
         quote! {
             #m: match #slot {
@@ -633,6 +704,109 @@ fn decode_enum(name: &Ident, variants: &[(Ident, String, Shape)], codec: &Tokens
         match __index {
             #(#arms)*
             _ => ::core::result::Result::Err(#codec::DecodeError::Invalid(#unknown)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What serde's `rename_all` gives, rule by rule: fields, then variants.
+    #[test]
+    fn rules_name_fields_and_variants_as_serde_does() {
+        let fields = ["my_field", "x", "utf8_bytes_2", "a__b"];
+        let variants = ["HTTPServer", "IOError", "ABCd", "MyVariant", "V2Data"];
+        let want: [(&str, [&str; 4], [&str; 5]); 8] = [
+            (
+                "lowercase",
+                ["my_field", "x", "utf8_bytes_2", "a__b"],
+                ["httpserver", "ioerror", "abcd", "myvariant", "v2data"],
+            ),
+            (
+                "UPPERCASE",
+                ["MY_FIELD", "X", "UTF8_BYTES_2", "A__B"],
+                ["HTTPSERVER", "IOERROR", "ABCD", "MYVARIANT", "V2DATA"],
+            ),
+            (
+                "PascalCase",
+                ["MyField", "X", "Utf8Bytes2", "AB"],
+                ["HTTPServer", "IOError", "ABCd", "MyVariant", "V2Data"],
+            ),
+            (
+                "camelCase",
+                ["myField", "x", "utf8Bytes2", "aB"],
+                ["hTTPServer", "iOError", "aBCd", "myVariant", "v2Data"],
+            ),
+            (
+                "snake_case",
+                ["my_field", "x", "utf8_bytes_2", "a__b"],
+                ["h_t_t_p_server", "i_o_error", "a_b_cd", "my_variant", "v2_data"],
+            ),
+            (
+                "SCREAMING_SNAKE_CASE",
+                ["MY_FIELD", "X", "UTF8_BYTES_2", "A__B"],
+                ["H_T_T_P_SERVER", "I_O_ERROR", "A_B_CD", "MY_VARIANT", "V2_DATA"],
+            ),
+            (
+                "kebab-case",
+                ["my-field", "x", "utf8-bytes-2", "a--b"],
+                ["h-t-t-p-server", "i-o-error", "a-b-cd", "my-variant", "v2-data"],
+            ),
+            (
+                "SCREAMING-KEBAB-CASE",
+                ["MY-FIELD", "X", "UTF8-BYTES-2", "A--B"],
+                ["H-T-T-P-SERVER", "I-O-ERROR", "A-B-CD", "MY-VARIANT", "V2-DATA"],
+            ),
+        ];
+        for (rule, want_fields, want_variants) in want {
+            let case = CASES.iter().find(|(name, _)| *name == rule).unwrap().1;
+            let got: Vec<String> = fields.iter().map(|f| case.apply_to_field(f)).collect();
+            assert_eq!(got, want_fields, "{rule}");
+            let got: Vec<String> = variants.iter().map(|v| case.apply_to_variant(v)).collect();
+            assert_eq!(got, want_variants, "{rule}");
+        }
+    }
+
+    fn error(input: DeriveInput) -> String {
+        match expand(&input, Trait::Decode, "hookr_abi") {
+            Ok(_) => panic!("expanded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn default_on_a_tuple_field_that_can_never_be_missing_is_refused() {
+        let e = error(syn::parse_quote!(
+            struct S(#[codec(default)] u8, u8);
+        ));
+        assert!(e.starts_with("a tuple field after one with `default` needs `default` too"), "{e}");
+        let e = error(syn::parse_quote!(
+            enum E {
+                V(u8, #[codec(default)] u8, #[codec(skip)] u8, u16),
+            }
+        ));
+        assert!(e.starts_with("a tuple field after one with `default` needs `default` too"), "{e}");
+        let e = error(syn::parse_quote!(
+            struct N(#[codec(default)] u8);
+        ));
+        assert!(e.starts_with("`default` has nothing to fill here: a newtype"), "{e}");
+        // Trailing, and a newtype's field beside a skipped one (an array of one): fine.
+        let fine: [DeriveInput; 3] = [
+            syn::parse_quote!(
+                struct S(u8, #[codec(default)] u8, #[codec(skip)] u8, #[codec(default)] u8);
+            ),
+            syn::parse_quote!(
+                struct T(#[codec(default)] u8, #[codec(skip)] u8);
+            ),
+            syn::parse_quote!(
+                enum E {
+                    V(u8, #[codec(default)] u8),
+                }
+            ),
+        ];
+        for input in fine {
+            assert!(expand(&input, Trait::Decode, "hookr_abi").is_ok());
         }
     }
 }
