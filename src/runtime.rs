@@ -651,8 +651,9 @@ impl<T: 'static> Runtime<T> {
     /// The call's total fuel is still bounded by [`Limits::fuel`], and it uses the same
     /// fuel as the same call run whole. Needs a metered runtime. After a failed call,
     /// this starts the plugin afresh before it returns: its initialisers run whole
-    /// (bounded by [`Limits::init_fuel`]), or, with a timeout or a cancel handle, in
-    /// slices checked against them.
+    /// (bounded by [`Limits::init_fuel`]; a wait of theirs sleeps), or, with a timeout
+    /// or a cancel handle, in slices checked against them (a wait of theirs in naps
+    /// checked against them too).
     ///
     /// ```
     /// # let wasm = wat::parse_str(r#"(module

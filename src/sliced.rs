@@ -284,11 +284,14 @@ pub(crate) fn run_init(
 ) -> Result<(), InitStop> {
     let result = run_init_slices(store, func, watching, watch);
     // The deadline is this call's: a reset after it, or the call's own slices, set
-    // their own.
+    // their own. A wait it stopped in is over.
+    let ctx = store.data_mut();
     #[cfg(feature = "std")]
     {
-        store.data_mut().deadline = None;
+        ctx.deadline = None;
     }
+    ctx.defer_waits = false;
+    ctx.wait = None;
     result
 }
 
@@ -306,17 +309,21 @@ fn run_init_slices(
         ctx.deadline = watching.deadline();
     }
     let _ = store.set_fuel(0);
-    let mut paused = None;
+    // Its waits pause it, to be slept in naps between which the deadline and the
+    // cancel handle are looked at, as in the call it starts.
+    store.data_mut().defer_waits = true;
+    let mut paused: Option<Pending> = None;
     loop {
         watching.check(watch).map_err(InitStop::Watch)?;
         let run = match paused.take() {
             None => Run::Start(|store: &mut Store<Ctx>, results: &mut [Val]| func.call_resumable(store, &[], results)),
-            Some(paused) => {
-                // An initialiser sleeps its waits whole, as an unsliced call does.
-                while !wait_is_over(store.data_mut()) {
-                    sleep_in_wait(store.data_mut(), u64::MAX);
+            Some(pending) => {
+                if !wait_is_over(store.data_mut()) {
+                    sleep_in_wait(store.data_mut(), WAIT_STEP_NS);
+                    paused = Some(pending);
+                    continue;
                 }
-                Run::Resume(paused)
+                Run::Resume(pending)
             }
         };
         match run_slice(store, slice, run, &mut []) {
@@ -403,14 +410,16 @@ fn paused_or_out(store: &Store<Ctx>, paused: ResumableCallOutOfFuel) -> SliceEnd
 /// deadline and cancel handle again.
 pub(crate) const WAIT_STEP_NS: u64 = 1_000_000;
 
-/// A WASI wait that a sliced call leaves to its host: the call stays paused until the
-/// runtime's monotonic clock reads `wake_ns` (or, when the runtime drives the call
-/// itself, until it has slept `left_ns`), then goes on with `answer` as the result of
-/// the import that waited.
+/// A WASI wait that a sliced call leaves to its host: the call stays paused while
+/// `left_ns` of it are left, then goes on with `answer` as the result of the import
+/// that waited. What is left shrinks as the runtime's monotonic clock moves forward
+/// (a clock set back does not lengthen it) and by the naps the runtime sleeps when it
+/// drives the call itself.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wait {
-    wake_ns: u64,
     left_ns: u64,
+    /// The monotonic clock when the wait was last looked at.
+    seen_ns: u64,
     answer: i32,
 }
 
@@ -418,8 +427,8 @@ impl Wait {
     /// Pauses the call under way for `ns` of the runtime's clock, after which the
     /// import that waits answers `answer`: the import returns the error this gives.
     pub(crate) fn pause(ctx: &mut Ctx, ns: u64, answer: i32) -> wasmi::Error {
-        let wake_ns = ctx.io.clock.monotonic_ns().saturating_add(ns);
-        ctx.wait = Some(Wait { wake_ns, left_ns: ns, answer });
+        let seen_ns = ctx.io.clock.monotonic_ns();
+        ctx.wait = Some(Wait { left_ns: ns, seen_ns, answer });
         wasmi::Error::host(Waiting)
     }
 }
@@ -436,23 +445,28 @@ impl core::fmt::Display for Waiting {
 
 impl wasmi::errors::HostError for Waiting {}
 
-/// Whether the wait the call is paused in is over (or there is none).
+/// Whether the wait the call is paused in is over (or there is none), counting the
+/// time the clock has moved forward since it was last looked at.
 fn wait_is_over(ctx: &mut Ctx) -> bool {
-    match ctx.wait {
-        Some(wait) => wait.left_ns == 0 || ctx.io.clock.monotonic_ns() >= wait.wake_ns,
-        None => true,
-    }
+    let Some(wait) = ctx.wait.as_mut() else {
+        return true;
+    };
+    let now = ctx.io.clock.monotonic_ns();
+    wait.left_ns = wait.left_ns.saturating_sub(now.saturating_sub(wait.seen_ns));
+    wait.seen_ns = now;
+    wait.left_ns == 0
 }
 
 /// Sleeps on the runtime's clock for what is left of the wait, at most `at_most` ns.
+/// The nap counts whatever the clock reads after it.
 fn sleep_in_wait(ctx: &mut Ctx, at_most: u64) {
     let Some(wait) = ctx.wait.as_mut() else {
         return;
     };
-    let left = wait.left_ns.min(wait.wake_ns.saturating_sub(ctx.io.clock.monotonic_ns()));
-    let nap = left.min(at_most);
-    wait.left_ns = left - nap;
+    let nap = wait.left_ns.min(at_most);
     if nap > 0 {
         ctx.io.clock.sleep_ns(nap);
     }
+    wait.left_ns -= nap;
+    wait.seen_ns = ctx.io.clock.monotonic_ns();
 }

@@ -51,6 +51,12 @@ impl HandClock {
     fn advance(&self, ns: u64) {
         self.now.fetch_add(ns, Ordering::SeqCst);
     }
+    fn set(&self, ns: u64) {
+        self.now.store(ns, Ordering::SeqCst);
+    }
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
     fn naps(&self) -> u64 {
         self.naps.load(Ordering::SeqCst)
     }
@@ -180,4 +186,66 @@ fn a_clock_that_never_moves_cannot_hang_a_call_its_runtime_drives() {
     assert_eq!(rt.invoke("wait", b"").unwrap(), waited_answer());
     // The naps add up to the wait, whatever the clock reads.
     assert_eq!(clock.naps(), 5);
+}
+
+#[test]
+fn a_clock_set_back_does_not_lengthen_a_wait() {
+    let wasm = wat::parse_str(WAITER).unwrap();
+    let clock = HandClock::default();
+    clock.set(10_000_000_000);
+    let mut rt = Runtime::builder(()).bytes(&wasm).clock(clock.clone()).build().unwrap();
+    let mut out = Vec::new();
+    let mut call = rt.start_sliced("wait", b"", &mut out).unwrap();
+    assert!(call.resume(100_000_000).is_pending());
+    // Set back 10 s: only time that moves forward counts, 1 ms a resume.
+    clock.set(0);
+    let mut resumes = 0;
+    loop {
+        resumes += 1;
+        assert!(resumes <= 10, "the wait went on past its 5 ms");
+        if let Poll::Ready(result) = call.resume(100_000) {
+            result.unwrap();
+            break;
+        }
+        clock.advance(1_000_000);
+    }
+    assert_eq!(resumes, 6);
+    drop(call);
+    assert_eq!(out, waited_answer());
+}
+
+/// `WAITER` whose initialiser also waits `WAIT_NS`, and whose two-byte operation traps.
+const WAITING_INIT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\77")
+  (data (i32.const 16) "\01")
+  (func $wait
+    (i64.store (i32.const 24) (i64.const 5000000))
+    (i32.store (i32.const 200) (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 204))))
+  (func (export "hookr_init") (call $wait))
+  (func (export "__plugin_call") (param $op i32) (param i32) (result i32)
+    (if (i32.eq (local.get $op) (i32.const 2)) (then unreachable))
+    (call $wait)
+    (i64.store (i32.const 208) (i64.load (i32.const 64)))
+    (call $resp (i32.const 200) (i32.const 16))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_wait_in_the_initialiser_a_watched_call_reruns_is_cancelled_within_a_nap() {
+    let wasm = wat::parse_str(WAITING_INIT).unwrap();
+    let cancel = CancelHandle::new();
+    let clock = HandClock { naps_move_time: true, cancel: Some((cancel.clone(), 2)), ..HandClock::default() };
+    let mut rt = Runtime::builder(()).bytes(&wasm).clock(clock.clone()).cancel_handle(cancel).build().unwrap();
+    // Building ran the initialiser whole: one sleep of 5 ms.
+    assert_eq!((clock.naps(), clock.now()), (1, WAIT_NS));
+    assert!(rt.invoke("xx", b"").is_err());
+    // The next call starts the plugin afresh: its initialiser's wait is slept in naps
+    // of 1 ms, and the cancel in the first stops the call after it, 1 ms on.
+    assert!(matches!(rt.invoke("wait", b""), Err(Error::Cancelled)));
+    assert_eq!((clock.naps(), clock.now()), (2, WAIT_NS + 1_000_000));
+    // Then the initialiser's wait and the call's, five naps each, and the answer.
+    assert_eq!(rt.invoke("wait", b"").unwrap(), waited_answer());
+    assert_eq!((clock.naps(), clock.now()), (12, 3 * WAIT_NS + 1_000_000));
 }
