@@ -90,14 +90,18 @@ pub struct Limits {
     /// response, a typed host function's request) may take for values nested in
     /// values (default 256 KiB under `std`, 4 KiB without): past it the call fails
     /// with a decode error instead of overflowing the stack. Types that hold
-    /// themselves (`Vec<Self>`, `Box<Self>`) with large fields inline take the most.
+    /// themselves (`Vec<Self>`, `Box<Self>`) with large fields inline take the most,
+    /// and one level's frames can go past it: leave room for them
+    /// ([`codec::DEFAULT_MAX_STACK`](hookr_abi::codec::DEFAULT_MAX_STACK)).
     pub max_decode_stack: usize,
     /// The most memory, in bytes, that the `Vec` elements and `Box`es of one decoded
     /// typed value may take (default 64 MiB under `std`, 64 KiB without): a value can
     /// take far more memory than its bytes on the wire (an empty map, one byte,
     /// decodes into a struct of any size), so [`max_response`](Self::max_response)
     /// alone does not bound it. Strings and byte strings take what they take on the
-    /// wire and are not counted.
+    /// wire and are not counted. Neither bound reaches into a
+    /// [`Serde`](crate::Serde) value, which serde's code decodes: it is bounded by
+    /// depth only.
     pub max_decode_memory: usize,
 }
 

@@ -340,7 +340,9 @@ pub struct Header {
     pub plugin: [u8; 32],
     /// The engine settings it was compiled with.
     pub engine: EngineConfig,
-    /// The limits it ran under.
+    /// The limits it ran under, those a replay needs: the bounds of decoding typed
+    /// values ([`Limits::max_decode_stack`], [`Limits::max_decode_memory`]) are not
+    /// recorded, since a replay decodes none, and read back as their defaults.
     pub limits: Limits,
     /// The WASI arguments it saw.
     pub args: Vec<String>,

@@ -168,6 +168,11 @@ pub const MAX_DEPTH: usize = 64;
 /// stack. Past it a decode fails with [`DecodeError::TooMuchStack`], whatever the
 /// depth, so that a recursive type with large inline fields cannot exhaust the stack.
 ///
+/// It is measured where each nested value begins, so a decode can pass it by the
+/// frames of about one level, which grow with what a type holds inline (a level of a
+/// type with a 30 KB array inline can take over 100 KB of a debug build's stack):
+/// leave that much room beyond it, or box large fields.
+///
 /// WebAssembly guests do not measure their stack: there an overflow traps, which the
 /// host contains, and every instruction costs the interpreter.
 pub const DEFAULT_MAX_STACK: usize = 256 * 1024;
@@ -178,6 +183,8 @@ pub const DEFAULT_MAX_STACK: usize = 256 * 1024;
 /// struct that holds a `heapless::Vec<u8, 4096>` inline), so the input's size alone
 /// does not bound it. Past it a decode fails with [`DecodeError::TooMuchMemory`].
 /// Strings and byte strings are not counted: they take what they take on the wire.
+/// It counts the elements' size; a `Vec` that grows as it decodes may have reserved
+/// up to twice that. A decoder counts over its whole life, every value it decodes.
 ///
 /// WebAssembly guests do not count: their memory is bounded by their host.
 pub const DEFAULT_MAX_MEMORY: usize = 64 << 20;
@@ -822,9 +829,10 @@ impl<'a> Decoder<'a> {
 
     /// This decoder, letting the nested values of a decode take at most `bytes` of
     /// native stack instead of [`DEFAULT_MAX_STACK`], measured from where the
-    /// outermost one begins: past it the decode fails with
+    /// outermost one begins to where each begins: past it the decode fails with
     /// [`DecodeError::TooMuchStack`]. A thread or device with a small stack wants
-    /// less. Does nothing in WebAssembly (see [`DEFAULT_MAX_STACK`]).
+    /// less, with room for one level's frames beyond it (see [`DEFAULT_MAX_STACK`]).
+    /// Does nothing in WebAssembly.
     ///
     /// ```
     /// use hookr_abi::codec::{Decode, DecodeError, Decoder};
@@ -858,8 +866,8 @@ impl<'a> Decoder<'a> {
 
     /// This decoder, letting the `Vec` elements and `Box`es it makes take at most
     /// `bytes` of memory (their size in memory, not on the wire) instead of
-    /// [`DEFAULT_MAX_MEMORY`]: past it the decode fails with
-    /// [`DecodeError::TooMuchMemory`]. Does nothing in WebAssembly.
+    /// [`DEFAULT_MAX_MEMORY`], over every value it decodes: past it the decode fails
+    /// with [`DecodeError::TooMuchMemory`]. Does nothing in WebAssembly.
     ///
     /// ```
     /// use hookr_abi::codec::{Decode, DecodeError, Decoder};
