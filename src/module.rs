@@ -80,7 +80,11 @@ pub fn parse_sha256(hex: &str) -> Result<[u8; 32], Error> {
     let given = hex.chars().count();
     if given != 64 {
         return Err(Error::MalformedHash(
-            alloc::format!("a SHA-256 hash has 64 hex digits, this one has {given} characters").into(),
+            alloc::format!(
+                "a SHA-256 hash has 64 hex digits, this one has {given} character{}",
+                if given == 1 { "" } else { "s" }
+            )
+            .into(),
         ));
     }
     let mut out = [0u8; 32];

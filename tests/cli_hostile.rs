@@ -149,7 +149,12 @@ fn the_plugin_itself_is_no_record_path() {
     hookr(&["invoke", p(&echo), "echo", "x", "--record", p(&dir)]).fails(EXIT_USAGE, "is a folder");
     let nowhere = dir.join("no-such-folder/calls.hrt");
     hookr(&["invoke", p(&echo), "echo", "x", "--record", p(&nowhere)]).fails(EXIT_USAGE, "cannot create");
+    // A path that ends in a separator names a folder, there or not: refused before the call.
+    let folder = format!("{}/new-folder/", p(&dir));
+    hookr(&["invoke", p(&echo), "echo", "x", "--record", &folder]).fails(EXIT_USAGE, "not a file name");
     assert_eq!(std::fs::read(&echo).unwrap(), original);
+    assert!(!dir.join("new-folder").exists());
+    assert!(listing(&dir).iter().all(|f| !f.ends_with(".tmp")), "{:?}", listing(&dir));
 }
 
 #[test]
@@ -183,6 +188,17 @@ fn a_call_that_ran_replaces_the_record_path_with_its_transcript_even_when_it_fai
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         let shown = hookr(&["transcript", p(&record)]);
         assert!(shown.succeeds().stdout_str().contains("\"linked\""), "{}", shown.stdout_str());
+        // A link to a file not there yet is followed, as creating the file would.
+        let dangling = dir.join("dangling.hrt");
+        std::os::unix::fs::symlink(dir.join("later.hrt"), &dangling).unwrap();
+        hookr(&["invoke", p(&echo), "echo", "later", "--record", p(&dangling)]).succeeds();
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+        assert_eq!(hookr(&["replay", p(&echo), p(&dangling)]).succeeds().stdout_str(), "identical: 1 call\n");
+        // The transcript keeps the permissions of the file it replaces.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600)).unwrap();
+        hookr(&["invoke", p(&echo), "echo", "private", "--record", p(&record)]).succeeds();
+        assert_eq!(std::fs::metadata(&record).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
 
@@ -286,6 +302,7 @@ fn a_malformed_hash_is_described_by_characters() {
         ("é".repeat(20), "has 64 hex digits, this one has 20 characters"),
         ("é".repeat(32), "has 64 hex digits, this one has 32 characters"),
         ("0".repeat(65), "has 64 hex digits, this one has 65 characters"),
+        ("0".to_string(), "has 64 hex digits, this one has 1 character"),
     ];
     for (hash, message) in &cases {
         hookr(&["invoke", p(&echo), "echo", "--hash", hash]).fails(EXIT_LOAD, message);

@@ -428,7 +428,8 @@ impl Recording {
     /// `path` names neither the plugin nor a folder.
     fn start(path: &Path, plugin: &Path) -> Result<Recording, Failure> {
         let usage = |why: &str| Failure::new(EXIT_USAGE, format!("--record `{}`: {why}", path.display()));
-        if path.file_name().is_none() {
+        // `file_name` reads past a final separator: `new/` names a folder, not a file.
+        if path.file_name().is_none() || path.as_os_str().as_encoded_bytes().ends_with(b"/") {
             return Err(usage("not a file name"));
         }
         if path.is_dir() {
@@ -440,7 +441,11 @@ impl Recording {
         if target.is_some() && target == plugin.canonicalize().ok() {
             return Err(usage("is the plugin itself, which the transcript would replace"));
         }
-        let target = target.unwrap_or_else(|| path.to_path_buf());
+        // A link to a file not there yet is followed too, as creating PATH would.
+        let target = target.unwrap_or_else(|| match std::fs::read_link(path) {
+            Ok(link) => path.parent().unwrap_or(Path::new("")).join(link),
+            Err(_) => path.to_path_buf(),
+        });
         let dir = match target.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -461,6 +466,10 @@ impl Recording {
     /// Puts the transcript in PATH's place; the runtime that wrote it must be gone.
     fn finish(mut self) -> Result<(), Failure> {
         drop(self.file.take());
+        // The transcript keeps the permissions of the file it replaces.
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            let _ = std::fs::set_permissions(&self.temporary, meta.permissions());
+        }
         std::fs::rename(&self.temporary, &self.path).map_err(|e| {
             Failure::new(EXIT_CALL, format!("cannot write the transcript to `{}`: {e}", self.path.display()))
         })?;
