@@ -3,6 +3,10 @@
 //! a panic or a signal.
 #![cfg(feature = "cli")]
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
+
+use cli_run::Run;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -133,27 +137,6 @@ fn fixture(name: &str, wat: &str) -> PathBuf {
     write_file(&format!("{name}.wasm"), &wat::parse_str(wat).unwrap())
 }
 
-struct Run {
-    status: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn stdout_str(&self) -> &str {
-        std::str::from_utf8(&self.stdout).unwrap()
-    }
-
-    /// Asserts a failure with `status` and one stderr line naming it with `needle`.
-    fn fails(&self, status: i32, needle: &str) {
-        assert_eq!(self.status, status, "stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "stdout: {:?}", self.stdout);
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("hookr: ")).collect();
-        assert_eq!(lines.len(), 1, "one error line expected, stderr: {}", self.stderr);
-        assert!(lines[0].contains(needle), "{needle:?} not in {:?}", lines[0]);
-    }
-}
-
 fn hookr_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookr"))
         .args(args)
@@ -170,12 +153,7 @@ fn hookr_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    let Some(status) = out.status.code() else {
-        panic!("hookr {args:?} was killed by a signal: {:?}", out.status);
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(status, 101, "hookr {args:?} panicked: {stderr}");
-    Run { status, stdout: out.stdout, stderr }
+    Run::of(out, &format!("{args:?}"))
 }
 
 fn hookr(args: &[&str]) -> Run {

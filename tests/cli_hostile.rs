@@ -4,6 +4,10 @@
 //! `--msgpack` is given or not.
 #![cfg(feature = "cli")]
 
+#[path = "common/cli_run.rs"]
+mod cli_run;
+
+use cli_run::Run;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,40 +57,9 @@ fn module(dir: &Path, name: &str, wat: &str) -> PathBuf {
     path
 }
 
-struct Run {
-    status: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn stdout_str(&self) -> &str {
-        std::str::from_utf8(&self.stdout).unwrap()
-    }
-
-    /// Asserts a failure with `status` and one stderr line naming it with `needle`.
-    fn fails(&self, status: i32, needle: &str) {
-        assert_eq!(self.status, status, "stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "stdout: {:?}", self.stdout);
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("hookr: ")).collect();
-        assert_eq!(lines.len(), 1, "one error line expected, stderr: {}", self.stderr);
-        assert!(lines[0].contains(needle), "{needle:?} not in {:?}", lines[0]);
-    }
-
-    fn succeeds(&self) -> &Self {
-        assert_eq!(self.status, 0, "stderr: {}", self.stderr);
-        self
-    }
-}
-
 fn hookr_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_hookr")).args(args).current_dir(dir).output().unwrap();
-    let Some(status) = out.status.code() else {
-        panic!("hookr was killed by a signal: {:?}", out.status);
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_ne!(status, 101, "hookr panicked: {stderr}");
-    Run { status, stdout: out.stdout, stderr }
+    Run::of(out, &format!("in {}", dir.display()))
 }
 
 fn hookr<S: AsRef<OsStr>>(args: &[S]) -> Run {
