@@ -114,16 +114,23 @@ pub(crate) struct Meter {
     in_store: u64,
     /// Output bytes the call may still make.
     output_left: usize,
+    /// The run under way is sliced: its budget is handed out slice by slice.
+    sliced: bool,
     pub(crate) usage: Usage,
 }
 
 impl Meter {
     pub(crate) fn new(metered: bool) -> Self {
-        Meter { metered, budget: 0, unissued: 0, in_store: 0, output_left: 0, usage: Usage::default() }
+        Meter { metered, budget: 0, unissued: 0, in_store: 0, output_left: 0, sliced: false, usage: Usage::default() }
     }
 
     pub(crate) fn metered(&self) -> bool {
         self.metered
+    }
+
+    /// Whether the run under way (a call or an initialiser) runs in slices.
+    pub(crate) fn sliced(&self) -> bool {
+        self.sliced
     }
 
     /// Starts a call or initialiser with `budget` fuel and `output` bytes of output.
@@ -132,6 +139,7 @@ impl Meter {
     pub(crate) fn start(&mut self, budget: u64, output: usize, sliced: bool) -> u64 {
         self.budget = budget;
         self.unissued = if sliced { budget } else { 0 };
+        self.sliced = sliced;
         self.output_left = output;
         self.usage = Usage::default();
         if sliced {

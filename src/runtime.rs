@@ -121,11 +121,6 @@ pub(crate) struct Ctx {
     /// When the call under way must end, if it has a timeout: a WASI wait stops there.
     #[cfg(feature = "std")]
     pub(crate) deadline: Option<std::time::Instant>,
-    /// The call under way runs in slices: a WASI wait on a clock that advances by
-    /// itself pauses it (`wait`) rather than sleeping.
-    pub(crate) defer_waits: bool,
-    /// The wait a paused sliced call is in.
-    pub(crate) wait: Option<sliced::Wait>,
 }
 
 impl Ctx {
@@ -149,8 +144,6 @@ impl Ctx {
             tape,
             #[cfg(feature = "std")]
             deadline: None,
-            defer_waits: false,
-            wait: None,
         }
     }
 
@@ -162,8 +155,6 @@ impl Ctx {
             release(buf, keep);
         }
         self.plugin_error_len = None;
-        self.defer_waits = false;
-        self.wait = None;
     }
 }
 
@@ -508,8 +499,6 @@ impl<T: 'static> Runtime<T> {
         {
             ctx.deadline = None;
         }
-        ctx.defer_waits = false;
-        ctx.wait = None;
         ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
         self.last_failed = !matches!(result, Ok(names::SUCCESS)) || ctx.plugin_error_len.is_some();
@@ -704,12 +693,10 @@ impl<T: 'static> Runtime<T> {
         let watching = self.watch.start();
         let watched = self.watch.active().then_some(&watching);
         let (plugin_call, args) = self.begin(op, payload, out, true, watched)?;
-        let ctx = self.store().data_mut();
         #[cfg(feature = "std")]
         {
-            ctx.deadline = watching.deadline();
+            self.store().data_mut().deadline = watching.deadline();
         }
-        ctx.defer_waits = true;
         // From here the frame holds the only pointer to `out`, which stays borrowed
         // for the life of the call.
         Ok(SlicedCall::new(self, op, plugin_call, args, watching))

@@ -15,6 +15,7 @@ use core::task::Poll;
 use wasmi::{ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store, Val};
 
 use crate::error::Error;
+use crate::io::Clock;
 use crate::output::Output;
 use crate::runtime::{Ctx, PluginCall, Runtime};
 
@@ -77,7 +78,7 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
     /// [`SlicedCall`]). After the result was returned, `resume` answers
     /// [`Error::Config`].
     pub fn resume(&mut self, fuel: u64) -> Poll<Result<(), Error>> {
-        let step = core::mem::replace(&mut self.step, Step::Done);
+        let mut step = core::mem::replace(&mut self.step, Step::Done);
         if let Step::Done = step {
             return Poll::Ready(Err(Error::config("this sliced call has already finished")));
         }
@@ -85,16 +86,18 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
             drop(step);
             return Poll::Ready(self.finish(Err(e)));
         }
+        if let Step::Paused(Pending::Wait(_, wait)) = &mut step {
+            if !wait.is_over(&mut *self.rt.store().data_mut().io.clock) {
+                self.step = step;
+                return Poll::Pending;
+            }
+        }
         let mut status = [Val::I32(0)];
         let run = match step {
             Step::Start(plugin_call, (op_len, payload_len)) => {
                 Run::Start(move |store: &mut Store<Ctx>, status: &mut [Val]| {
                     plugin_call.func().call_resumable(store, &[Val::I32(op_len), Val::I32(payload_len)], status)
                 })
-            }
-            Step::Paused(Pending::Wait(trap)) if !wait_is_over(self.rt.store().data_mut()) => {
-                self.step = Step::Paused(Pending::Wait(trap));
-                return Poll::Pending;
             }
             Step::Paused(paused) => Run::Resume(paused),
             Step::Done => unreachable!("handled above"),
@@ -120,8 +123,8 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
     /// left of it, at most [`WAIT_STEP_NS`], so that whoever drives the call can look
     /// at its deadline and cancel handle again soon.
     pub(crate) fn sleep_some(&mut self) {
-        if let Step::Paused(Pending::Wait(_)) = self.step {
-            sleep_in_wait(self.rt.store().data_mut(), WAIT_STEP_NS);
+        if let Step::Paused(Pending::Wait(_, wait)) = &mut self.step {
+            wait.nap(&mut *self.rt.store().data_mut().io.clock, WAIT_STEP_NS);
         }
     }
 
@@ -284,14 +287,11 @@ pub(crate) fn run_init(
 ) -> Result<(), InitStop> {
     let result = run_init_slices(store, func, watching, watch);
     // The deadline is this call's: a reset after it, or the call's own slices, set
-    // their own. A wait it stopped in is over.
-    let ctx = store.data_mut();
+    // their own.
     #[cfg(feature = "std")]
     {
-        ctx.deadline = None;
+        store.data_mut().deadline = None;
     }
-    ctx.defer_waits = false;
-    ctx.wait = None;
     result
 }
 
@@ -309,22 +309,21 @@ fn run_init_slices(
         ctx.deadline = watching.deadline();
     }
     let _ = store.set_fuel(0);
-    // Its waits pause it, to be slept in naps between which the deadline and the
-    // cancel handle are looked at, as in the call it starts.
-    store.data_mut().defer_waits = true;
     let mut paused: Option<Pending> = None;
     loop {
         watching.check(watch).map_err(InitStop::Watch)?;
+        // Its waits are slept in naps between which the deadline and the cancel handle
+        // are looked at, as in the call it starts.
+        if let Some(Pending::Wait(_, wait)) = &mut paused {
+            let clock = &mut *store.data_mut().io.clock;
+            if !wait.is_over(clock) {
+                wait.nap(clock, WAIT_STEP_NS);
+                continue;
+            }
+        }
         let run = match paused.take() {
             None => Run::Start(|store: &mut Store<Ctx>, results: &mut [Val]| func.call_resumable(store, &[], results)),
-            Some(pending) => {
-                if !wait_is_over(store.data_mut()) {
-                    sleep_in_wait(store.data_mut(), WAIT_STEP_NS);
-                    paused = Some(pending);
-                    continue;
-                }
-                Run::Resume(pending)
-            }
+            Some(pending) => Run::Resume(pending),
         };
         match run_slice(store, slice, run, &mut []) {
             SliceEnd::Finished => return Ok(()),
@@ -345,8 +344,8 @@ enum Run<F> {
 pub(crate) enum Pending {
     /// It needs more fuel than it was given.
     OutOfFuel(ResumableCallOutOfFuel),
-    /// An import waits on the clock (a [`Wait`] in the store says until when).
-    Wait(ResumableCallHostTrap),
+    /// An import waits on the clock.
+    Wait(ResumableCallHostTrap, Wait),
 }
 
 /// What one slice of a resumable run came to.
@@ -378,19 +377,19 @@ where
             return paused_or_out(store, paused)
         }
         Run::Resume(Pending::OutOfFuel(paused)) => paused.resume(&mut *store, results),
-        Run::Resume(Pending::Wait(trap)) => {
-            // The import's answer, which it worked out before the wait.
-            let answer = store.data_mut().wait.take().map_or(0, |wait| wait.answer);
-            trap.resume(&mut *store, &[Val::I32(answer)], results)
-        }
+        // The import's answer, which it worked out before the wait.
+        Run::Resume(Pending::Wait(trap, wait)) => trap.resume(&mut *store, &[Val::I32(wait.answer)], results),
     };
     match outcome {
         Ok(ResumableCall::Finished) => SliceEnd::Finished,
         Ok(ResumableCall::OutOfFuel(paused)) => paused_or_out(store, paused),
-        Ok(ResumableCall::HostTrap(trap)) if trap.host_error().downcast_ref::<Waiting>().is_some() => {
-            SliceEnd::Paused(Pending::Wait(trap))
-        }
-        Ok(ResumableCall::HostTrap(trap)) => SliceEnd::Failed(trap.into_host_error()),
+        Ok(ResumableCall::HostTrap(trap)) => match trap.host_error().downcast_ref::<Waiting>() {
+            Some(&Waiting { ns, answer }) => {
+                let seen_ns = store.data_mut().io.clock.monotonic_ns();
+                SliceEnd::Paused(Pending::Wait(trap, Wait { left_ns: ns, seen_ns, answer }))
+            }
+            None => SliceEnd::Failed(trap.into_host_error()),
+        },
         Err(e) => SliceEnd::Failed(e),
     }
 }
@@ -424,18 +423,41 @@ pub(crate) struct Wait {
 }
 
 impl Wait {
-    /// Pauses the call under way for `ns` of the runtime's clock, after which the
-    /// import that waits answers `answer`: the import returns the error this gives.
-    pub(crate) fn pause(ctx: &mut Ctx, ns: u64, answer: i32) -> wasmi::Error {
-        let seen_ns = ctx.io.clock.monotonic_ns();
-        ctx.wait = Some(Wait { left_ns: ns, seen_ns, answer });
-        wasmi::Error::host(Waiting)
+    /// Whether the wait is over, counting the time the clock has moved forward since
+    /// it was last looked at.
+    fn is_over(&mut self, clock: &mut dyn Clock) -> bool {
+        let now = clock.monotonic_ns();
+        self.left_ns = self.left_ns.saturating_sub(now.saturating_sub(self.seen_ns));
+        self.seen_ns = now;
+        self.left_ns == 0
+    }
+
+    /// Sleeps on `clock` for what is left of the wait, at most `at_most` ns. The nap
+    /// counts whatever the clock reads after it.
+    fn nap(&mut self, clock: &mut dyn Clock, at_most: u64) {
+        let nap = self.left_ns.min(at_most);
+        if nap > 0 {
+            clock.sleep_ns(nap);
+        }
+        self.left_ns -= nap;
+        self.seen_ns = clock.monotonic_ns();
     }
 }
 
-/// What stops the engine for a [`Wait`]: a pause, not a failure.
+/// What an import that waits stops the engine with, in a sliced call: a pause of
+/// `ns`, after which it answers `answer`. Not a failure.
 #[derive(Debug)]
-struct Waiting;
+pub(crate) struct Waiting {
+    ns: u64,
+    answer: i32,
+}
+
+impl Waiting {
+    /// The error an import returns to pause the call for `ns` and then answer `answer`.
+    pub(crate) fn pause(ns: u64, answer: i32) -> wasmi::Error {
+        wasmi::Error::host(Waiting { ns, answer })
+    }
+}
 
 impl core::fmt::Display for Waiting {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -444,29 +466,3 @@ impl core::fmt::Display for Waiting {
 }
 
 impl wasmi::errors::HostError for Waiting {}
-
-/// Whether the wait the call is paused in is over (or there is none), counting the
-/// time the clock has moved forward since it was last looked at.
-fn wait_is_over(ctx: &mut Ctx) -> bool {
-    let Some(wait) = ctx.wait.as_mut() else {
-        return true;
-    };
-    let now = ctx.io.clock.monotonic_ns();
-    wait.left_ns = wait.left_ns.saturating_sub(now.saturating_sub(wait.seen_ns));
-    wait.seen_ns = now;
-    wait.left_ns == 0
-}
-
-/// Sleeps on the runtime's clock for what is left of the wait, at most `at_most` ns.
-/// The nap counts whatever the clock reads after it.
-fn sleep_in_wait(ctx: &mut Ctx, at_most: u64) {
-    let Some(wait) = ctx.wait.as_mut() else {
-        return;
-    };
-    let nap = wait.left_ns.min(at_most);
-    if nap > 0 {
-        ctx.io.clock.sleep_ns(nap);
-    }
-    wait.left_ns -= nap;
-    wait.seen_ns = ctx.io.clock.monotonic_ns();
-}

@@ -491,7 +491,7 @@ fn poll_oneoff(
         let waited = until_deadline(ctx, wait.min(ctx.limits.max_sleep_ns));
         ctx.meter.charge(waited)?;
         if !ctx.tape.replaying_now() && waited > 0 {
-            if ctx.defer_waits && ctx.io.clock.advances_by_itself() {
+            if ctx.meter.sliced() && ctx.io.clock.advances_by_itself() {
                 pause_ns = waited;
             } else {
                 ctx.io.clock.sleep_ns(waited);
@@ -515,7 +515,7 @@ fn poll_oneoff(
     let answer = put(data, nevents, &(ready.len() as u32).to_le_bytes());
     if pause_ns > 0 {
         // The events are written; the guest sees them once the wait is over.
-        return Err(crate::sliced::Wait::pause(ctx, pause_ns, answer));
+        return Err(crate::sliced::Waiting::pause(pause_ns, answer));
     }
     Ok(answer)
 }
