@@ -12,6 +12,7 @@ use hookr_abi::{self as names, wapc};
 use wasmi::{Caller, Extern, Linker, Memory};
 
 use crate::error::Error;
+use crate::limits::DecodeBounds;
 use crate::meter::{IMPORT_FUEL, OUTPUT_FUEL};
 use crate::runtime::{release, Ctx};
 use crate::transcript::Record;
@@ -274,7 +275,10 @@ pub(crate) fn call_host(
     let ok = if ctx.tape.replaying_now() {
         ctx.tape.replay_host_call(binding, namespace, op, payload, &mut ctx.host_response, &mut ctx.host_error)?
     } else {
-        match contain("a host function", || ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response))? {
+        let bounds = DecodeBounds::of(&ctx.limits);
+        match contain("a host function", || {
+            ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response, bounds)
+        })? {
             Ok(()) => true,
             Err(e) => {
                 // What a failed host function wrote before it failed is not a reply:

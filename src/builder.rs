@@ -9,7 +9,7 @@ use hookr_abi::codec::{Decode, Encode};
 use crate::error::Error;
 use crate::host_fn::{self, DynHostFn, Handler, HostCall, HostError, HostFn, HostFnName, HostSide, HostTable};
 use crate::io::{self, Clock, RandomSource, Sink};
-use crate::limits::{DecodeBounds, Limits};
+use crate::limits::Limits;
 use crate::module::{BoxedHasher, Check, EngineConfig, Hasher, Module, NoVerify, Pinned, Source};
 use crate::runtime::{Ctx, Runtime};
 use crate::sliced::{CancelHandle, Watch};
@@ -473,9 +473,7 @@ impl<'a, T: 'static> Builder<'a, T> {
             Some(table) if self.tables.is_empty() => core::slice::from_ref(table),
             _ => &self.tables[..],
         };
-        let mut table =
-            HostTable::new(tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
-        table.bound_decodes(DecodeBounds::of(&self.limits));
+        let table = HostTable::new(tables, core::mem::take(&mut self.dyns), self.handler.take(), self.handler_first)?;
         let tape = match (self.record.take(), self.tape.take()) {
             (Some(sink), _) => {
                 let header = Header {

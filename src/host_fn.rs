@@ -450,8 +450,6 @@ pub(crate) enum Handler<T> {
 /// Every host function a runtime knows, and the handler for calls none of them answers.
 pub(crate) struct HostTable<T: 'static> {
     entries: Entries<T>,
-    /// How far the typed host functions decode their requests.
-    bounds: DecodeBounds,
     handler: Option<Handler<T>>,
     /// The handler answers the calls it takes before any host function is looked up
     /// (the Go hookr's order), not only those nothing else answers.
@@ -480,7 +478,6 @@ impl<T> HostTable<T> {
         handler: Option<Handler<T>>,
         handler_first: bool,
     ) -> Result<Self, Error> {
-        let bounds = DecodeBounds::default();
         if let ([table], true) = (tables, dyns.is_empty()) {
             if table.len() <= SMALL_TABLE {
                 for (i, f) in table.iter().enumerate() {
@@ -488,7 +485,7 @@ impl<T> HostTable<T> {
                         return Err(registered_twice(f.key()));
                     }
                 }
-                return Ok(HostTable { entries: Entries::Small(table), bounds, handler, handler_first });
+                return Ok(HostTable { entries: Entries::Small(table), handler, handler_first });
             }
         }
         let mut entries: Vec<Entry<T>> = tables.iter().flat_map(|t| t.iter().map(Entry::Static)).collect();
@@ -498,17 +495,19 @@ impl<T> HostTable<T> {
             return Err(registered_twice(w[0].key()));
         }
         let plain = entries.iter().take_while(|e| matches!(e.key(), [b, n, _] if b.is_empty() && n.is_empty())).count();
-        Ok(HostTable { entries: Entries::Sorted { entries, plain }, bounds, handler, handler_first })
+        Ok(HostTable { entries: Entries::Sorted { entries, plain }, handler, handler_first })
     }
 
     /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
-    /// the response into `out`.
+    /// the response into `out`; a typed host function decodes the request within
+    /// `bounds`.
     pub(crate) fn call(
         &mut self,
         state: &mut T,
         key: Key<'_>,
         payload: &[u8],
         out: &mut Vec<u8>,
+        bounds: DecodeBounds,
     ) -> Result<(), HostError> {
         let plain = key[0].is_empty() && key[1].is_empty();
         if self.handler_first && self.handler_takes(plain) {
@@ -526,7 +525,7 @@ impl<T> HostTable<T> {
                     })
                 };
                 if let Some(f) = found {
-                    return f.call(state, payload, out, self.bounds);
+                    return f.call(state, payload, out, bounds);
                 }
             }
             Entries::Sorted { entries, plain: n } => {
@@ -537,9 +536,9 @@ impl<T> HostTable<T> {
                 };
                 if let Ok(i) = found {
                     return match &mut entries[i] {
-                        Entry::Static(f) => f.call(state, payload, out, self.bounds),
+                        Entry::Static(f) => f.call(state, payload, out, bounds),
                         Entry::Dyn(_, DynHostFn::Bytes(f)) => f(state, payload, out),
-                        Entry::Dyn(_, DynHostFn::Typed(f)) => f(state, payload, out, self.bounds),
+                        Entry::Dyn(_, DynHostFn::Typed(f)) => f(state, payload, out, bounds),
                     };
                 }
             }
@@ -577,11 +576,6 @@ impl<T> HostTable<T> {
             Some(Handler::Plain(handler)) if plain => handler(state, operation, payload, out),
             _ => Err(not_registered(call)),
         }
-    }
-
-    /// Has the typed host functions decode their requests within `bounds`.
-    pub(crate) fn bound_decodes(&mut self, bounds: DecodeBounds) {
-        self.bounds = bounds;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -629,7 +623,7 @@ fn not_registered(call: HostCall<'_>) -> HostError {
 /// once and serves runtimes of any host state.
 pub(crate) trait Host {
     /// Runs the host function at `key` (see [`HostTable::call`]).
-    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError>;
+    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds) -> Result<(), HostError>;
     /// The host state.
     fn state(&self) -> &dyn Any;
     /// The host state, mutably.
@@ -648,8 +642,8 @@ pub(crate) struct HostSide<T: 'static> {
 
 impl<T: 'static> Host for HostSide<T> {
     #[inline]
-    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
-        self.table.call(&mut self.state, key, payload, out)
+    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds) -> Result<(), HostError> {
+        self.table.call(&mut self.state, key, payload, out, bounds)
     }
     fn state(&self) -> &dyn Any {
         &self.state
@@ -689,7 +683,7 @@ mod tests {
         let mut out = Vec::new();
         for name in table.iter().map(HostFn::name) {
             out.clear();
-            host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
+            host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out, DecodeBounds::default()).unwrap();
             assert_eq!(out, name.as_bytes());
         }
     }
@@ -703,7 +697,10 @@ mod tests {
             answers_each_by_name(&mut host, TABLE);
             let mut out = Vec::new();
             for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
-                assert!(host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out).is_err(), "{missing}");
+                assert!(
+                    host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out, DecodeBounds::default()).is_err(),
+                    "{missing}"
+                );
             }
         }
     }
@@ -714,7 +711,8 @@ mod tests {
         assert!(matches!(host.entries, Entries::Small(_)));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
-            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"", &mut out).map(|()| out)
+            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"", &mut out, DecodeBounds::default())
+                .map(|()| out)
         };
         for (b, n, op) in
             [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
@@ -771,7 +769,8 @@ mod tests {
         assert!(matches!(host.entries, Entries::Sorted { plain, .. } if plain == TABLE.len()));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
-            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"plain", &mut out).map(|()| out)
+            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"plain", &mut out, DecodeBounds::default())
+                .map(|()| out)
         };
         for (b, n, op) in
             [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
@@ -816,9 +815,9 @@ mod tests {
         });
         let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Plain(plain)), false).unwrap();
         let mut out = Vec::new();
-        host.call(&mut 0, [b"", b"", b"op"], b"", &mut out).unwrap();
+        host.call(&mut 0, [b"", b"", b"op"], b"", &mut out, DecodeBounds::default()).unwrap();
         assert_eq!(out, b"op");
-        let err = host.call(&mut 0, [b"b", b"n", b"op"], b"", &mut out).unwrap_err();
+        let err = host.call(&mut 0, [b"b", b"n", b"op"], b"", &mut out, DecodeBounds::default()).unwrap_err();
         assert_eq!(err.message(), "no handler registered for operation 'op' (binding 'b', namespace 'n')");
 
         let addressed: HostCallHandler<u32> = Box::new(|_, call, _, out| {
@@ -828,10 +827,10 @@ mod tests {
         let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Addressed(addressed)), false).unwrap();
         for (b, n, want) in [("", "", "//op"), ("b", "n", "b/n/op")] {
             out.clear();
-            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), b"op"], b"", &mut out).unwrap();
+            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), b"op"], b"", &mut out, DecodeBounds::default()).unwrap();
             assert_eq!(out, want.as_bytes());
         }
-        let err = host.call(&mut 0, [b"\xff", b"", b"op"], b"", &mut out).unwrap_err();
+        let err = host.call(&mut 0, [b"\xff", b"", b"op"], b"", &mut out, DecodeBounds::default()).unwrap_err();
         assert_eq!(err.message(), "operation name, binding or namespace is not UTF-8");
     }
 }

@@ -309,6 +309,7 @@ impl DecodeBounds {
     }
 }
 
+#[cfg(test)]
 impl Default for DecodeBounds {
     fn default() -> Self {
         DecodeBounds::of(&Limits::default())
