@@ -344,7 +344,7 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     if args.msgpack && given {
         payload = json::json_to_msgpack(&payload).map_err(|e| Failure::new(EXIT_USAGE, e))?;
     }
-    let mut record = args.record.as_deref().map(|path| Recording::start(path, &args.file)).transpose()?;
+    let record = args.record.as_deref().map(|path| Recording::start(path, &args.file)).transpose()?;
 
     let mut builder =
         Runtime::builder(()).file(&args.file).stdout(std::io::stderr()).stderr(std::io::stderr()).logger(|line| {
@@ -371,10 +371,15 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
     if args.deterministic {
         builder = builder.deterministic();
     }
-    if let Some(recording) = &mut record {
-        builder = builder.record(recording.file.take().expect("a recording starts with its file"));
-    }
-    // A failed build drops `record`, which removes its file: PATH is left as it was.
+    let record = match record {
+        Some((recording, file)) => {
+            builder = builder.record(file);
+            Some(recording)
+        }
+        None => None,
+    };
+    // A failed build drops the file with the builder, and `record`, which removes it:
+    // PATH is left as it was.
     let mut rt = builder.build().map_err(|e| {
         let message = match e {
             Error::Io { .. } => e.to_string(),
@@ -415,8 +420,6 @@ fn invoke(args: &InvokeArgs) -> Result<(), Failure> {
 /// takes PATH's place once the call ran ([`finish`](Self::finish)) and is removed if it
 /// never does, so that a plugin that cannot be loaded leaves PATH as it was.
 struct Recording {
-    /// The file until the runtime takes it.
-    file: Option<std::fs::File>,
     temporary: PathBuf,
     path: PathBuf,
     /// Whether `temporary` is gone, renamed or removed.
@@ -425,8 +428,8 @@ struct Recording {
 
 impl Recording {
     /// Creates the temporary file for a transcript to `path`, after checking that
-    /// `path` names neither the plugin nor a folder.
-    fn start(path: &Path, plugin: &Path) -> Result<Recording, Failure> {
+    /// `path` names neither the plugin nor a folder; returns it to write to.
+    fn start(path: &Path, plugin: &Path) -> Result<(Recording, std::fs::File), Failure> {
         let usage = |why: &str| Failure::new(EXIT_USAGE, format!("--record `{}`: {why}", path.display()));
         // `file_name` reads past a final separator: `new/` names a folder, not a file.
         if path.file_name().is_none() || path.as_os_str().as_encoded_bytes().ends_with(b"/") {
@@ -456,7 +459,7 @@ impl Recording {
         loop {
             let temporary = dir.join(format!(".hookr-record-{}-{attempt}.tmp", std::process::id()));
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&temporary) {
-                Ok(file) => return Ok(Recording { file: Some(file), temporary, path: target, done: false }),
+                Ok(file) => return Ok((Recording { temporary, path: target, done: false }, file)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
                 Err(e) => return Err(Failure::new(EXIT_USAGE, format!("cannot create `{}`: {e}", path.display()))),
             }
@@ -465,7 +468,6 @@ impl Recording {
 
     /// Puts the transcript in PATH's place; the runtime that wrote it must be gone.
     fn finish(mut self) -> Result<(), Failure> {
-        drop(self.file.take());
         // The transcript keeps the permissions of the file it replaces.
         if let Ok(meta) = std::fs::metadata(&self.path) {
             let _ = std::fs::set_permissions(&self.temporary, meta.permissions());
@@ -481,7 +483,6 @@ impl Recording {
 impl Drop for Recording {
     fn drop(&mut self) {
         if !self.done {
-            drop(self.file.take());
             let _ = std::fs::remove_file(&self.temporary);
         }
     }
