@@ -7,15 +7,11 @@
 #[path = "common/cli_run.rs"]
 mod cli_run;
 
-use cli_run::Run;
+use cli_run::{Run, EXIT_LOAD, EXIT_STOPPED, EXIT_USAGE};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-const EXIT_USAGE: i32 = 2;
-const EXIT_LOAD: i32 = 3;
-const EXIT_STOPPED: i32 = 4;
 
 /// Answers every call with its payload.
 const ECHO: &str = r#"(module

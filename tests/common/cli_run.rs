@@ -3,6 +3,12 @@
 
 use std::process::Output;
 
+/// The binary's exit statuses (its `--help` lists them).
+pub const EXIT_CALL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_LOAD: i32 = 3;
+pub const EXIT_STOPPED: i32 = 4;
+
 pub struct Run {
     pub status: i32,
     pub stdout: Vec<u8>,
