@@ -9,12 +9,13 @@
 use alloc::vec::Vec;
 
 use hookr_abi::{self as names, wapc};
-use wasmi::{Caller, Extern, Linker, Memory};
+use wasmi::{Caller, Extern, Memory};
 
 use crate::error::Error;
+use crate::imports::Definitions;
 use crate::limits::DecodeBounds;
 use crate::meter::{IMPORT_FUEL, OUTPUT_FUEL};
-use crate::runtime::{release, Ctx};
+use crate::runtime::{release, Ctx, CtxBox};
 use crate::transcript::Record;
 
 /// The guest ABI a module uses: which host imports it gets, which export a call
@@ -186,7 +187,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 /// The guest's memory: the handle cached after instantiation, or looked up while a
 /// start function runs before that.
 #[inline]
-pub(crate) fn memory(caller: &Caller<'_, Ctx>) -> Result<Memory, wasmi::Error> {
+pub(crate) fn memory(caller: &Caller<'_, CtxBox>) -> Result<Memory, wasmi::Error> {
     if let Some(m) = caller.data().memory {
         return Ok(m);
     }
@@ -201,8 +202,8 @@ pub(crate) fn memory(caller: &Caller<'_, Ctx>) -> Result<Memory, wasmi::Error> {
 /// moves through `ctx.meter`. The store's fuel is read before and written back after.
 #[inline]
 pub(crate) fn metered<R>(
-    caller: &mut Caller<'_, Ctx>,
-    f: impl FnOnce(&mut Caller<'_, Ctx>) -> Result<R, wasmi::Error>,
+    caller: &mut Caller<'_, CtxBox>,
+    f: impl FnOnce(&mut Caller<'_, CtxBox>) -> Result<R, wasmi::Error>,
 ) -> Result<R, wasmi::Error> {
     let metered = caller.data().meter.metered();
     if metered {
@@ -223,7 +224,7 @@ pub(crate) fn metered<R>(
 /// Runs a host import under the meter with the guest's memory and the store data.
 #[inline]
 pub(crate) fn with_memory<R>(
-    caller: &mut Caller<'_, Ctx>,
+    caller: &mut Caller<'_, CtxBox>,
     f: impl FnOnce(&mut [u8], &mut Ctx) -> Result<R, wasmi::Error>,
 ) -> Result<R, wasmi::Error> {
     metered(caller, |caller| {
@@ -241,7 +242,7 @@ pub(crate) fn cut_note(len: usize) -> alloc::string::String {
 /// Copies `src` into guest memory at `ptr`, charging for the bytes.
 #[inline]
 fn write_from(
-    caller: &mut Caller<'_, Ctx>,
+    caller: &mut Caller<'_, CtxBox>,
     import: &'static str,
     ptr: i32,
     src: impl Fn(&Ctx) -> &[u8],
@@ -308,7 +309,11 @@ pub(crate) fn call_host(
 
 /// `__plugin_request` / `__guest_request`: writes the operation name and the payload
 /// of the call under way into guest memory.
-fn request<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32) -> Result<(), wasmi::Error> {
+fn request<const WAPC: bool>(
+    caller: &mut Caller<'_, CtxBox>,
+    op_ptr: i32,
+    payload_ptr: i32,
+) -> Result<(), wasmi::Error> {
     let import = imports::<WAPC>().request;
     with_memory(caller, |data, ctx| {
         let (op, payload) = ctx.frame.get();
@@ -325,7 +330,7 @@ fn request<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, op_ptr: i32, payload_
 }
 
 /// `__plugin_response` / `__guest_response`: takes the guest's response.
-fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+fn response<const WAPC: bool>(caller: &mut Caller<'_, CtxBox>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
     let import = imports::<WAPC>().response;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
@@ -342,7 +347,7 @@ fn response<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) 
 
 /// `__plugin_error` / `__guest_error`: takes the guest's error message (an empty one is
 /// ignored, as the Go hookr does).
-fn error<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+fn error<const WAPC: bool>(caller: &mut Caller<'_, CtxBox>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
     let import = imports::<WAPC>().error;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
@@ -364,7 +369,7 @@ fn error<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> 
 /// namespace, operation, payload]` as (pointer, length) pairs. Returns the ABI's
 /// success or failure value. A waPC guest names a binding and a namespace; a hookr
 /// guest's are empty, and its `(0, 0)` pairs are not read.
-fn host_call<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, parts: [(i32, i32); 4]) -> Result<i32, wasmi::Error> {
+fn host_call<const WAPC: bool>(caller: &mut Caller<'_, CtxBox>, parts: [(i32, i32); 4]) -> Result<i32, wasmi::Error> {
     let import = imports::<WAPC>().host_call;
     with_memory(caller, |data, ctx| {
         let len = data.len();
@@ -379,7 +384,7 @@ fn host_call<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, parts: [(i32, i32);
 
 /// `__log` / `__console_log`: hands a line to the logger, cut to its limit, within the
 /// call's output bound.
-fn log<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
+fn log<const WAPC: bool>(caller: &mut Caller<'_, CtxBox>, ptr: i32, len: i32) -> Result<(), wasmi::Error> {
     let import = imports::<WAPC>().log;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
@@ -404,11 +409,11 @@ fn log<const WAPC: bool>(caller: &mut Caller<'_, Ctx>, ptr: i32, len: i32) -> Re
     })
 }
 
-/// Defines the nine host imports of `abi` in `linker`.
-pub(crate) fn link(linker: &mut Linker<Ctx>, abi: Abi) -> Result<(), wasmi::Error> {
+/// Defines the nine host imports of `abi`.
+pub(crate) fn link(defs: &mut Definitions<'_>, abi: Abi) {
     match abi {
-        Abi::Hookr => link_as::<false>(linker),
-        Abi::Wapc => link_as::<true>(linker),
+        Abi::Hookr => link_as::<false>(defs),
+        Abi::Wapc => link_as::<true>(defs),
     }
 }
 
@@ -430,23 +435,21 @@ const fn imports<const WAPC: bool>() -> &'static Imports {
 /// call and a few dozen instructions on every import).
 // Not inlined: `link` would hold both ABIs' frames at once, a firmware's stack too.
 #[inline(never)]
-fn link_as<const WAPC: bool>(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
+fn link_as<const WAPC: bool>(defs: &mut Definitions<'_>) {
     let n = imports::<WAPC>();
     let m = n.module;
-    linker.func_wrap(m, n.request, |mut caller: Caller<'_, Ctx>, op_ptr: i32, payload_ptr: i32| {
+    defs.func(m, n.request, |mut caller: Caller<'_, CtxBox>, op_ptr: i32, payload_ptr: i32| {
         request::<WAPC>(&mut caller, op_ptr, payload_ptr)
-    })?;
-    linker.func_wrap(m, n.response, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
+    });
+    defs.func(m, n.response, |mut caller: Caller<'_, CtxBox>, ptr: i32, len: i32| {
         response::<WAPC>(&mut caller, ptr, len)
-    })?;
-    linker.func_wrap(m, n.error, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| {
-        error::<WAPC>(&mut caller, ptr, len)
-    })?;
+    });
+    defs.func(m, n.error, |mut caller: Caller<'_, CtxBox>, ptr: i32, len: i32| error::<WAPC>(&mut caller, ptr, len));
     if WAPC {
-        linker.func_wrap(
+        defs.func(
             m,
             n.host_call,
-            |mut caller: Caller<'_, Ctx>,
+            |mut caller: Caller<'_, CtxBox>,
              binding_ptr: i32,
              binding_len: i32,
              namespace_ptr: i32,
@@ -463,31 +466,30 @@ fn link_as<const WAPC: bool>(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Erro
                 ];
                 host_call::<WAPC>(&mut caller, parts)
             },
-        )?;
+        );
     } else {
-        linker.func_wrap(
+        defs.func(
             m,
             n.host_call,
-            |mut caller: Caller<'_, Ctx>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
+            |mut caller: Caller<'_, CtxBox>, op_ptr: i32, op_len: i32, payload_ptr: i32, payload_len: i32| {
                 let parts = [(0, 0), (0, 0), (op_ptr, op_len), (payload_ptr, payload_len)];
                 host_call::<WAPC>(&mut caller, parts)
             },
-        )?;
+        );
     }
-    linker.func_wrap(m, n.host_response_len, |mut caller: Caller<'_, Ctx>| {
+    defs.func(m, n.host_response_len, |mut caller: Caller<'_, CtxBox>| {
         metered(&mut caller, |caller| Ok(caller.data().host_response.len() as i32))
-    })?;
-    linker.func_wrap(m, n.host_response, |mut caller: Caller<'_, Ctx>, ptr: i32| {
+    });
+    defs.func(m, n.host_response, |mut caller: Caller<'_, CtxBox>, ptr: i32| {
         write_from(&mut caller, imports::<WAPC>().host_response, ptr, |c| &c.host_response)
-    })?;
-    linker.func_wrap(m, n.host_error_len, |mut caller: Caller<'_, Ctx>| {
+    });
+    defs.func(m, n.host_error_len, |mut caller: Caller<'_, CtxBox>| {
         metered(&mut caller, |caller| Ok(caller.data().host_error.len() as i32))
-    })?;
-    linker.func_wrap(m, n.host_error, |mut caller: Caller<'_, Ctx>, ptr: i32| {
+    });
+    defs.func(m, n.host_error, |mut caller: Caller<'_, CtxBox>, ptr: i32| {
         write_from(&mut caller, imports::<WAPC>().host_error, ptr, |c| &c.host_error)
-    })?;
-    linker.func_wrap(m, n.log, |mut caller: Caller<'_, Ctx>, ptr: i32, len: i32| log::<WAPC>(&mut caller, ptr, len))?;
-    Ok(())
+    });
+    defs.func(m, n.log, |mut caller: Caller<'_, CtxBox>, ptr: i32, len: i32| log::<WAPC>(&mut caller, ptr, len));
 }
 
 /// The parameter and result counts of an import of `abi` (every value is `i32`), or

@@ -5,12 +5,13 @@
 
 use alloc::string::String;
 
-use wasmi::{Caller, Linker};
+use wasmi::Caller;
 
 use crate::abi::{guest_range, with_memory};
 use crate::error::Error;
 use crate::error_text;
-use crate::runtime::Ctx;
+use crate::imports::Definitions;
+use crate::runtime::CtxBox;
 
 /// The module and name of the import.
 pub(crate) const MODULE: &str = "env";
@@ -33,12 +34,12 @@ fn read_string(data: &[u8], ptr: i32) -> Option<&[u8]> {
     Some(&data[range])
 }
 
-/// Defines `env.abort(message, file, line, column)` in `linker`.
-pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
-    linker.func_wrap(
+/// Defines `env.abort(message, file, line, column)`.
+pub(crate) fn link(defs: &mut Definitions<'_>) {
+    defs.func(
         MODULE,
         NAME,
-        |mut caller: Caller<'_, Ctx>, message: i32, file: i32, line: i32, column: i32| -> Result<(), wasmi::Error> {
+        |mut caller: Caller<'_, CtxBox>, message: i32, file: i32, line: i32, column: i32| -> Result<(), wasmi::Error> {
             with_memory(&mut caller, |data, ctx| {
                 let (Some(message), Some(file)) = (read_string(data, message), read_string(data, file)) else {
                     return Err(Error::plugin("abort called with a string outside the plugin's memory").into());
@@ -50,8 +51,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
                 Err(Error::plugin(text).into())
             })
         },
-    )?;
-    Ok(())
+    );
 }
 
 #[cfg(test)]

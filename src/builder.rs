@@ -506,8 +506,8 @@ impl<'a, T: 'static> Builder<'a, T> {
             core::mem::take(&mut self.env),
         );
         let logger = self.logger.take().unwrap_or_else(io::default_logger);
-        let host = Box::new(HostSide { state: self.state, table });
-        let ctx = Ctx::new(host, logger, io, self.limits, tape);
+        let host = HostSide { state: self.state, table };
+        let ctx = Ctx::boxed(host, logger, io, self.limits, tape);
         let mut rt = Runtime::new(module, ctx, self.watch)?;
         if self.keep_error_texts {
             rt.keep_error_texts()?;

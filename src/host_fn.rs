@@ -619,8 +619,8 @@ fn not_registered(call: HostCall<'_>) -> HostError {
 
 /// The host side of a runtime with its type erased: the host state and the host
 /// functions that take it. The store holds one, so that the store's data, and with it
-/// the linker, do not depend on the host state's type: a module's linker is built
-/// once and serves runtimes of any host state.
+/// the host imports, do not depend on the host state's type: a module's imports are
+/// resolved once and serve runtimes of any host state.
 pub(crate) trait Host {
     /// Runs the host function at `key` (see [`HostTable::call`]).
     fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds) -> Result<(), HostError>;
@@ -628,8 +628,6 @@ pub(crate) trait Host {
     fn state(&self) -> &dyn Any;
     /// The host state, mutably.
     fn state_mut(&mut self) -> &mut dyn Any;
-    /// The host state, taken out.
-    fn into_state(self: Box<Self>) -> Box<dyn Any>;
     /// How many host functions there are.
     fn len(&self) -> usize;
 }
@@ -650,9 +648,6 @@ impl<T: 'static> Host for HostSide<T> {
     }
     fn state_mut(&mut self) -> &mut dyn Any {
         &mut self.state
-    }
-    fn into_state(self: Box<Self>) -> Box<dyn Any> {
-        Box::new(self.state)
     }
     fn len(&self) -> usize {
         self.table.len()

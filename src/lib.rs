@@ -82,9 +82,9 @@
 //!
 //! # Many instances
 //!
-//! A [`Module`] is compiled once, with the linker for its imports; each
-//! [`Runtime`] made from it with [`Builder::module`] is an instance with its own host
-//! state, about as cheap as wasmi's own instantiation. Under `std`, a [`Pool`] lends
+//! A [`Module`] is compiled once, with the host functions of its imports resolved;
+//! each [`Runtime`] made from it with [`Builder::module`] is an instance with its own
+//! host state, about as cheap as wasmi's own instantiation. Under `std`, a [`Pool`] lends
 //! runtimes of one module to many threads.
 //!
 //! # Features
@@ -121,6 +121,7 @@ mod engine;
 mod error;
 mod error_text;
 mod host_fn;
+mod imports;
 pub mod io;
 mod limits;
 pub mod meter;

@@ -5,15 +5,13 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use wasmi::Linker;
-
 use sha2::{Digest, Sha256};
 
 use crate::abi::Abi;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::imports::{Definitions, ModuleImports};
 use crate::limits::Limits;
-use crate::runtime::Ctx;
 
 /// Hashes module bytes and checks them against an expected hash.
 ///
@@ -351,7 +349,7 @@ impl EngineConfig {
 #[derive(Clone)]
 pub struct Module {
     /// Everything, behind one reference count: a runtime made from the module takes
-    /// one count, not one for each of the engine, the code and the linker.
+    /// one count, not one for each of the engine, the code and the imports.
     pub(crate) inner: Arc<ModuleInner>,
 }
 
@@ -362,8 +360,8 @@ pub(crate) struct ModuleInner {
     pub(crate) config: EngineConfig,
     /// The guest ABI the module uses.
     pub(crate) abi: Abi,
-    /// The host imports the module needs, defined once for every runtime made from it.
-    pub(crate) linker: Linker<Ctx>,
+    /// The host functions of its imports, resolved once for every runtime made from it.
+    pub(crate) imports: ModuleImports,
     /// Which of its ABI's [`initialisers`](Abi::initialisers) the module exports (bit
     /// `i` for the `i`th), found once instead of looked up in every instance.
     pub(crate) initialisers: u8,
@@ -478,8 +476,8 @@ impl Module {
         check_memory_export(&module)?;
         let abi = Abi::detect(&module)?;
         check_imports(&module)?;
-        let mut linker = Linker::new(&engine);
-        crate::abi::link(&mut linker, abi).map_err(Error::from_wasmi)?;
+        let mut defs = Definitions::new(&module);
+        crate::abi::link(&mut defs, abi);
         if let Some(import) = module.imports().find(|i| i.module() == hookr_abi::WASI_MODULE) {
             if !cfg!(feature = "wasi") {
                 return Err(Error::Link {
@@ -488,13 +486,15 @@ impl Module {
                     reason: "this build has no WASI (hookr's `wasi` feature is off)".into(),
                 });
             }
-            crate::wasi::link(&mut linker).map_err(Error::from_wasmi)?;
+            crate::wasi::link(&mut defs);
         }
         if crate::abort::imported(&module) {
-            crate::abort::link(&mut linker).map_err(Error::from_wasmi)?;
+            crate::abort::link(&mut defs);
         }
+        let imports = defs.finish()?;
         let initialisers = exported_initialisers(&module, abi)?;
-        let inner = ModuleInner { engine, module, config, abi, linker, initialisers, sha256, page_size, start_section };
+        let inner =
+            ModuleInner { engine, module, config, abi, imports, initialisers, sha256, page_size, start_section };
         Ok(Module { inner: Arc::new(inner) })
     }
 

@@ -96,11 +96,17 @@ impl Frame {
     }
 }
 
-/// Everything the host imports reach: the store's data. It does not depend on the
-/// host state's type (the host side is a [`Host`]), so one linker serves every runtime
-/// of a module.
-pub(crate) struct Ctx {
-    pub(crate) host: HostBox,
+/// Everything the host imports reach: the store's data, in one allocation of its own,
+/// so that the store itself stays small. It does not depend on the host state's type
+/// (the host side is a [`Host`], last, unsized), so a module's imports, resolved once,
+/// serve every runtime made from it.
+pub(crate) type Ctx = CtxOf<ErasedHost<dyn Host>>;
+
+/// A store's data: its context, boxed.
+pub(crate) type CtxBox = Box<Ctx>;
+
+/// The context with its host side `H`.
+pub(crate) struct CtxOf<H: ?Sized> {
     pub(crate) frame: Frame,
     pub(crate) plugin_error: Vec<u8>,
     /// The length of the message the guest handed to `__plugin_error` in this call
@@ -121,14 +127,15 @@ pub(crate) struct Ctx {
     /// When the call under way must end, if it has a timeout: a WASI wait stops there.
     #[cfg(feature = "std")]
     pub(crate) deadline: Option<std::time::Instant>,
+    /// The host state and its host functions.
+    pub(crate) host: H,
 }
 
 impl Ctx {
-    pub(crate) fn new(host: Box<dyn Host>, logger: Logger, io: Io, limits: Limits, tape: Tape) -> Self {
-        let host = HostBox(host);
+    /// The context of a runtime whose host side is `host`.
+    pub(crate) fn boxed<T: 'static>(host: HostSide<T>, logger: Logger, io: Io, limits: Limits, tape: Tape) -> CtxBox {
         let limiter = Limiter::new(&limits);
-        Ctx {
-            host,
+        Box::new(CtxOf {
             frame: Frame::EMPTY,
             plugin_error: Vec::new(),
             plugin_error_len: None,
@@ -144,7 +151,8 @@ impl Ctx {
             tape,
             #[cfg(feature = "std")]
             deadline: None,
-        }
+            host: ErasedHost(host),
+        })
     }
 
     /// Forgets everything of the last call: nothing of it is visible to the next,
@@ -216,11 +224,11 @@ struct Live {
 /// if the failed one never happened. The host state is kept.
 pub struct Runtime<T: 'static> {
     // `None` only while `reinstantiate` swaps stores (see `POISONED`).
-    store: Option<Box<Store<Ctx>>>,
+    store: Option<Box<Store<CtxBox>>>,
     live: Option<Live>,
     module: Module,
     /// The host state's type (the store holds the state itself, type-erased), which
-    /// also makes a runtime `Send` exactly when its state is (see `HostBox`).
+    /// also makes a runtime `Send` exactly when its state is (see `ErasedHost`).
     state: PhantomData<T>,
     request: Vec<u8>,
     reply: Vec<u8>,
@@ -243,31 +251,31 @@ pub struct Runtime<T: 'static> {
 // replaces it: its state is a `T`.
 const WRONG_STATE: &str = "the host state is not of the runtime's type";
 
-/// The type-erased host side in a store's data.
-pub(crate) struct HostBox(Box<dyn Host>);
+/// The host side of a context: a `HostSide<T>` when it is made, `dyn Host` in the store.
+pub(crate) struct ErasedHost<H: ?Sized>(H);
 
-// SAFETY: a `HostBox` is only ever in the store of a `Runtime<T>`, and holds that
-// runtime's `HostSide<T>` (see `WRONG_STATE`): host functions that are `fn` pointers or
-// `Send` closures, and a `T`, so it is `Send` when `T` is (`assert_send` checks that).
-// A `Runtime<T>` is `Send` only when `T` is, through its `PhantomData<T>`.
-unsafe impl Send for HostBox {}
+// SAFETY: an `ErasedHost<dyn Host>` is only ever in the store of a `Runtime<T>`, and
+// holds that runtime's `HostSide<T>` (see `WRONG_STATE`): host functions that are `fn`
+// pointers or `Send` closures, and a `T`, so it is `Send` when `T` is (`assert_send`
+// checks that). A `Runtime<T>` is `Send` only when `T` is, through its `PhantomData<T>`.
+unsafe impl Send for ErasedHost<dyn Host> {}
 
-impl core::ops::Deref for HostBox {
+impl core::ops::Deref for ErasedHost<dyn Host> {
     type Target = dyn Host;
     fn deref(&self) -> &(dyn Host + 'static) {
-        &*self.0
+        &self.0
     }
 }
 
-impl core::ops::DerefMut for HostBox {
+impl core::ops::DerefMut for ErasedHost<dyn Host> {
     fn deref_mut(&mut self) -> &mut (dyn Host + 'static) {
-        &mut *self.0
+        &mut self.0
     }
 }
 
 #[allow(dead_code)]
 fn assert_send<T: Send + 'static>() {
-    fn send<S: Send>() {}
+    fn send<S: Send + ?Sized>() {}
     send::<HostSide<T>>();
     send::<Ctx>();
 }
@@ -277,21 +285,21 @@ fn assert_send<T: Send + 'static>() {
 // panics there, caught by the host, could leave it missing.
 const POISONED: &str = "the runtime is unusable: it panicked while its store was being replaced";
 
-fn present(slot: &mut Option<Box<Store<Ctx>>>) -> &mut Store<Ctx> {
+fn present(slot: &mut Option<Box<Store<CtxBox>>>) -> &mut Store<CtxBox> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
     }
 }
 
-fn present_ref(slot: &Option<Box<Store<Ctx>>>) -> &Store<Ctx> {
+fn present_ref(slot: &Option<Box<Store<CtxBox>>>) -> &Store<CtxBox> {
     match slot {
         Some(s) => s,
         None => unreachable!("{POISONED}"),
     }
 }
 
-fn present_owned(slot: Option<Box<Store<Ctx>>>) -> Store<Ctx> {
+fn present_owned(slot: Option<Box<Store<CtxBox>>>) -> Store<CtxBox> {
     match slot {
         Some(s) => *s,
         None => unreachable!("{POISONED}"),
@@ -304,7 +312,7 @@ impl<T: 'static> Runtime<T> {
         crate::Builder::new(state)
     }
 
-    pub(crate) fn new(module: Module, ctx: Ctx, watch: Watch) -> Result<Self, Error> {
+    pub(crate) fn new(module: Module, ctx: CtxBox, watch: Watch) -> Result<Self, Error> {
         let store = Box::new(Store::new(&module.inner.engine, ctx));
         let mut rt = Runtime {
             store: Some(store),
@@ -335,17 +343,17 @@ impl<T: 'static> Runtime<T> {
         Ok(())
     }
 
-    pub(crate) fn store(&mut self) -> &mut Store<Ctx> {
+    pub(crate) fn store(&mut self) -> &mut Store<CtxBox> {
         present(&mut self.store)
     }
 
-    fn store_ref(&self) -> &Store<Ctx> {
+    fn store_ref(&self) -> &Store<CtxBox> {
         present_ref(&self.store)
     }
 
     /// Starts an initialiser (or the start function): a whole budget of init fuel
     /// and a fresh output bound.
-    fn start_init(store: &mut Store<Ctx>) -> Result<(), Error> {
+    fn start_init(store: &mut Store<CtxBox>) -> Result<(), Error> {
         let ctx = store.data_mut();
         let fuel = ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, false);
         if ctx.meter.metered() {
@@ -371,8 +379,8 @@ impl<T: 'static> Runtime<T> {
         let instance = self
             .module
             .inner
-            .linker
-            .instantiate_and_start(&mut *store, &self.module.inner.module)
+            .imports
+            .instantiate(store, &self.module.inner.module)
             .map_err(|e| start_failure(start_section, Error::from_wasmi(e)))?;
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
         let abi = self.module.inner.abi;
@@ -812,10 +820,14 @@ impl<T: 'static> Runtime<T> {
 
     /// Ends the runtime and hands back the host state.
     pub fn into_state(mut self) -> T {
-        match present_owned(self.store.take()).into_data().host.0.into_state().downcast() {
-            Ok(state) => *state,
-            Err(_) => unreachable!("{WRONG_STATE}"),
+        let ctx = present_owned(self.store.take()).into_data();
+        if !ctx.host.state().is::<T>() {
+            unreachable!("{WRONG_STATE}");
         }
+        // SAFETY: `HostSide<U>` is the only `Host`, and its state is a `U`: this one's is
+        // a `T`, so the box holds a `CtxOf<HostSide<T>>`, which the cast names again.
+        let ctx = unsafe { Box::from_raw(Box::into_raw(ctx) as *mut CtxOf<ErasedHost<HostSide<T>>>) };
+        ctx.host.0.state
     }
 }
 

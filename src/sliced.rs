@@ -17,7 +17,7 @@ use wasmi::{ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store,
 use crate::error::Error;
 use crate::io::Clock;
 use crate::output::Output;
-use crate::runtime::{Ctx, PluginCall, Runtime};
+use crate::runtime::{CtxBox, PluginCall, Runtime};
 
 /// A plugin call that runs a slice of fuel at a time.
 ///
@@ -95,7 +95,7 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
         let mut status = [Val::I32(0)];
         let run = match step {
             Step::Start(plugin_call, (op_len, payload_len)) => {
-                Run::Start(move |store: &mut Store<Ctx>, status: &mut [Val]| {
+                Run::Start(move |store: &mut Store<CtxBox>, status: &mut [Val]| {
                     plugin_call.func().call_resumable(store, &[Val::I32(op_len), Val::I32(payload_len)], status)
                 })
             }
@@ -280,7 +280,7 @@ pub(crate) enum InitStop {
 /// checking between slices what `watching` watches: the reset at the start of a call
 /// with a timeout or a cancel handle counts against that call. Fuel metering is on.
 pub(crate) fn run_init(
-    store: &mut Store<Ctx>,
+    store: &mut Store<CtxBox>,
     func: wasmi::Func,
     watching: &Watching,
     watch: &Watch,
@@ -296,7 +296,7 @@ pub(crate) fn run_init(
 }
 
 fn run_init_slices(
-    store: &mut Store<Ctx>,
+    store: &mut Store<CtxBox>,
     func: wasmi::Func,
     watching: &Watching,
     watch: &Watch,
@@ -322,7 +322,9 @@ fn run_init_slices(
             }
         }
         let run = match paused.take() {
-            None => Run::Start(|store: &mut Store<Ctx>, results: &mut [Val]| func.call_resumable(store, &[], results)),
+            None => {
+                Run::Start(|store: &mut Store<CtxBox>, results: &mut [Val]| func.call_resumable(store, &[], results))
+            }
             Some(pending) => Run::Resume(pending),
         };
         match run_slice(store, slice, run, &mut []) {
@@ -364,9 +366,9 @@ enum SliceEnd {
 /// resumes it until it finishes or needs more. A slice smaller than the next step
 /// needs (a basic block, or an import that moves many bytes) adds up with the next
 /// ones until it suffices. The engine meters fuel.
-fn run_slice<F>(store: &mut Store<Ctx>, fuel: u64, run: Run<F>, results: &mut [Val]) -> SliceEnd
+fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, run: Run<F>, results: &mut [Val]) -> SliceEnd
 where
-    F: FnOnce(&mut Store<Ctx>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
+    F: FnOnce(&mut Store<CtxBox>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
 {
     let issued = store.data_mut().meter.issue(fuel.max(1));
     let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
@@ -396,7 +398,7 @@ where
 
 /// `paused`, kept for the next slice, or out of fuel when its budget has all been
 /// handed out and the store cannot pay its next step.
-fn paused_or_out(store: &Store<Ctx>, paused: ResumableCallOutOfFuel) -> SliceEnd {
+fn paused_or_out(store: &Store<CtxBox>, paused: ResumableCallOutOfFuel) -> SliceEnd {
     if store.data().meter.exhausted() && store.get_fuel().unwrap_or(0) < paused.required_fuel() {
         SliceEnd::OutOfFuel
     } else {

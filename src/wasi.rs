@@ -34,12 +34,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use wasmi::{Caller, FuncType, Linker, Val, ValType};
+use wasmi::{Caller, FuncType, Val, ValType};
 
 use crate::abi::{contain, guest_range, metered};
+use crate::imports::Definitions;
 use crate::io::{BoxedClock, BoxedRandom, BoxedSink};
 use crate::meter::{IOVEC_FUEL, OUTPUT_FUEL};
-use crate::runtime::Ctx;
+use crate::runtime::{Ctx, CtxBox};
 use crate::transcript::Record;
 
 /// The preview 1 error numbers this subset answers (`0` is success).
@@ -204,7 +205,7 @@ impl Io {
 /// Runs a WASI call under the meter on the guest's memory and the store data.
 #[inline]
 fn with_memory(
-    caller: &mut Caller<'_, Ctx>,
+    caller: &mut Caller<'_, CtxBox>,
     f: impl FnOnce(&mut [u8], &mut Ctx) -> Result<i32, wasmi::Error>,
 ) -> Result<i32, wasmi::Error> {
     crate::abi::with_memory(caller, |data, ctx| {
@@ -603,24 +604,24 @@ fn strings_get<'a>(
     Ok(errno::SUCCESS)
 }
 
-/// Defines all of `wasi_snapshot_preview1` in `linker`.
-pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
+/// Defines all of `wasi_snapshot_preview1`.
+pub(crate) fn link(defs: &mut Definitions<'_>) {
     let m = hookr_abi::WASI_MODULE;
-    type C<'a> = Caller<'a, Ctx>;
+    type C<'a> = Caller<'a, CtxBox>;
 
-    linker.func_wrap(m, "fd_write", |mut c: C<'_>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| {
+    defs.func(m, "fd_write", |mut c: C<'_>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| {
         with_memory(&mut c, |data, ctx| fd_write(data, ctx, fd, iovs, iovs_len, nwritten))
-    })?;
-    linker.func_wrap(m, "fd_read", |mut c: C<'_>, fd: i32, iovs: i32, iovs_len: i32, nread: i32| {
+    });
+    defs.func(m, "fd_read", |mut c: C<'_>, fd: i32, iovs: i32, iovs_len: i32, nread: i32| {
         with_memory(&mut c, |data, ctx| fd_read(data, ctx, fd, iovs, iovs_len, nread))
-    })?;
-    linker.func_wrap(m, "fd_fdstat_get", |mut c: C<'_>, fd: i32, ptr: i32| {
+    });
+    defs.func(m, "fd_fdstat_get", |mut c: C<'_>, fd: i32, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(FDSTAT_SIZE as usize)?;
             Ok(fd_fdstat_get(data, fd, ptr))
         })
-    })?;
-    linker.func_wrap(m, "random_get", |mut c: C<'_>, ptr: i32, len: i32| {
+    });
+    defs.func(m, "random_get", |mut c: C<'_>, ptr: i32, len: i32| {
         with_memory(&mut c, |data, ctx| match guest_range(data.len(), ptr, len) {
             Some(range) => {
                 ctx.meter.charge_random(range.len())?;
@@ -635,60 +636,59 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> Result<(), wasmi::Error> {
             }
             None => Ok(errno::FAULT),
         })
-    })?;
-    linker.func_wrap(m, "clock_time_get", |mut c: C<'_>, id: i32, _precision: i64, ptr: i32| {
+    });
+    defs.func(m, "clock_time_get", |mut c: C<'_>, id: i32, _precision: i64, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             clock_read(data, ctx, id, ptr, false)
         })
-    })?;
-    linker.func_wrap(m, "clock_res_get", |mut c: C<'_>, id: i32, ptr: i32| {
+    });
+    defs.func(m, "clock_res_get", |mut c: C<'_>, id: i32, ptr: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             clock_read(data, ctx, id, ptr, true)
         })
-    })?;
-    linker.func_wrap(m, "args_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {
+    });
+    defs.func(m, "args_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             Ok(sizes_get(data, ctx.io.args_sizes, count, bytes))
         })
-    })?;
-    linker.func_wrap(m, "args_get", |mut c: C<'_>, ptrs: i32, buf: i32| {
+    });
+    defs.func(m, "args_get", |mut c: C<'_>, ptrs: i32, buf: i32| {
         with_memory(&mut c, |data, ctx| {
             strings_get(data, &mut ctx.meter, args_of(&ctx.io), ctx.io.args_sizes, ptrs, buf)
         })
-    })?;
-    linker.func_wrap(m, "environ_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {
+    });
+    defs.func(m, "environ_sizes_get", |mut c: C<'_>, count: i32, bytes: i32| {
         with_memory(&mut c, |data, ctx| {
             ctx.meter.charge_bytes(8)?;
             Ok(sizes_get(data, ctx.io.env_sizes, count, bytes))
         })
-    })?;
-    linker.func_wrap(m, "environ_get", |mut c: C<'_>, ptrs: i32, buf: i32| {
+    });
+    defs.func(m, "environ_get", |mut c: C<'_>, ptrs: i32, buf: i32| {
         with_memory(&mut c, |data, ctx| {
             strings_get(data, &mut ctx.meter, environ_of(&ctx.io), ctx.io.env_sizes, ptrs, buf)
         })
-    })?;
-    linker.func_wrap(m, "proc_exit", |mut c: C<'_>, status: i32| -> Result<(), wasmi::Error> {
+    });
+    defs.func(m, "proc_exit", |mut c: C<'_>, status: i32| -> Result<(), wasmi::Error> {
         metered(&mut c, |_| Err(wasmi::Error::i32_exit(status)))
-    })?;
-    linker.func_wrap(m, "poll_oneoff", |mut c: C<'_>, subs: i32, events: i32, count: i32, nevents: i32| {
+    });
+    defs.func(m, "poll_oneoff", |mut c: C<'_>, subs: i32, events: i32, count: i32, nevents: i32| {
         with_memory(&mut c, |data, ctx| poll_oneoff(data, ctx, subs, events, count, nevents))
-    })?;
-    linker.func_wrap(m, "sched_yield", |mut c: C<'_>| metered(&mut c, |_| Ok(errno::SUCCESS)))?;
+    });
+    defs.func(m, "sched_yield", |mut c: C<'_>| metered(&mut c, |_| Ok(errno::SUCCESS)));
 
     for &(name, params, results) in FUNCTIONS.iter().filter(|(n, ..)| !IMPLEMENTED.contains(n)) {
         let answer = stub_errno(name);
         let ty = FuncType::new(params.iter().copied(), results.iter().copied());
-        linker.func_new(m, name, ty, move |mut c: C<'_>, _, out: &mut [Val]| {
+        defs.func_new(m, name, &ty, move |mut c: C<'_>, _, out: &mut [Val]| {
             metered(&mut c, |_| {
                 out[0] = Val::I32(answer);
                 Ok(())
             })
-        })?;
+        });
     }
-    Ok(())
 }
 
 #[cfg(test)]
