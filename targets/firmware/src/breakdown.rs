@@ -1,6 +1,6 @@
 //! Where a plugin's heap goes, stage by stage, measured here with the counting
 //! allocator (`meter.rs`): the interpreter's engine, the compiled module, hookr's
-//! linker of host imports, the store and instance, the linear memory, hookr's own
+//! host imports resolved for it, the store and instance, the linear memory, hookr's own
 //! context and buffers, and the guest functions translated when the plugin starts.
 //!
 //! Each stage is the difference in bytes in use across it. The engine, the module and
@@ -95,7 +95,7 @@ pub fn report<T: 'static>(
     drop(module);
     let total = hookr_module + first_build;
     // Stages measured with hookr's module and runtime, less what wasmi alone took.
-    let linker = hookr_module.saturating_sub(bare.engine + bare.module);
+    let imports = hookr_module.saturating_sub(bare.engine + bare.module);
     let own = second_build.saturating_sub(bare.store_instance + memory);
     let translated = first_build.saturating_sub(second_build);
     defmt::info!("heap of {=str}, stage by stage ({=usize} B in all, loaded):", name, total);
@@ -106,7 +106,7 @@ pub fn report<T: 'static>(
         wasm.len(),
         bare.module
     );
-    defmt::info!("  {=str}: hookr's linker of host imports {=usize} B", name, linker);
+    defmt::info!("  {=str}: hookr's host imports, resolved once {=usize} B", name, imports);
     defmt::info!("  {=str}: store and instance (wasmi) {=usize} B", name, bare.store_instance);
     defmt::info!(
         "  {=str}: linear memory {=usize} B ({=usize} B declared, the rest grown by its initialisers)",
