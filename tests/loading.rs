@@ -281,3 +281,70 @@ fn engine_settings_that_cannot_work_are_errors() {
         assert_eq!(rt.invoke("x", b"").unwrap(), b"", "{config:?}");
     }
 }
+
+/// Imports are resolved by name once per module, whatever their order: one imported
+/// twice gets the same host function at both indices, stubbed WASI functions answer
+/// their errno, and a module with more imports than are gathered on the stack (16)
+/// instantiates as well, fresh and after a failed call.
+#[test]
+fn imports_resolve_in_any_order_repeated_and_many() {
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+            (import "hookr" "__log" (func $log_a (param i32 i32)))
+            (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+            (import "hookr" "__plugin_response" (func $resp (param i32 i32)))
+            (import "wasi_snapshot_preview1" "args_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "args_sizes_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "environ_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "environ_sizes_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "clock_res_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i64 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "fd_fdstat_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "fd_read" (func (param i32 i32 i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "poll_oneoff" (func (param i32 i32 i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+            (import "wasi_snapshot_preview1" "fd_seek" (func (param i32 i64 i32 i32) (result i32)))
+            (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+            (import "hookr" "__log" (func $log_b (param i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 900) "ab")
+            (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+                (call $req (i32.const 0) (local.get $op))
+                (call $log_a (i32.const 900) (i32.const 1))
+                (call $log_b (i32.const 901) (i32.const 1))
+                ;; A trap when the payload is "trap"; else the answer of both WASI
+                ;; functions (0 and EBADF, 8), as two bytes, then the payload.
+                (if (i32.eq (i32.load (local.get $op)) (i32.const 0x70617274)) (then unreachable))
+                (i32.store8 (i32.const 1000) (call $yield))
+                (i32.store8 (i32.const 1001) (call $close (i32.const 3)))
+                (memory.copy (i32.const 1002) (local.get $op) (local.get $len))
+                (call $resp (i32.const 1000) (i32.add (local.get $len) (i32.const 2)))
+                (i32.const 1)))"#,
+    )
+    .unwrap();
+    let module = Module::new(&wasm, "", &NoVerify, EngineConfig::default()).unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let runtime = |module: &Module| {
+        let lines = lines.clone();
+        Runtime::builder(())
+            .module(module.clone())
+            .logger(move |line| lines.lock().unwrap().push(line.to_string()))
+            .build()
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let mut rt = runtime(&module);
+        assert_eq!(rt.invoke("op", b"xy").unwrap(), b"\x00\x08xy");
+        assert!(matches!(rt.invoke("op", b"trap").unwrap_err(), Error::Trap(_)));
+        // The instance that trapped is replaced, with the same imports.
+        assert_eq!(rt.invoke("op", b"z").unwrap(), b"\x00\x08z");
+        rt.reset().unwrap();
+        assert_eq!(rt.invoke("op", b"").unwrap(), b"\x00\x08");
+    }
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 3 * 4 * 2);
+    assert!(lines.chunks(2).all(|pair| pair == ["a", "b"]), "{lines:?}");
+}
