@@ -1,6 +1,6 @@
 //! The cost of a call through hookr beside the cost of the same call through wasmi
-//! alone (the floor), start-up, the whole stack on the `simple` plugin, and the same
-//! work through the waPC ABI beside the hookr ABI.
+//! alone (the floor), start-up, a fresh runtime from a compiled module, the whole stack
+//! on the `simple` plugin, and the same work through the waPC ABI beside the hookr ABI.
 //!
 //! `cargo bench --bench calls` runs every case once and ends with a table of medians;
 //! `cargo bench --bench calls -- WORD` runs only the cases whose name contains WORD.
@@ -397,6 +397,9 @@ fn main() {
     });
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
 
+    // --- a fresh runtime from the compiled module (`instances` has more about instances)
+    let fresh_paired = common::fresh_instance(&mut r, &compiled);
+
     // --- the whole stack on simple.wasm
     let mut simple = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).build().unwrap();
     assert_eq!(SENTENCE.len(), 86);
@@ -491,10 +494,11 @@ fn main() {
         black_box(&out);
     });
 
-    summary(&r);
+    summary(&r, fresh_paired);
 }
 
-fn summary(r: &Results) {
+/// The tables; `fresh_paired` is the fresh-instance ratio timed in alternation.
+fn summary(r: &Results, fresh_paired: Option<f64>) {
     println!();
     println!("{:<28} {:>12} {:>12} {:>8} {:>12} {:>8}", "case", "floor", "invoke_into", "ratio", "invoke", "ratio");
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -529,6 +533,7 @@ fn summary(r: &Results) {
         let (f, h) = (r.get(floor), r.get(hookr));
         println!("{:<28} {:>12} {:>12} {:>8}", label, ns(f), ns(h), ratio(h, f));
     }
+    common::print_fresh_instance(r, fresh_paired);
     println!();
     println!("{:<28} {:>12} {:>12} {:>8}", "same work, two ABIs", "hookr", "waPC", "ratio");
     for (label, hookr, wapc) in [

@@ -14,45 +14,18 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::{fmt_ns, hello, hello_byte, simple_floor_linker, Echo, Results, State, SENTENCE, SIMPLE};
-use hookr::wasmi::{self, Store};
-use hookr::{EngineConfig, HostFn, Limits, Module, NoVerify, Pool, Runtime};
-
-static HOST_FNS: &[HostFn<State>] = &[HostFn::bytes("helloByte", hello_byte), HostFn::typed("hello", hello)];
+use common::{
+    fmt_ns, fresh_instance, print_fresh_instance, simple_runtime, Echo, Results, State, SENTENCE, SIMPLE,
+    SIMPLE_HOST_FNS,
+};
+use hookr::{EngineConfig, Module, NoVerify, Pool, Runtime};
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut r = Results { filter, rows: Vec::new() };
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
     let fresh = || runtime_of(compiled.clone()).unwrap();
-
-    // wasmi alone, as a user of it would make an instance ready to call: a store with
-    // fuel, the instance, its initialisers (simple has none to run) and the memory and
-    // export resolved.
-    let engine = compiled.engine().clone();
-    let floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
-    let floor_linker = simple_floor_linker(&engine);
-    let mut floor = || {
-        let mut store = Store::new(&engine, ());
-        store.set_fuel(Limits::DEFAULT_INIT_FUEL).unwrap();
-        let instance = floor_linker.instantiate_and_start(&mut store, &floor_module).unwrap();
-        for name in hookr::abi_names::INITIALISERS {
-            if let Some(f) = instance.get_func(&store, name) {
-                f.typed::<(), ()>(&store).unwrap().call(&mut store, ()).unwrap();
-            }
-        }
-        let memory = instance.get_memory(&store, "memory").unwrap();
-        let call = instance.get_typed_func::<(i32, i32), i32>(&store, "__plugin_call").unwrap();
-        black_box((store, memory, call));
-    };
-    let mut hookr = || {
-        black_box(fresh());
-    };
-    r.run("fresh instance: floor (wasmi)", &mut floor);
-    r.run("fresh instance: hookr from Module", &mut hookr);
-    // Both spend most of their time zeroing a 64 KiB memory, which makes them
-    // sensitive to whatever else the machine does: also time them in alternation.
-    let paired = if r.wanted("fresh instance") { Some(paired_ratio(&mut hookr, &mut floor)) } else { None };
+    let paired = fresh_instance(&mut r, &compiled);
 
     let mut out = Vec::new();
     r.run("fresh instance + first vowel 86 B", || {
@@ -70,7 +43,8 @@ fn main() {
     });
     // A call that traps at once (100 fuel is not enough for anything), so that each
     // one starts by resetting the instance the last one left.
-    let mut trapping = Runtime::builder(State).module(compiled.clone()).host_fns(HOST_FNS).fuel(100).build().unwrap();
+    let mut trapping =
+        Runtime::builder(State).module(compiled.clone()).host_fns(SIMPLE_HOST_FNS).fuel(100).build().unwrap();
     r.run("a trapping call + the reset before the next", || {
         black_box(trapping.invoke_into("vowel", black_box(SENTENCE), &mut out).unwrap_err());
     });
@@ -83,11 +57,7 @@ fn main() {
         _ => "-".into(),
     };
     let ns = |name: &str| r.get(name).map_or("-".into(), fmt_ns);
-    let (floor, hookr) = ("fresh instance: floor (wasmi)", "fresh instance: hookr from Module");
-    println!("fresh instance     floor {:>10}  hookr {:>10}  ratio {}", ns(floor), ns(hookr), ratio(hookr, floor));
-    if let Some(paired) = paired {
-        println!("fresh instance     hookr / floor, timed in alternation: {paired:.2}");
-    }
+    print_fresh_instance(&r, paired);
     let (fresh, reset) = ("fresh instance + first vowel 86 B", "reset + first vowel 86 B");
     println!("+ first call       fresh {:>10}  reset {:>10}  ratio {}", ns(fresh), ns(reset), ratio(reset, fresh));
     if !throughput.is_empty() {
@@ -97,22 +67,6 @@ fn main() {
             println!("{label:<34} {one:>14.0} {two:>14.0}   (x{:.2})", two / one);
         }
     }
-}
-
-/// The median over many rounds of (time of `a`) / (time of `b`), each round timing a
-/// batch of `a` right after a batch of `b`.
-fn paired_ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
-    const BATCH: usize = 200;
-    let time = |f: &mut dyn FnMut()| {
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            f();
-        }
-        start.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..101).map(|_| time(b)).zip(0..).map(|(tb, _)| time(a) / tb).collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
 }
 
 /// How long each throughput case runs.
@@ -148,7 +102,7 @@ fn per_second(threads: usize, call: impl Fn() + Sync) -> f64 {
 /// a pool of two runtimes and through one runtime per thread, on 1 and 2 threads.
 /// A runtime of `module` with the benchmark's host functions.
 fn runtime_of(module: Module) -> Result<Runtime<State>, hookr::Error> {
-    Runtime::builder(State).module(module).host_fns(HOST_FNS).build()
+    simple_runtime(module)
 }
 
 fn throughput(module: &Module) -> Vec<(String, f64, f64)> {

@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use hookr::wasmi::{Engine, Linker};
-use hookr::{codec, HostError};
+use std::hint::black_box;
+
+use hookr::wasmi::{self, Engine, Linker, Store};
+use hookr::{codec, HostError, HostFn, Limits, Module, Runtime};
 
 /// The `simple` plugin's message types, shared with its source.
 #[path = "../../targets/plugins/simple/src/messages.rs"]
@@ -23,6 +25,14 @@ pub const SENTENCE: &[u8] = b"The quick brown fox jumps over the lazy dog, and t
 
 /// The host state of the benchmarks' runtimes.
 pub struct State;
+
+/// The host functions `simple` calls.
+pub static SIMPLE_HOST_FNS: &[HostFn<State>] = &[HostFn::bytes("helloByte", hello_byte), HostFn::typed("hello", hello)];
+
+/// A runtime of `simple` from its compiled `module`, with [`SIMPLE_HOST_FNS`].
+pub fn simple_runtime(module: Module) -> Result<Runtime<State>, hookr::Error> {
+    Runtime::builder(State).module(module).host_fns(SIMPLE_HOST_FNS).build()
+}
 
 /// The `helloByte` host function `simple` calls from `echoByte`.
 pub fn hello_byte(_: &mut State, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
@@ -203,4 +213,72 @@ pub fn simple_floor_linker(engine: &Engine) -> Linker<()> {
         .func_wrap("hookr", "__log", |_: i32, _: i32| {})
         .unwrap();
     linker
+}
+
+// ---------------------------------------------------------------------------------
+// A fresh instance
+
+/// The rows of the fresh-instance cases.
+pub const FRESH_FLOOR: &str = "fresh instance: floor (wasmi)";
+pub const FRESH_HOOKR: &str = "fresh instance: hookr from Module";
+
+/// Times a new `simple` runtime from its compiled `module` beside wasmi making the same
+/// instance ready to call, apart and in alternation; returns the ratio timed in
+/// alternation, when the cases ran. [`print_fresh_instance`] prints the summary.
+pub fn fresh_instance(r: &mut Results, module: &Module) -> Option<f64> {
+    // wasmi alone, as a user of it would make an instance ready to call: a store with
+    // fuel, the instance, its initialisers (simple has none to run) and the memory and
+    // export resolved.
+    let engine = module.engine().clone();
+    let floor_module = wasmi::Module::new(&engine, SIMPLE).unwrap();
+    let floor_linker = simple_floor_linker(&engine);
+    let mut floor = || {
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(Limits::DEFAULT_INIT_FUEL).unwrap();
+        let instance = floor_linker.instantiate_and_start(&mut store, &floor_module).unwrap();
+        for name in hookr::abi_names::INITIALISERS {
+            if let Some(f) = instance.get_func(&store, name) {
+                f.typed::<(), ()>(&store).unwrap().call(&mut store, ()).unwrap();
+            }
+        }
+        let memory = instance.get_memory(&store, "memory").unwrap();
+        let call = instance.get_typed_func::<(i32, i32), i32>(&store, "__plugin_call").unwrap();
+        black_box((store, memory, call));
+    };
+    let mut hookr = || {
+        black_box(simple_runtime(module.clone()).unwrap());
+    };
+    r.run(FRESH_FLOOR, &mut floor);
+    r.run(FRESH_HOOKR, &mut hookr);
+    // Both spend much of their time in the allocator and zeroing memory, which makes
+    // them sensitive to whatever else the machine does: also time them in alternation.
+    r.wanted("fresh instance").then(|| paired_ratio(&mut hookr, &mut floor))
+}
+
+/// The fresh-instance summary: both medians, their ratio, and the ratio timed in
+/// alternation.
+pub fn print_fresh_instance(r: &Results, paired: Option<f64>) {
+    let (Some(floor), Some(hookr)) = (r.get(FRESH_FLOOR), r.get(FRESH_HOOKR)) else {
+        return;
+    };
+    println!("fresh instance     floor {:>10}  hookr {:>10}  ratio {:.2}", fmt_ns(floor), fmt_ns(hookr), hookr / floor);
+    if let Some(paired) = paired {
+        println!("fresh instance     hookr / floor, timed in alternation: {paired:.2}");
+    }
+}
+
+/// The median over many rounds of (time of `a`) / (time of `b`), each round timing a
+/// batch of `a` right after a batch of `b`.
+pub fn paired_ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
+    const BATCH: usize = 200;
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..101).map(|_| time(b)).zip(0..).map(|(tb, _)| time(a) / tb).collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
 }
