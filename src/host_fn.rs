@@ -621,7 +621,7 @@ fn not_registered(call: HostCall<'_>) -> HostError {
 /// functions that take it. The store holds one, so that the store's data, and with it
 /// the host imports, do not depend on the host state's type: a module's imports are
 /// resolved once and serve runtimes of any host state.
-pub(crate) trait Host {
+pub(crate) trait Host: Any {
     /// Runs the host function at `key` (see [`HostTable::call`]).
     fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds) -> Result<(), HostError>;
     /// The host state.

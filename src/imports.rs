@@ -49,15 +49,23 @@ impl ModuleImports {
 
 /// Collects, from everything hookr defines, the host functions one module imports.
 pub(crate) struct Definitions<'m> {
-    module: &'m wasmi::Module,
-    /// For each import of `module`, in order, what makes it, once defined.
-    makers: Vec<Option<MakeFunc>>,
+    /// The module's imports, in order: their names, read once, and what makes each,
+    /// once defined.
+    imports: Vec<Import<'m>>,
+}
+
+/// One import of the module being defined.
+struct Import<'m> {
+    module: &'m str,
+    name: &'m str,
+    maker: Option<MakeFunc>,
 }
 
 impl<'m> Definitions<'m> {
     /// Nothing defined yet for the imports of `module`.
     pub(crate) fn new(module: &'m wasmi::Module) -> Self {
-        Definitions { module, makers: module.imports().map(|_| None).collect() }
+        let imports = module.imports().map(|i| Import { module: i.module(), name: i.name(), maker: None }).collect();
+        Definitions { imports }
     }
 
     /// Defines the host function `module.name` as `f`, for each import of that name.
@@ -81,22 +89,20 @@ impl<'m> Definitions<'m> {
     }
 
     fn define(&mut self, module: &str, name: &str, make: impl Fn() -> MakeFunc) {
-        for (maker, import) in self.makers.iter_mut().zip(self.module.imports()) {
-            if import.module() == module && import.name() == name {
-                *maker = Some(make());
-            }
+        for import in self.imports.iter_mut().filter(|i| i.module == module && i.name == name) {
+            import.maker = Some(make());
         }
     }
 
     /// The module's imports, once all are defined; an import that nothing defined is
     /// [`Error::Link`].
     pub(crate) fn finish(self) -> Result<ModuleImports, Error> {
-        let mut makers = Vec::with_capacity(self.makers.len());
-        for (maker, import) in self.makers.into_iter().zip(self.module.imports()) {
-            let Some(maker) = maker else {
+        let mut makers = Vec::with_capacity(self.imports.len());
+        for import in self.imports {
+            let Some(maker) = import.maker else {
                 return Err(Error::Link {
-                    module: import.module().into(),
-                    name: import.name().into(),
+                    module: import.module.into(),
+                    name: import.name.into(),
                     reason: "the host provides no such import".into(),
                 });
             };

@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use alloc::boxed::Box;
+use core::any::Any;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use hookr_abi::codec::{self, Decode, Encode};
@@ -105,6 +106,9 @@ pub(crate) type Ctx = CtxOf<ErasedHost<dyn Host>>;
 /// A store's data: its context, boxed.
 pub(crate) type CtxBox = Box<Ctx>;
 
+/// The context of a `Runtime<T>` before its host side's type is erased.
+pub(crate) type TypedCtx<T> = CtxOf<ErasedHost<HostSide<T>>>;
+
 /// The context with its host side `H`.
 pub(crate) struct CtxOf<H: ?Sized> {
     pub(crate) frame: Frame,
@@ -132,8 +136,15 @@ pub(crate) struct CtxOf<H: ?Sized> {
 }
 
 impl Ctx {
-    /// The context of a runtime whose host side is `host`.
-    pub(crate) fn boxed<T: 'static>(host: HostSide<T>, logger: Logger, io: Io, limits: Limits, tape: Tape) -> CtxBox {
+    /// The context of a runtime whose host side is `host`, its type not yet erased (see
+    /// [`Runtime::new`]).
+    pub(crate) fn boxed<T: 'static>(
+        host: HostSide<T>,
+        logger: Logger,
+        io: Io,
+        limits: Limits,
+        tape: Tape,
+    ) -> Box<TypedCtx<T>> {
         let limiter = Limiter::new(&limits);
         Box::new(CtxOf {
             frame: Frame::EMPTY,
@@ -312,7 +323,10 @@ impl<T: 'static> Runtime<T> {
         crate::Builder::new(state)
     }
 
-    pub(crate) fn new(module: Module, ctx: CtxBox, watch: Watch) -> Result<Self, Error> {
+    pub(crate) fn new(module: Module, ctx: Box<TypedCtx<T>>, watch: Watch) -> Result<Self, Error> {
+        // The only place a context's type is erased: the store of a `Runtime<T>` holds a
+        // `HostSide<T>`, which `into_state` and the `Send` of `ErasedHost` rely on.
+        let ctx: CtxBox = ctx;
         let store = Box::new(Store::new(&module.inner.engine, ctx));
         let mut rt = Runtime {
             store: Some(store),
@@ -821,12 +835,14 @@ impl<T: 'static> Runtime<T> {
     /// Ends the runtime and hands back the host state.
     pub fn into_state(mut self) -> T {
         let ctx = present_owned(self.store.take()).into_data();
-        if !ctx.host.state().is::<T>() {
+        let host: &dyn Any = &ctx.host.0;
+        if !host.is::<HostSide<T>>() {
             unreachable!("{WRONG_STATE}");
         }
-        // SAFETY: `HostSide<U>` is the only `Host`, and its state is a `U`: this one's is
-        // a `T`, so the box holds a `CtxOf<HostSide<T>>`, which the cast names again.
-        let ctx = unsafe { Box::from_raw(Box::into_raw(ctx) as *mut CtxOf<ErasedHost<HostSide<T>>>) };
+        // SAFETY: the box was made by `Ctx::boxed` as a `TypedCtx<U>` for the `HostSide<U>`
+        // that its host side is, and that is a `HostSide<T>`: the cast back to a thin
+        // pointer names the type it was allocated with, as `Box<dyn Any>::downcast` does.
+        let ctx = unsafe { Box::from_raw(Box::into_raw(ctx) as *mut TypedCtx<T>) };
         ctx.host.0.state
     }
 }

@@ -80,6 +80,35 @@ fn state_is_reachable_and_returned() {
     assert_eq!(rt.into_state(), [1, 2]);
 }
 
+/// The state lives in one allocation with the runtime's context, whatever its size and
+/// alignment: it survives failed calls and resets, comes back intact, and is dropped
+/// once, by whoever holds it last.
+#[test]
+fn an_aligned_state_survives_resets_and_is_dropped_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    #[repr(align(128))]
+    struct Aligned([u8; 300]);
+    impl Drop for Aligned {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let build = || Runtime::builder(Aligned([7; 300])).bytes(&common::kitchen()).build().unwrap();
+    let mut rt = build();
+    assert_eq!(rt.state() as *const Aligned as usize % 128, 0);
+    assert!(matches!(rt.invoke("t", b"").unwrap_err(), Error::Trap(_)));
+    rt.reset().unwrap();
+    rt.state_mut().0[299] = 9;
+    let state = rt.into_state();
+    assert_eq!(DROPS.load(Ordering::SeqCst), 0);
+    assert_eq!((state.0[0], state.0[299]), (7, 9));
+    drop(state);
+    assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+    drop(build());
+    assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+}
+
 #[test]
 fn plugin_fn_bytes_calls_by_name() {
     let mut rt = kitchen();
