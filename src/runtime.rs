@@ -258,8 +258,8 @@ pub struct Runtime<T: 'static> {
     pub(crate) watch: Watch,
 }
 
-// `Builder::build` puts a `HostSide<T>` in the store of a `Runtime<T>`, and nothing
-// replaces it: its state is a `T`.
+// `Runtime::new` erases the type of a `HostSide<T>` into the store of a `Runtime<T>`, and
+// nothing replaces it: its state is a `T`.
 const WRONG_STATE: &str = "the host state is not of the runtime's type";
 
 /// The host side of a context: a `HostSide<T>` when it is made, `dyn Host` in the store.
