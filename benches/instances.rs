@@ -24,7 +24,7 @@ fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut r = Results { filter, rows: Vec::new() };
     let compiled = Module::new(SIMPLE, "", &NoVerify, EngineConfig::default()).unwrap();
-    let fresh = || runtime_of(compiled.clone()).unwrap();
+    let fresh = || simple_runtime(compiled.clone()).unwrap();
     let paired = fresh_instance(&mut r, &compiled);
 
     let mut out = Vec::new();
@@ -100,15 +100,10 @@ fn per_second(threads: usize, call: impl Fn() + Sync) -> f64 {
 
 /// simple's byte call (`echoByte` through the host) and typed call (`echo`), through
 /// a pool of two runtimes and through one runtime per thread, on 1 and 2 threads.
-/// A runtime of `module` with the benchmark's host functions.
-fn runtime_of(module: Module) -> Result<Runtime<State>, hookr::Error> {
-    simple_runtime(module)
-}
-
 fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
     let make = {
         let module = module.clone();
-        move || runtime_of(module.clone())
+        move || simple_runtime(module.clone())
     };
     let pool = Pool::new(2, make.clone()).unwrap();
     let steve = Echo { data: "Steve".into() };
@@ -128,7 +123,7 @@ fn throughput(module: &Module) -> Vec<(String, f64, f64)> {
         let own = |threads, separate: bool| {
             let build = || {
                 if separate {
-                    runtime_of(Module::new(SIMPLE, "", &NoVerify, EngineConfig::default())?)
+                    simple_runtime(Module::new(SIMPLE, "", &NoVerify, EngineConfig::default())?)
                 } else {
                     make()
                 }
