@@ -129,6 +129,12 @@ run() {
         grep -Eq "$want" "$log" ||
             { echo "run.sh: FAIL: no decoded line matches /$want/" >&2; exit 1; }
     done
+    # What wasmi keeps in an engine besides the code, measured on mps2-an386 alone.
+    if [ "$machine" = mps2-an386 ] &&
+        ! grep -Eq '^INFO  engine buffers: validator [0-9]+ B .*; translator [0-9]+ B ' "$log"; then
+        echo "run.sh: FAIL: no engine buffers line on $machine" >&2
+        exit 1
+    fi
     # --- the device's transcripts replay identical on the host ----------------------------
     for name in simple sensor; do
         transcript="target/transcripts/device-$name.hrt"
