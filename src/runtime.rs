@@ -478,7 +478,12 @@ impl<T: 'static> Runtime<T> {
             return Err(Error::config("a call runs in slices of fuel: this runtime is unmetered"));
         }
         if self.needs_reset || self.live.is_none() {
-            self.reinstantiate(watching)?;
+            // The call fails when the plugin cannot be started afresh (its initialiser
+            // trapped, timed out or was cancelled): a pool must not take it as healthy.
+            if let Err(e) = self.reinstantiate(watching) {
+                self.last_failed = true;
+                return Err(e);
+            }
         }
         let Some(live) = &self.live else {
             return Err(Error::host("plugin could not be instantiated"));

@@ -358,6 +358,7 @@ fn the_reset_a_watched_call_starts_with_is_watched_too() {
     *lines.lock().unwrap() = 0;
     let err = rt.invoke("x", b"").unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(rt.last_call_failed(), "a call whose restart was cancelled failed");
     assert_eq!(*lines.lock().unwrap(), 1);
     // A sliced call, the same, before its first slice.
     *lines.lock().unwrap() = 0;
@@ -368,6 +369,7 @@ fn the_reset_a_watched_call_starts_with_is_watched_too() {
     *lines.lock().unwrap() = 0;
     rt.reset().unwrap();
     assert_eq!(*lines.lock().unwrap(), 2);
+    assert!(!rt.last_call_failed());
 }
 
 /// A plugin whose `hookr_init` spins as many times as the host function `n` says.
@@ -409,6 +411,7 @@ fn an_initialiser_run_in_slices_has_its_init_fuel_and_no_more() {
         matches!(&err, Error::Init { name: "hookr_init", source } if matches!(**source, Error::OutOfFuel)),
         "{err:?}"
     );
+    assert!(rt.last_call_failed(), "a call whose restart ran out of init fuel failed");
     assert_eq!(*rt.state(), 2);
 }
 
@@ -449,6 +452,7 @@ fn a_reset_stopped_by_its_call_leaves_no_deadline_behind() {
     assert!(rt.invoke("xx", b"").is_err());
     // This call starts the plugin afresh, and its millisecond runs out in the spin.
     assert!(matches!(rt.invoke("t", b"").unwrap_err(), Error::Timeout(_)));
+    assert!(rt.last_call_failed(), "a call whose restart timed out failed");
     // A reset is no call: its initialiser waits its whole 50 ms on the deterministic
     // clock, not cut short by the deadline of the call before.
     rt.reset().unwrap();
