@@ -391,16 +391,25 @@ fn log<const WAPC: bool>(caller: &mut Caller<'_, CtxBox>, ptr: i32, len: i32) ->
         // A longer line is cut, not refused.
         let kept = range.start..range.start + range.len().min(ctx.limits.max_log);
         ctx.meter.charge_bytes(kept.len())?;
-        if ctx.meter.output_spent() {
+        // UTF-8 repair never makes a line shorter: a line that cannot fit as it is is
+        // dropped before any repair.
+        if !ctx.meter.may_fit(kept.len()) {
             ctx.meter.drop_line();
             return Ok(());
         }
         let mut line = alloc::string::String::from_utf8_lossy(&data[kept.clone()]);
+        let repaired = matches!(line, alloc::borrow::Cow::Owned(_));
         if kept.len() < range.len() {
             line.to_mut().push_str(&cut_note(range.len()));
         }
         // What the logger gets counts, after UTF-8 repair and the note.
         if !ctx.meter.log_line(line.len()) {
+            // A repair is work the guest's fuel does not pay for (up to three bytes
+            // written for each byte read): one that comes to nothing spends the
+            // call's output, so that a loop cannot have lines repaired and dropped.
+            if repaired {
+                ctx.meter.spend_output();
+            }
             return Ok(());
         }
         ctx.meter.charge(OUTPUT_FUEL)?;

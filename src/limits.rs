@@ -73,7 +73,10 @@ pub struct Limits {
     /// sinks and the logger together (default 1 MiB). Past it `fd_write` answers
     /// `EBADF`, as for a closed stream (Rust's `std` then drops the output, TinyGo
     /// ignores the error), and log lines are dropped; the call goes on, and
-    /// [`Runtime::last_call`](crate::Runtime::last_call) counts what was dropped.
+    /// [`Runtime::last_call`](crate::Runtime::last_call) counts what was dropped. A
+    /// log line that is not UTF-8 counts as repaired (up to three bytes a byte), and
+    /// one that then does not fit spends the rest: repairing is work the guest's fuel
+    /// does not pay for, so it is done at most once for nothing.
     pub max_output_per_call: usize,
     /// The capacity a host-side buffer (host responses, error texts, typed-call
     /// buffers) keeps after a call (default 64 KiB): a larger one is freed, so one big

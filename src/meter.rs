@@ -224,6 +224,16 @@ impl Meter {
         self.output_left == 0
     }
 
+    /// Whether a log line of at least `len` bytes may still fit (an empty one takes one).
+    pub(crate) fn may_fit(&self, len: usize) -> bool {
+        len.max(1) <= self.output_left
+    }
+
+    /// Spends the rest of the call's output: nothing more is passed on.
+    pub(crate) fn spend_output(&mut self) {
+        self.output_left = 0;
+    }
+
     /// Records `len` bytes of output passed on.
     pub(crate) fn output(&mut self, len: usize) {
         self.output_left -= len.min(self.output_left);

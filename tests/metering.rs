@@ -317,6 +317,45 @@ const LOGGER: &str = r#"(module
     (loop $w (drop (call $fd_write (i32.const 1) (i32.const 90000) (i32.const 2) (i32.const 90100))) (br $w))
     (i32.const 1)))"#;
 
+/// Logs 100 lines of 64 KiB of 0xFF bytes, then `ok`.
+const REPAIRED_LINES: &str = r#"(module
+  (import "hookr" "__log" (func $log (param i32 i32)))
+  (memory (export "memory") 2)
+  (func (export "__plugin_call") (param i32 i32) (result i32) (local $i i32)
+    (memory.fill (i32.const 0) (i32.const 255) (i32.const 65536))
+    (i32.store16 (i32.const 70000) (i32.const 0x6b6f))
+    (loop $l
+      (call $log (i32.const 0) (i32.const 65536))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
+    (call $log (i32.const 70000) (i32.const 2))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_repaired_line_that_does_not_fit_spends_the_output() {
+    let lines = Tally::default();
+    let l = lines.clone();
+    let mut rt = Runtime::builder(())
+        .bytes(&wat::parse_str(REPAIRED_LINES).unwrap())
+        .logger(move |line| {
+            assert_eq!(line.len(), 3 * 65536, "each 0xFF is repaired to U+FFFD");
+            l.add(1);
+        })
+        .build()
+        .unwrap();
+    rt.invoke("x", b"").unwrap();
+    let usage = rt.last_call();
+    // Five repaired lines fill 960 KiB of the 1 MiB bound. The sixth is repaired, does
+    // not fit and spends the rest: the 94 lines after it are dropped unrepaired, and so
+    // is `ok`, which would have fitted.
+    assert_eq!(lines.get(), 5);
+    assert_eq!(usage.output_bytes, 5 * 3 * 65536);
+    assert_eq!(usage.dropped_log_lines, 96, "{usage:?}");
+    // The next call has its own bound.
+    rt.invoke("x", b"").unwrap();
+    assert_eq!(lines.get(), 10);
+}
+
 #[test]
 fn what_reaches_the_logger_and_sinks_is_what_is_counted() {
     // Enough fuel for 100 000 lines at OUTPUT_FUEL each, and little more.
