@@ -1039,9 +1039,10 @@ pub const REPLAY_FUEL: u64 = 10 * Limits::DEFAULT_CALL_FUEL;
 /// about a hundred seconds of interpretation on a desktop core.
 ///
 /// What a replay may run is counted from the transcript before anything runs: the
-/// fuel its calls recorded, the initialiser budget for each time it instantiates the
-/// plugin (the first time, and again after a failed call), and one call's budget for a
-/// call that goes further than its record. A transcript that lists a great many calls
+/// fuel its calls recorded, the initialiser budget of each of the plugin's
+/// initialisers (its start section and the ones it exports) for each time it
+/// instantiates the plugin (the first time, and again after a failed call), and one
+/// call's budget for a call that goes further than its record. A transcript that lists a great many calls
 /// is refused for it, however small each is.
 pub const REPLAY_TOTAL_FUEL: u64 = 100 * Limits::DEFAULT_CALL_FUEL;
 
@@ -1104,14 +1105,17 @@ pub fn replay_bounded(
 }
 
 /// The most fuel a replay of the records of `bytes` from `at` on may run, under the
-/// transcript's `limits`, counted as [`REPLAY_TOTAL_FUEL`] says; saturates.
-fn fuel_to_replay(bytes: &[u8], mut at: usize, limits: &Limits) -> Result<u64, Error> {
+/// transcript's `limits`, counted as [`REPLAY_TOTAL_FUEL`] says, for a plugin that runs
+/// `initialisers` initialisers (its start section and exported ones, each with a whole
+/// `init_fuel`) each time it is instantiated; saturates.
+fn fuel_to_replay(bytes: &[u8], mut at: usize, limits: &Limits, initialisers: u32) -> Result<u64, Error> {
     let call = limits.fuel.unwrap_or(u64::MAX);
+    let instantiate = limits.init_fuel.saturating_mul(u64::from(initialisers));
     let mut total = call;
     // Read as the replay reads them.
     while let Some(record) = take(bytes, &mut at)? {
         let fuel = match record {
-            Record::Instantiate => limits.init_fuel,
+            Record::Instantiate => instantiate,
             Record::End { fuel, .. } => fuel.unwrap_or(call),
             _ => continue,
         };
@@ -1140,7 +1144,9 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
                 .into(),
             ));
         }
-        let all = fuel_to_replay(&bytes, start, &header.limits)?;
+        let inner = &module.inner;
+        let initialisers = inner.initialisers.count_ones() + u32::from(inner.start_section);
+        let all = fuel_to_replay(&bytes, start, &header.limits, initialisers)?;
         if all > total {
             return Err(Error::Config(
                 alloc::format!(

@@ -470,18 +470,9 @@ fn a_replay_refuses_a_transcript_whose_calls_add_up_past_its_bound() {
     let limits = Limits::default();
     let (transcript, _) = record(SIMPLE, SIMPLE_FNS, limits, &calls);
     // What a replay may take: the calls' recorded fuel, the initialisers' budget for
-    // each instantiation, and one call's budget.
-    let (mut recorded, mut instantiations) = (0, 0);
-    let mut reader = Reader::new(&transcript).unwrap();
-    while let Some(record) = reader.next_record().unwrap() {
-        match record {
-            Record::End { fuel, .. } => recorded += fuel.unwrap(),
-            Record::Instantiate => instantiations += 1,
-            _ => {}
-        }
-    }
+    // each instantiation (`simple` has none), and one call's budget.
     let call = limits.fuel.unwrap();
-    let needed = recorded + instantiations * limits.init_fuel + call;
+    let needed = bound_of(&transcript, &limits, 0);
     let per_call = call.max(limits.init_fuel);
     let replayed = replay_bounded(&module(SIMPLE), transcript.clone(), per_call, needed).unwrap();
     assert_eq!(replayed, Verdict::Identical { calls: 3 });
@@ -501,8 +492,8 @@ fn a_replay_refuses_a_transcript_whose_calls_add_up_past_its_bound() {
         }
         bytes
     };
-    // The default bound holds the initialisers' budget, one call's and 98 more.
-    let most = REPLAY_TOTAL_FUEL / call - 2;
+    // The default bound holds one call's budget and 99 more.
+    let most = REPLAY_TOTAL_FUEL / call - 1;
     let hostile = listing(most + 1);
     assert!(hostile.len() < 4096, "{} bytes", hostile.len());
     let started = std::time::Instant::now();
@@ -513,6 +504,55 @@ fn a_replay_refuses_a_transcript_whose_calls_add_up_past_its_bound() {
     // call took less fuel than it claims).
     let Verdict::Diverged(d) = replay(&module(SIMPLE), listing(most)).unwrap() else { panic!("identical") };
     assert_eq!((d.call, &*d.what), (1, "the fuel used"), "{d}");
+}
+
+/// What a replay of `transcript` may run, counted as `REPLAY_TOTAL_FUEL` says, for a
+/// plugin with `initialisers` initialisers: the calls' recorded fuel, every
+/// initialiser's budget for each instantiation, and one call's budget.
+fn bound_of(transcript: &[u8], limits: &Limits, initialisers: u64) -> u64 {
+    let (mut recorded, mut instantiations) = (0, 0);
+    let mut reader = Reader::new(transcript).unwrap();
+    while let Some(record) = reader.next_record().unwrap() {
+        match record {
+            Record::End { fuel, .. } => recorded += fuel.unwrap(),
+            Record::Instantiate => instantiations += 1,
+            _ => {}
+        }
+    }
+    recorded + instantiations * initialisers * limits.init_fuel + limits.fuel.unwrap()
+}
+
+/// A plugin with a start section and three exported initialisers, each spinning 1 000
+/// times; a call of a two-byte operation traps, so the next call starts it afresh.
+const FOUR_INITIALISERS: &str = r#"(module
+  (memory (export "memory") 1)
+  (func $spin (local $i i32)
+    (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000)))))
+  (start $spin)
+  (export "_start" (func $spin))
+  (export "_initialize" (func $spin))
+  (export "hookr_init" (func $spin))
+  (func (export "__plugin_call") (param $op i32) (param i32) (result i32)
+    (if (i32.eq (local.get $op) (i32.const 2)) (then unreachable))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_replay_bound_counts_every_initialiser_of_every_instantiation() {
+    use hookr::transcript::replay_bounded;
+    let wasm = wat::parse_str(FOUR_INITIALISERS).unwrap();
+    let limits = Limits::default().with_init_fuel(1_000_000);
+    let calls = [("a", Vec::new()), ("bb", Vec::new()), ("a", Vec::new())];
+    let (transcript, results) = record(&wasm, &[], limits, &calls);
+    assert!(results[1].is_err(), "{results:?}");
+    // Instantiated twice (built, then after the trap), four initialisers each time.
+    let needed = bound_of(&transcript, &limits, 4);
+    assert!(needed > 8 * limits.init_fuel, "{needed}");
+    let per_call = limits.fuel.unwrap();
+    let replayed = replay_bounded(&module(&wasm), transcript.clone(), per_call, needed).unwrap();
+    assert_eq!(replayed, Verdict::Identical { calls: 3 });
+    let err = replay_bounded(&module(&wasm), transcript, per_call, needed - 1).unwrap_err();
+    assert!(matches!(&err, Error::Config(m) if m.contains(&format!("up to {needed} fuel in all"))), "{err:?}");
 }
 
 #[test]
