@@ -350,6 +350,28 @@ pub struct Header {
     pub env: Vec<(String, String)>,
 }
 
+/// The most memory the WASI arguments and environment of a transcript's header may
+/// take (2 MiB, about what Linux allows a program's arguments and environment): each
+/// string counts its bytes and the `String` that holds them. A runtime given more is
+/// refused when it starts recording, and a header that holds more is refused when it
+/// is read, so that a small hostile header cannot make a reader allocate many times its
+/// size (an empty string is one byte on the wire).
+pub const MAX_HEADER_STRINGS: usize = 2 << 20;
+
+/// The memory a header string of `len` bytes counts for against [`MAX_HEADER_STRINGS`].
+const fn header_string(len: usize) -> usize {
+    core::mem::size_of::<String>().saturating_add(len)
+}
+
+impl Header {
+    /// The memory its arguments and environment count for against [`MAX_HEADER_STRINGS`].
+    fn strings_size(&self) -> usize {
+        let args = self.args.iter().map(|a| header_string(a.len()));
+        let env = self.env.iter().map(|(k, v)| header_string(k.len()).saturating_add(header_string(v.len())));
+        args.chain(env).fold(0, usize::saturating_add)
+    }
+}
+
 /// The fields of [`Limits`] a header carries, in order. (Headers written before memory
 /// limits were in bytes carry `max_memory_pages`, in 64 KiB pages, instead of
 /// `max_memory_bytes`: see [`OLD_MEMORY_FIELD`].)
@@ -450,6 +472,16 @@ impl Header {
             let at = d.position();
             usize::try_from(d.uint()?).map_err(|_| DecodeError::OutOfRange(at))
         };
+        // What the arguments and environment take so far, against MAX_HEADER_STRINGS.
+        let mut strings = 0usize;
+        let mut string = |d: &mut Decoder<'_>| {
+            let s = d.str()?;
+            strings = strings.saturating_add(header_string(s.len()));
+            if strings > MAX_HEADER_STRINGS {
+                return Err(DecodeError::TooMuchMemory(MAX_HEADER_STRINGS));
+            }
+            Ok(String::from(s))
+        };
         d.fields(NAMES, |d, field| {
             match field {
                 Some(0) => format = Some(d.str()?),
@@ -501,7 +533,7 @@ impl Header {
                 })?,
                 Some(5) => {
                     for _ in 0..d.array_len()? {
-                        args.push(d.string()?);
+                        args.push(string(d)?);
                     }
                 }
                 Some(6) => {
@@ -509,7 +541,7 @@ impl Header {
                         if d.array_len()? != 2 {
                             return Err(DecodeError::Invalid("an environment variable is not a pair"));
                         }
-                        env.push((d.string()?, d.string()?));
+                        env.push((string(d)?, string(d)?));
                     }
                 }
                 _ => d.skip()?,
@@ -583,6 +615,14 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn new(sink: Box<dyn Sink + Send>, header: &Header) -> Result<Self, Error> {
+        let strings = header.strings_size();
+        if strings > MAX_HEADER_STRINGS {
+            return Err(Error::TooLarge {
+                what: "WASI arguments and environment in a transcript header",
+                len: strings,
+                limit: MAX_HEADER_STRINGS,
+            });
+        }
         let mut rec = Recorder { sink, buf: Vec::new(), failed: None };
         header.encode(&mut rec.buf).map_err(Error::Encode)?;
         rec.flush();
@@ -1126,8 +1166,8 @@ fn fuel_to_replay(bytes: &[u8], mut at: usize, limits: &Limits, initialisers: u3
 
 fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u64)>) -> Result<Verdict, Error> {
     let reader = Reader::new(&bytes)?;
-    let header = reader.header().clone();
     let start = reader.position();
+    let header = reader.header;
     if let Some((max, total)) = bound {
         let Some(fuel) = header.limits.fuel else {
             return Err(Error::config(
@@ -1180,9 +1220,9 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
     let built = crate::Runtime::builder(())
         .module(module.clone())
         .limits(header.limits)
-        .args(header.args.iter().cloned())
-        .env(header.env.iter().cloned())
-        .replaying(Tape::replaying(bytes.clone(), start))
+        .args(header.args)
+        .env(header.env)
+        .replaying(Tape::replaying(bytes, start))
         .build();
     let mut rt = match built {
         Ok(rt) => rt,

@@ -556,6 +556,52 @@ fn a_replay_bound_counts_every_initialiser_of_every_instantiation() {
 }
 
 #[test]
+fn a_header_of_a_great_many_arguments_is_refused_not_allocated() {
+    use hookr::transcript::MAX_HEADER_STRINGS;
+    // A recording of a runtime with 100 empty arguments and two variables replays.
+    let transcript = SharedBuffer::new();
+    let mut rt = Runtime::builder(1_700_000_000_000u64)
+        .module(module(SIMPLE))
+        .host_fns(SIMPLE_FNS)
+        .args(vec![""; 100])
+        .env([("A", "1"), ("B", "2")])
+        .record(transcript.clone())
+        .build()
+        .unwrap();
+    rt.invoke("vowel", b"aeiou").unwrap();
+    drop(rt);
+    let recorded = transcript.take();
+    assert_eq!(Reader::new(&recorded).unwrap().header().args.len(), 100);
+    assert_eq!(replay(&module(SIMPLE), recorded.clone()).unwrap(), Verdict::Identical { calls: 1 });
+
+    // The same header claiming 3 million empty arguments: 3 MB on the wire, 72 MB as
+    // `String`s. It is refused once its strings pass the bound, as is its replay.
+    let at = recorded.windows(8).position(|w| w == b"\xa4args\xdc\x00\x64").unwrap() + 5;
+    let mut hostile = recorded[..at].to_vec();
+    hostile.push(0xdd);
+    hostile.extend(3_000_000u32.to_be_bytes());
+    hostile.resize(hostile.len() + 3_000_000, 0xa0);
+    hostile.extend(&recorded[at + 3 + 100..]);
+    let err = Reader::new(&hostile).unwrap_err();
+    assert!(matches!(&err, Error::Transcript(m) if m.contains("memory")), "{err:?}");
+    let err = replay(&module(SIMPLE), hostile).unwrap_err();
+    assert!(matches!(err, Error::Transcript(_)), "{err:?}");
+
+    // A runtime given more than a header may hold cannot start recording.
+    let err = Runtime::builder(0u64)
+        .module(module(SIMPLE))
+        .args(vec!["x".repeat(1 << 20); 2])
+        .record(SharedBuffer::new())
+        .build()
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::TooLarge { len, limit: MAX_HEADER_STRINGS, .. } if len > MAX_HEADER_STRINGS),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn hostile_transcripts_are_errors_never_panics() {
     let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
     let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
