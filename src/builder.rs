@@ -357,6 +357,12 @@ impl<'a, T: 'static> Builder<'a, T> {
     /// anywhere (see [`transcript`](crate::transcript)). Under `std` a file or any
     /// `std::io::Write` is a sink; a firmware can stream it out. When the sink refuses
     /// a write, the call under way fails with [`Error::Host`] saying so.
+    ///
+    /// Records reach the sink in batches: at the end of each call, when 64 KiB are
+    /// waiting, and when the runtime is dropped, so a plain file needs no buffering of
+    /// its own. One call (or instantiation) records at most
+    /// [`Limits::max_recorded_per_call`] bytes: past it the rest of the call goes
+    /// unrecorded and the call fails with [`Error::TooLarge`].
     pub fn record(mut self, sink: impl Sink + Send + 'static) -> Self {
         self.record = Some(Box::new(sink));
         self

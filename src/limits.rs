@@ -78,6 +78,12 @@ pub struct Limits {
     /// one that then does not fit spends the rest: repairing is work the guest's fuel
     /// does not pay for, so it is done at most once for nothing.
     pub max_output_per_call: usize,
+    /// The most transcript bytes one call (or one instantiation) may record, on a
+    /// runtime that records one ([`Builder::record`](crate::Builder::record); default
+    /// 64 MiB). Recording a host call writes its request and response, which a plugin
+    /// can repeat as often as its fuel allows: past this bound the rest of the call is
+    /// not recorded, and the call fails with [`Error::TooLarge`]. Must not be 0.
+    pub max_recorded_per_call: usize,
     /// The capacity a host-side buffer (host responses, error texts, typed-call
     /// buffers) keeps after a call (default 64 KiB): a larger one is freed, so one big
     /// call does not hold its memory for the runtime's life. Larger values save
@@ -136,6 +142,9 @@ impl Limits {
         }
         if self.max_recursion_depth == 0 {
             return Err(Error::config("`Limits::max_recursion_depth` is 0: every call would overflow the stack"));
+        }
+        if self.max_recorded_per_call == 0 {
+            return Err(Error::config("`Limits::max_recorded_per_call` is 0: no call could be recorded"));
         }
         if self.max_log == 0 {
             return Err(Error::config("`Limits::max_log` is 0: every log line would be cut to nothing"));
@@ -262,6 +271,12 @@ impl Limits {
         self
     }
 
+    /// This [`Limits`] with `max_recorded_per_call` set to `value`.
+    pub const fn with_max_recorded_per_call(mut self, value: usize) -> Self {
+        self.max_recorded_per_call = value;
+        self
+    }
+
     /// This [`Limits`] with `max_sleep_ns` set to `value`.
     pub const fn with_max_sleep_ns(mut self, value: u64) -> Self {
         self.max_sleep_ns = value;
@@ -285,6 +300,7 @@ impl Default for Limits {
             max_log: 64 << 10,
             max_output: 1 << 20,
             max_output_per_call: 1 << 20,
+            max_recorded_per_call: 64 << 20,
             retain_buffer: 64 << 10,
             max_sleep_ns: 100_000_000,
             max_decode_stack: if cfg!(feature = "std") { 256 << 10 } else { 4 << 10 },

@@ -606,11 +606,33 @@ fn transcript_error(what: &str, at: usize, e: DecodeError) -> Error {
 }
 
 /// Writes a transcript as a runtime runs: the header first, then each record.
+///
+/// Records are gathered in a buffer and reach the sink at the end of each call, when
+/// [`FLUSH_AT`] bytes are waiting, and when the runtime goes: a plugin that makes many
+/// small records (clock reads, host calls) costs one write of the sink per 64 KiB,
+/// not one per record.
 pub(crate) struct Recorder {
     sink: Box<dyn Sink + Send>,
+    /// Encoded records the sink has not been given yet.
     buf: Vec<u8>,
-    /// Why the sink refused a write, if it did: the call under way then fails.
-    failed: Option<SinkError>,
+    /// Bytes recorded since the call (or instantiation) under way started.
+    recorded: usize,
+    /// [`Limits::max_recorded_per_call`].
+    max_per_call: usize,
+    /// Why recording failed, if it did: the call under way then fails.
+    failed: Option<RecordingFailure>,
+}
+
+/// The pending records that make the recorder write to its sink.
+const FLUSH_AT: usize = 64 << 10;
+
+/// Why a recording failed.
+#[derive(Debug)]
+pub(crate) enum RecordingFailure {
+    /// The sink refused a write.
+    Sink(SinkError),
+    /// The call would have recorded this many bytes, more than its bound.
+    TooLarge(usize),
 }
 
 impl Recorder {
@@ -623,48 +645,87 @@ impl Recorder {
                 limit: MAX_HEADER_STRINGS,
             });
         }
-        let mut rec = Recorder { sink, buf: Vec::new(), failed: None };
+        let max_per_call = header.limits.max_recorded_per_call;
+        let mut rec = Recorder { sink, buf: Vec::new(), recorded: 0, max_per_call, failed: None };
         header.encode(&mut rec.buf).map_err(Error::Encode)?;
         rec.flush();
-        match rec.failed.take() {
-            Some(e) => Err(Error::Host(alloc::format!("cannot write the transcript: {e}").into())),
+        match rec.take_failure() {
+            Some(e) => Err(e.into_error(max_per_call)),
             None => Ok(rec),
         }
     }
 
-    /// Writes `record`; a refusal of the sink is kept for [`take_failure`](Self::take_failure).
+    /// Records `record`; a refusal of the sink, or a call past its bound, is kept for
+    /// [`take_failure`](Self::take_failure), and nothing more is recorded until then.
     pub(crate) fn write(&mut self, record: &Record<'_>) {
+        if matches!(record, Record::Call { .. } | Record::Instantiate) {
+            self.recorded = 0;
+        }
         if self.failed.is_some() {
             return;
         }
-        self.buf.clear();
+        let before = self.buf.len();
         // Every field is a byte string or string that fits 32 bits (limits keep
         // payloads far below), so encoding cannot fail; if it did, say so.
         if record.encode(&mut self.buf).is_err() {
-            self.failed = Some(SinkError);
+            self.buf.truncate(before);
+            self.failed = Some(RecordingFailure::Sink(SinkError));
             return;
         }
-        self.flush();
+        self.recorded = self.recorded.saturating_add(self.buf.len() - before);
+        if self.recorded > self.max_per_call {
+            self.buf.truncate(before);
+            self.failed = Some(RecordingFailure::TooLarge(self.recorded));
+            return;
+        }
+        if self.buf.len() >= FLUSH_AT {
+            self.flush();
+        }
     }
 
-    fn flush(&mut self) {
+    /// Gives the sink what is pending.
+    pub(crate) fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
         let (sink, buf) = (&mut self.sink, &self.buf);
         // Host calls and log lines are recorded inside an import, where a panic cannot
         // unwind: a sink that panics fails the transcript as a sink that refuses does.
-        match crate::abi::contain("the transcript's sink", || sink.write_all(buf)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.failed = Some(e),
-            Err(_) => self.failed = Some(SinkError),
+        let written = crate::abi::contain("the transcript's sink", || sink.write_all(buf));
+        if self.failed.is_none() {
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.failed = Some(RecordingFailure::Sink(e)),
+                Err(_) => self.failed = Some(RecordingFailure::Sink(SinkError)),
+            }
         }
+        self.buf.clear();
         // Keep a big record's buffer no longer than the record.
-        if self.buf.capacity() > 64 << 10 {
+        if self.buf.capacity() > 2 * FLUSH_AT {
             self.buf = Vec::new();
         }
     }
 
-    /// The write that failed since the last call, if any.
-    pub(crate) fn take_failure(&mut self) -> Option<SinkError> {
+    /// Why recording failed since the last call, if it did.
+    pub(crate) fn take_failure(&mut self) -> Option<RecordingFailure> {
         self.failed.take()
+    }
+}
+
+impl RecordingFailure {
+    fn into_error(self, max_per_call: usize) -> Error {
+        match self {
+            RecordingFailure::Sink(e) => Error::Host(alloc::format!("cannot write the transcript: {e}").into()),
+            RecordingFailure::TooLarge(len) => {
+                Error::TooLarge { what: "the transcript of one call", len, limit: max_per_call }
+            }
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -961,8 +1022,9 @@ impl Tape {
             Tape::Off => Ok(()),
             Tape::Record(r) => {
                 r.write(&Record::End { outcome: outcome.clone(), fuel });
+                r.flush();
                 match r.take_failure() {
-                    Some(e) => Err(Error::Host(alloc::format!("cannot write the transcript: {e}").into())),
+                    Some(e) => Err(e.into_error(r.max_per_call)),
                     None => Ok(()),
                 }
             }

@@ -601,6 +601,93 @@ fn a_header_of_a_great_many_arguments_is_refused_not_allocated() {
     );
 }
 
+/// A plugin whose calls hand the host function `h` the 64 KiB at address 0 as many
+/// times as the payload's first byte says, then read the clock 10 000 times.
+const RECORD_HEAVY: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 70000) "h")
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32) (local $i i32) (local $n i32)
+    (call $req (i32.const 70100) (i32.const 70200))
+    (local.set $n (i32.load8_u (i32.const 70200)))
+    (block $done (loop $calls
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (drop (call $hcall (i32.const 70000) (i32.const 1) (i32.const 0) (i32.const 65536)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $calls)))
+    (local.set $i (i32.const 0))
+    (loop $reads
+      (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 70300)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $reads (i32.lt_u (local.get $i) (i32.const 10000))))
+    (i32.const 1)))"#;
+
+/// A sink that keeps what it is given and counts the writes.
+#[derive(Clone, Default)]
+struct CountingSink(std::sync::Arc<std::sync::Mutex<(Vec<u8>, usize)>>);
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut kept = self.0.lock().unwrap();
+        kept.0.extend_from_slice(buf);
+        kept.1 += 1;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn records_reach_the_sink_in_batches_and_a_call_records_within_its_bound() {
+    let wasm = wat::parse_str(RECORD_HEAVY).unwrap();
+    let sink = CountingSink::default();
+    let limits = Limits::default().with_max_recorded_per_call(1 << 20);
+    let mut rt = Runtime::builder(())
+        .module(module(&wasm))
+        .limits(limits)
+        .host_fn("h", |_: &mut (), _, _| Ok(()))
+        .record(sink.clone())
+        .build()
+        .unwrap();
+    // 10 000 clock reads and two host calls: about 220 KB of records, written in a
+    // handful of writes, all there by the end of the call.
+    let writes = sink.0.lock().unwrap().1;
+    rt.invoke("x", &[2]).unwrap();
+    let (len, after) = {
+        let kept = sink.0.lock().unwrap();
+        (kept.0.len(), kept.1)
+    };
+    assert!(len > 10_000 * 8 + 2 * 65536, "{len}");
+    assert!(after - writes <= len / (64 << 10) + 2, "{} writes for {len} bytes", after - writes);
+    // Host calls of 64 KiB, 100 times: past the 1 MiB bound, the rest goes unrecorded
+    // and the call fails, after running to its end.
+    let err = rt.invoke("x", &[100]).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { what: "the transcript of one call", len, limit: 1_048_576 } if len > 1 << 20),
+        "{err:?}"
+    );
+    let grew = sink.0.lock().unwrap().0.len() - len;
+    assert!(grew <= 1 << 20, "{grew} bytes recorded for the call");
+    // The runtime goes on, and records its next call.
+    rt.invoke("x", &[1]).unwrap();
+    drop(rt);
+    let recorded = sink.0.lock().unwrap().0.clone();
+    let calls = Reader::new(&recorded).map(|mut r| {
+        let mut calls = 0;
+        while let Some(record) = r.next_record().unwrap() {
+            calls += usize::from(matches!(record, Record::Call { .. }));
+        }
+        calls
+    });
+    assert_eq!(calls.unwrap(), 3);
+    // A bound of 0 records nothing: refused.
+    let err = Runtime::builder(()).module(module(&wasm)).limits(limits.with_max_recorded_per_call(0)).build().err();
+    assert!(matches!(err, Some(Error::Config(_))), "{err:?}");
+}
+
 #[test]
 fn hostile_transcripts_are_errors_never_panics() {
     let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
