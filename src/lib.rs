@@ -147,7 +147,9 @@ pub use limits::Limits;
 pub use meter::Usage;
 #[cfg(feature = "validate")]
 pub use module::validate_and_pin;
-pub use module::{parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher};
+pub use module::{
+    parse_sha256, sha256, to_hex, EngineConfig, Hasher, Module, NoVerify, Pinned, Sha256Hasher, MAX_MODULE_FILE,
+};
 pub use plugin_fn::{PluginFn, PluginFnBytes};
 #[cfg(feature = "std")]
 pub use pool::{Pool, Pooled};

@@ -498,7 +498,8 @@ impl Module {
         Ok(Module { inner: Arc::new(inner) })
     }
 
-    /// Loads, verifies and compiles the file at `path`.
+    /// Loads, verifies and compiles the file at `path`, which may hold at most
+    /// [`MAX_MODULE_FILE`] bytes.
     #[cfg(feature = "std")]
     pub fn from_file(
         path: impl AsRef<std::path::Path>,
@@ -766,9 +767,29 @@ pub fn validate_and_pin(wasm: &[u8]) -> Result<String, Error> {
     Ok(to_hex(&sha256(wasm)))
 }
 
+/// The largest module file [`Module::from_file`] reads: 256 MiB. A path to a device
+/// or a pipe that never ends is refused once it passes this, not read until memory
+/// runs out.
+pub const MAX_MODULE_FILE: usize = 256 << 20;
+
+/// Reads the file at `path`, at most `limit` bytes of it: a longer one (or an endless
+/// one, a device or a pipe) is [`Error::TooLarge`] about `what`.
+#[cfg(feature = "std")]
+fn read_file_within(path: &std::path::Path, limit: usize, what: &'static str) -> Result<Vec<u8>, Error> {
+    use std::io::Read as _;
+    let io = |source| Error::Io { path: alloc::format!("{}", path.display()).into(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() > limit {
+        return Err(Error::TooLarge { what, len: bytes.len(), limit });
+    }
+    Ok(bytes)
+}
+
 #[cfg(feature = "std")]
 pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Io { path: alloc::format!("{}", path.display()).into(), source })
+    read_file_within(path, MAX_MODULE_FILE, "module file")
 }
 
 /// Where a module comes from.

@@ -296,3 +296,17 @@ fn msgpack_with_no_input_sends_no_bytes() {
     std::fs::write(&empty, b"").unwrap();
     hookr(&["invoke", p(&length), "len", "--msgpack", "--input-file", p(&empty)]).fails(EXIT_USAGE, "not JSON");
 }
+
+#[cfg(unix)]
+#[test]
+fn endless_files_are_refused_at_their_bound_not_read_until_memory_runs_out() {
+    let dir = scratch("endless");
+    let echo = module(&dir, "echo.wasm", ECHO);
+    hookr(&["hash", "/dev/zero"]).fails(EXIT_LOAD, "the module `/dev/zero` is longer than 268435456 bytes");
+    hookr(&["invoke", p(&echo), "x", "--input-file", "/dev/zero"])
+        .fails(EXIT_USAGE, "the input `/dev/zero` is longer than 16777216 bytes");
+    // A file within the bound is read whole.
+    let input = dir.join("input");
+    std::fs::write(&input, b"hello").unwrap();
+    assert_eq!(hookr(&["invoke", p(&echo), "x", "--input-file", p(&input)]).succeeds().stdout, b"hello");
+}

@@ -348,3 +348,29 @@ fn imports_resolve_in_any_order_repeated_and_many() {
     assert_eq!(lines.len(), 3 * 4 * 2);
     assert!(lines.chunks(2).all(|pair| pair == ["a", "b"]), "{lines:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_module_file_is_read_within_its_bound() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("module-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+      (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#,
+    )
+    .unwrap();
+    let path = dir.join("plugin.wasm");
+    std::fs::write(&path, &wasm).unwrap();
+    let hash = Sha256Hasher.hash(&wasm);
+    let module = Module::from_file(&path, &hash, &Sha256Hasher, EngineConfig::default()).unwrap();
+    assert_eq!(Runtime::builder(()).module(module).build().unwrap().invoke("x", b"").unwrap(), b"");
+    // An endless file is refused once it passes the bound.
+    let err = Module::from_file("/dev/zero", &hash, &Sha256Hasher, EngineConfig::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { what: "module file", limit: hookr::MAX_MODULE_FILE, len } if len > hookr::MAX_MODULE_FILE),
+        "{err:?}"
+    );
+    let err = Module::from_file(dir.join("missing.wasm"), &hash, &Sha256Hasher, EngineConfig::default()).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

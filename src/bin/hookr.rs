@@ -45,7 +45,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hookr::{Error, Runtime, Sha256Hasher};
+use hookr::{Error, Limits, Runtime, Sha256Hasher};
 
 /// The call failed: plugin error, host error, unusable response, unwritable output.
 const EXIT_CALL: u8 = 1;
@@ -282,7 +282,28 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Reads a module file, failing with [`EXIT_LOAD`].
 fn read_module(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure::new(EXIT_LOAD, format!("cannot read `{}`: {e}", path.display())))
+    read_within(path, hookr::MAX_MODULE_FILE, "the module").map_err(|e| Failure::new(EXIT_LOAD, e))
+}
+
+/// Reads at most `limit` bytes from `source`: a longer input (an endless one, a device
+/// or a pipe) is refused, not read until memory runs out.
+fn read_at_most(source: impl Read, limit: usize, what: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    source
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if bytes.len() > limit {
+        return Err(format!("{what} is longer than {limit} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// Reads at most `limit` bytes of the file at `path` ([`read_at_most`]).
+fn read_within(path: &Path, limit: usize, what: &str) -> Result<Vec<u8>, String> {
+    let what = format!("{what} `{}`", path.display());
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+    read_at_most(file, limit, &what)
 }
 
 /// Writes `bytes` to stdout and flushes it.
@@ -327,14 +348,14 @@ fn read_input(args: &InvokeArgs) -> Result<Vec<u8>, Failure> {
     let Some(path) = &args.input_file else {
         return Ok(args.input.clone().unwrap_or_default().into_bytes());
     };
-    let mut bytes = Vec::new();
-    let result = if path.as_os_str() == "-" {
-        std::io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
+    // No call takes a longer request than this.
+    let limit = Limits::default().max_request;
+    let read = if path.as_os_str() == "-" {
+        read_at_most(std::io::stdin().lock(), limit, "the input on stdin")
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map(|_| ())
+        read_within(path, limit, "the input")
     };
-    result.map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read input `{}`: {e}", path.display())))?;
-    Ok(bytes)
+    read.map_err(|e| Failure::new(EXIT_USAGE, e))
 }
 
 fn invoke(args: &InvokeArgs) -> Result<(), Failure> {

@@ -7,12 +7,14 @@ use std::path::Path;
 use hookr::transcript::{self as tape, Outcome, Reader, Record, Verdict};
 use hookr::{Error, Module, Sha256Hasher};
 
-use crate::{json, read_module, write_stdout, Failure, EXIT_CALL, EXIT_LOAD, EXIT_USAGE};
+use crate::{json, read_module, read_within, write_stdout, Failure, EXIT_CALL, EXIT_LOAD, EXIT_USAGE};
+
+/// The longest transcript file the CLI reads: 1 GiB.
+const MAX_TRANSCRIPT_FILE: usize = 1 << 30;
 
 /// Reads a transcript file, failing with [`EXIT_USAGE`].
 fn read_transcript(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path)
-        .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read the transcript `{}`: {e}", path.display())))
+    read_within(path, MAX_TRANSCRIPT_FILE, "the transcript").map_err(|e| Failure::new(EXIT_USAGE, e))
 }
 
 /// A transcript that does not decode is bad input.
