@@ -388,8 +388,16 @@ fn log<const WAPC: bool>(caller: &mut Caller<'_, CtxBox>, ptr: i32, len: i32) ->
     let import = imports::<WAPC>().log;
     with_memory(caller, |data, ctx| {
         let range = guest_range(data.len(), ptr, len).ok_or_else(|| bad_pointer(import, ptr, len, data.len()))?;
-        // A longer line is cut, not refused.
-        let kept = range.start..range.start + range.len().min(ctx.limits.max_log);
+        // A longer line is cut, not refused: at a character boundary when it is UTF-8
+        // up to the cut, so that the cut itself repairs nothing.
+        let mut kept = range.start..range.start + range.len().min(ctx.limits.max_log);
+        if kept.len() < range.len() {
+            if let Err(e) = core::str::from_utf8(&data[kept.clone()]) {
+                if e.error_len().is_none() {
+                    kept.end = kept.start + e.valid_up_to();
+                }
+            }
+        }
         ctx.meter.charge_bytes(kept.len())?;
         // UTF-8 repair never makes a line shorter: a line that cannot fit as it is is
         // dropped before any repair.

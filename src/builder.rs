@@ -358,11 +358,13 @@ impl<'a, T: 'static> Builder<'a, T> {
     /// `std::io::Write` is a sink; a firmware can stream it out. When the sink refuses
     /// a write, the call under way fails with [`Error::Host`] saying so.
     ///
-    /// Records reach the sink in batches: at the end of each call, when 64 KiB are
-    /// waiting, and when the runtime is dropped, so a plain file needs no buffering of
-    /// its own. One call (or instantiation) records at most
-    /// [`Limits::max_recorded_per_call`] bytes: past it the rest of the call goes
-    /// unrecorded and the call fails with [`Error::TooLarge`].
+    /// Records reach the sink in batches: at the end of each call and of each
+    /// instantiation, when 64 KiB are waiting, and when the runtime is dropped, so a
+    /// plain file needs no buffering of its own. One call (or instantiation) records at
+    /// most [`Limits::max_recorded_per_call`] bytes: past it the rest goes unrecorded,
+    /// the call (or `build`, or [`Runtime::reset`](crate::Runtime::reset)) fails with
+    /// [`Error::TooLarge`], and the transcript marks the cut
+    /// ([`RECORDING_CUT`](crate::transcript::RECORDING_CUT)), where a replay stops.
     pub fn record(mut self, sink: impl Sink + Send + 'static) -> Self {
         self.record = Some(Box::new(sink));
         self

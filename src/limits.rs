@@ -82,7 +82,8 @@ pub struct Limits {
     /// runtime that records one ([`Builder::record`](crate::Builder::record); default
     /// 64 MiB). Recording a host call writes its request and response, which a plugin
     /// can repeat as often as its fuel allows: past this bound the rest of the call is
-    /// not recorded, and the call fails with [`Error::TooLarge`]. Must not be 0.
+    /// not recorded, the call fails with [`Error::TooLarge`], and the transcript marks
+    /// the cut, where a replay stops. Must not be 0.
     pub max_recorded_per_call: usize,
     /// The capacity a host-side buffer (host responses, error texts, typed-call
     /// buffers) keeps after a call (default 64 KiB): a larger one is freed, so one big

@@ -343,6 +343,7 @@ impl<T: 'static> Runtime<T> {
             watch,
         };
         rt.live = Some(rt.instantiate(None)?);
+        present(&mut rt.store).data_mut().tape.instantiated()?;
         Ok(rt)
     }
 
@@ -431,6 +432,24 @@ impl<T: 'static> Runtime<T> {
         Ok(Live { memory, plugin_call })
     }
 
+    /// Starts the plugin afresh for a call of `op` with `payload`. A restart that fails
+    /// fails the call, and is recorded as a call that ended with that error (which a
+    /// replay compares as such); so does a restart that records more than its bound.
+    fn restart_for(&mut self, op: &str, payload: &[u8], watching: Option<&Watching>) -> Result<(), Error> {
+        let restarted = self.reinstantiate(watching);
+        let fuel = self.last_call.fuel;
+        let tape = &mut present(&mut self.store).data_mut().tape;
+        tape.instantiated()?;
+        let Err(e) = restarted else { return Ok(()) };
+        if tape.is_off() {
+            return Err(e);
+        }
+        tape.call(op, payload)?;
+        let message = alloc::format!("{e}");
+        tape.end(&Outcome::Error { kind: error_kind(&e), message: &message }, fuel)?;
+        Err(e)
+    }
+
     /// Replaces the instance with a fresh one in a fresh store, keeping the host state.
     fn reinstantiate(&mut self, watching: Option<&Watching>) -> Result<(), Error> {
         self.live = None;
@@ -480,7 +499,7 @@ impl<T: 'static> Runtime<T> {
         if self.needs_reset || self.live.is_none() {
             // The call fails when the plugin cannot be started afresh (its initialiser
             // trapped, timed out or was cancelled): a pool must not take it as healthy.
-            if let Err(e) = self.reinstantiate(watching) {
+            if let Err(e) = self.restart_for(op, payload, watching) {
                 self.last_failed = true;
                 return Err(e);
             }
@@ -605,7 +624,7 @@ impl<T: 'static> Runtime<T> {
         self.reinstantiate(None)?;
         self.needs_reset = false;
         self.last_failed = false;
-        Ok(())
+        present(&mut self.store).data_mut().tape.instantiated()
     }
 
     /// Calls the plugin function `op` with `payload` and returns its response.

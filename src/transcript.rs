@@ -169,6 +169,12 @@ pub fn encode(record: &Record<'_>) -> Vec<u8> {
     out
 }
 
+/// The error kind of the end record that marks where a recording was cut: the call
+/// (or instantiation) it ends would have recorded more than
+/// [`Limits::max_recorded_per_call`], so what it did is not all there, and a replay
+/// stops before it with [`Error::Transcript`].
+pub const RECORDING_CUT: &str = "recording_cut";
+
 /// The kind of an error, as a transcript names it.
 pub fn error_kind(err: &Error) -> &'static str {
     match err {
@@ -650,8 +656,10 @@ impl Recorder {
         header.encode(&mut rec.buf).map_err(Error::Encode)?;
         rec.flush();
         match rec.take_failure() {
-            Some(e) => Err(e.into_error(max_per_call)),
-            None => Ok(rec),
+            Some(RecordingFailure::Sink(e)) => {
+                Err(Error::Host(alloc::format!("cannot write the transcript: {e}").into()))
+            }
+            _ => Ok(rec),
         }
     }
 
@@ -712,13 +720,35 @@ impl Recorder {
     }
 }
 
-impl RecordingFailure {
-    fn into_error(self, max_per_call: usize) -> Error {
-        match self {
-            RecordingFailure::Sink(e) => Error::Host(alloc::format!("cannot write the transcript: {e}").into()),
-            RecordingFailure::TooLarge(len) => {
-                Error::TooLarge { what: "the transcript of one call", len, limit: max_per_call }
-            }
+impl Recorder {
+    /// Ends what is under way (a call, or an instantiation outside one) after a
+    /// failure: a call past its bound gets a [`RECORDING_CUT`] end instead of its own,
+    /// so that a replay knows the transcript stops being whole there. Flushes, and says
+    /// why recording failed, about `what` was being recorded.
+    fn end_failed(&mut self, failure: RecordingFailure, what: &'static str, fuel: Option<u64>) -> Error {
+        let error = match failure {
+            RecordingFailure::Sink(e) => return Error::Host(alloc::format!("cannot write the transcript: {e}").into()),
+            RecordingFailure::TooLarge(len) => Error::TooLarge { what, len, limit: self.max_per_call },
+        };
+        let message = alloc::format!("{error}");
+        // Past the bound, and so not counted against it: it is one small record.
+        let cut = Record::End { outcome: Outcome::Error { kind: RECORDING_CUT, message: &message }, fuel };
+        if cut.encode(&mut self.buf).is_ok() {
+            self.flush();
+        }
+        match self.take_failure() {
+            Some(RecordingFailure::Sink(e)) => Error::Host(alloc::format!("cannot write the transcript: {e}").into()),
+            _ => error,
+        }
+    }
+
+    /// After an instantiation outside a call (building or resetting the runtime): what
+    /// it recorded goes to the sink, and a failure to record it is the error.
+    fn instantiated(&mut self) -> Result<(), Error> {
+        self.flush();
+        match self.take_failure() {
+            None => Ok(()),
+            Some(failure) => Err(self.end_failed(failure, "the transcript of one instantiation", None)),
         }
     }
 }
@@ -879,6 +909,16 @@ impl Tape {
         }
     }
 
+    /// An instantiation outside a call (building or resetting the runtime) is done:
+    /// when recording, what it recorded reaches the sink, and a failure to record it
+    /// is the error.
+    pub(crate) fn instantiated(&mut self) -> Result<(), Error> {
+        match self {
+            Tape::Record(r) => r.instantiated(),
+            _ => Ok(()),
+        }
+    }
+
     /// A call of `op` with `request` starts.
     pub(crate) fn call(&mut self, op: &str, request: &[u8]) -> Result<(), Error> {
         match self {
@@ -1021,10 +1061,13 @@ impl Tape {
         match self {
             Tape::Off => Ok(()),
             Tape::Record(r) => {
+                if let Some(failure) = r.take_failure() {
+                    return Err(r.end_failed(failure, "the transcript of one call", fuel));
+                }
                 r.write(&Record::End { outcome: outcome.clone(), fuel });
                 r.flush();
                 match r.take_failure() {
-                    Some(e) => Err(e.into_error(r.max_per_call)),
+                    Some(failure) => Err(r.end_failed(failure, "the transcript of one call", fuel)),
                     None => Ok(()),
                 }
             }
@@ -1226,10 +1269,41 @@ fn fuel_to_replay(bytes: &[u8], mut at: usize, limits: &Limits, initialisers: u3
     Ok(total)
 }
 
+/// Where the recording of `bytes` was cut, if it was ([`RECORDING_CUT`]): how many
+/// calls came whole before the cut, and what the cut's end record says.
+fn recording_cut(bytes: &[u8], mut at: usize) -> Result<Option<(u64, String)>, Error> {
+    let (mut calls, mut in_call) = (0u64, false);
+    while let Some(record) = take(bytes, &mut at)? {
+        match record {
+            Record::Call { .. } => (calls, in_call) = (calls + 1, true),
+            Record::End { outcome: Outcome::Error { kind: RECORDING_CUT, message }, .. } => {
+                return Ok(Some((calls - u64::from(in_call), String::from(message))));
+            }
+            Record::End { .. } => in_call = false,
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
 fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u64)>) -> Result<Verdict, Error> {
     let reader = Reader::new(&bytes)?;
     let start = reader.position();
     let header = reader.header;
+    // A recording cut short replays up to the cut, then says why it stops.
+    let cut = recording_cut(&bytes, start)?;
+    let stop = |(whole, message): &(u64, String)| {
+        Error::Transcript(
+            match whole {
+                0 => alloc::format!("the recording was cut before its first whole call ({message}): nothing replays"),
+                n => alloc::format!(
+                    "the recording was cut after its call {n} ({message}): the calls up to it replayed identical, \
+                     and what came after cannot be replayed"
+                ),
+            }
+            .into(),
+        )
+    };
     if let Some((max, total)) = bound {
         let Some(fuel) = header.limits.fuel else {
             return Err(Error::config(
@@ -1279,6 +1353,9 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
     if !module.inner.config.same_behaviour(&header.engine) {
         return Err(Error::config("the module was compiled with other engine settings than the transcript's"));
     }
+    if let Some(cut @ (0, _)) = &cut {
+        return Err(stop(cut));
+    }
     let built = crate::Runtime::builder(())
         .module(module.clone())
         .limits(header.limits)
@@ -1298,6 +1375,9 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
     let mut out = Vec::new();
     let mut calls = 0;
     loop {
+        if let Some(cut) = cut.as_ref().filter(|(whole, _)| *whole == calls) {
+            return Err(stop(cut));
+        }
         let Some((op, request)) = rt.next_recorded_call()? else {
             return Ok(Verdict::Identical { calls });
         };

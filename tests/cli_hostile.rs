@@ -304,7 +304,7 @@ fn endless_files_are_refused_at_their_bound_not_read_until_memory_runs_out() {
     let echo = module(&dir, "echo.wasm", ECHO);
     hookr(&["hash", "/dev/zero"]).fails(EXIT_LOAD, "the module `/dev/zero` is longer than 268435456 bytes");
     hookr(&["invoke", p(&echo), "x", "--input-file", "/dev/zero"])
-        .fails(EXIT_USAGE, "the input `/dev/zero` is longer than 16777216 bytes");
+        .fails(EXIT_USAGE, "input `/dev/zero` is longer than 16777216 bytes");
     // A file within the bound is read whole.
     let input = dir.join("input");
     std::fs::write(&input, b"hello").unwrap();

@@ -356,6 +356,58 @@ fn a_repaired_line_that_does_not_fit_spends_the_output() {
     assert_eq!(lines.get(), 10);
 }
 
+/// Logs `line`, then writes `hi` to stdout.
+fn log_then_write(line: &str) -> String {
+    let bytes: String = line.bytes().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  (import "hookr" "__log" (func $log (param i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{bytes}")
+  (data (i32.const 200) "hi")
+  (data (i32.const 300) "\c8\00\00\00\02\00\00\00")
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (call $log (i32.const 0) (i32.const {len}))
+    (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 400)))
+    (i32.const 1)))"#,
+        len = line.len()
+    )
+}
+
+#[test]
+fn a_line_cut_inside_a_character_is_cut_before_it_not_repaired() {
+    for line in ["abcdef", "ééé"] {
+        let stdout = hookr::io::SharedBuffer::new();
+        let logged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = logged.clone();
+        let mut rt = Runtime::builder(())
+            .bytes(&wat::parse_str(log_then_write(line)).unwrap())
+            .limits(Limits::default().with_max_log(5).with_max_output_per_call(100))
+            .stdout(stdout.clone())
+            .logger(move |line| seen.lock().unwrap().push(line.to_string()))
+            .build()
+            .unwrap();
+        rt.invoke("x", b"").unwrap();
+        // Cut to 5 bytes, or to 4 where the fifth byte is inside `é`: no U+FFFD.
+        let logged = logged.lock().unwrap();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].starts_with(if line == "abcdef" { "abcde" } else { "éé" }), "{logged:?}");
+        assert!(!logged[0].contains('\u{fffd}'), "{logged:?}");
+        assert_eq!(stdout.take(), b"hi");
+        // A cut line that does not fit is dropped, and spends nothing: stdout still gets its bytes.
+        let mut rt = Runtime::builder(())
+            .bytes(&wat::parse_str(log_then_write(line)).unwrap())
+            .limits(Limits::default().with_max_log(5).with_max_output_per_call(20))
+            .stdout(stdout.clone())
+            .logger(|_| panic!("the cut line with its note does not fit in 20 bytes"))
+            .build()
+            .unwrap();
+        rt.invoke("x", b"").unwrap();
+        assert_eq!((stdout.take(), rt.last_call().refused_writes), (b"hi".to_vec(), 0), "{line}");
+    }
+}
+
 #[test]
 fn what_reaches_the_logger_and_sinks_is_what_is_counted() {
     // Enough fuel for 100 000 lines at OUTPUT_FUEL each, and little more.

@@ -683,9 +683,127 @@ fn records_reach_the_sink_in_batches_and_a_call_records_within_its_bound() {
         calls
     });
     assert_eq!(calls.unwrap(), 3);
+    // A replay runs the calls before the cut, then says why it stops.
+    let err = replay(&module(&wasm), recorded).unwrap_err();
+    assert!(
+        matches!(&err, Error::Transcript(m) if m.contains("cut after its call 1 (the transcript of one call")),
+        "{err:?}"
+    );
     // A bound of 0 records nothing: refused.
     let err = Runtime::builder(()).module(module(&wasm)).limits(limits.with_max_recorded_per_call(0)).build().err();
     assert!(matches!(err, Some(Error::Config(_))), "{err:?}");
+}
+
+/// A plugin whose `hookr_init` reads the clock as many times as the host function `n`
+/// answers; a call of a two-byte operation traps.
+const CLOCK_READING_INIT: &str = r#"(module
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (import "hookr" "__host_response" (func $hr (param i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "n")
+  (func (export "hookr_init") (local $i i32) (local $n i32)
+    (drop (call $hcall (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0)))
+    (call $hr (i32.const 16))
+    (local.set $n (i32.load (i32.const 16)))
+    (block $done (loop $reads
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 32)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $reads))))
+  (func (export "__plugin_call") (param $op i32) (param i32) (result i32)
+    (if (i32.eq (local.get $op) (i32.const 2)) (then unreachable))
+    (i32.const 1)))"#;
+
+#[test]
+fn instantiations_record_within_the_bound_and_reach_the_sink_when_done() {
+    let wasm = wat::parse_str(CLOCK_READING_INIT).unwrap();
+    // The initialiser reads the clock 10 times, then 1 000, 10, 1 000, 10, …
+    let runtime = |first: u32, sink: &SharedBuffer| {
+        Runtime::builder(first)
+            .module(module(&wasm))
+            .limits(Limits::default().with_max_recorded_per_call(4000))
+            .host_fn("n", |n: &mut u32, _, out| {
+                out.extend_from_slice(&(if n.is_multiple_of(2) { 10u32 } else { 1000 }).to_le_bytes());
+                *n += 1;
+                Ok(())
+            })
+            .record(sink.clone())
+            .build()
+    };
+    let sink = SharedBuffer::new();
+    let mut rt = runtime(0, &sink).unwrap();
+    // Built: the instantiation is in the sink, and replays as a transcript of no calls.
+    let built = sink.take();
+    assert_eq!(replay(&module(&wasm), built.clone()).unwrap(), Verdict::Identical { calls: 0 });
+    std::io::Write::write_all(&mut sink.clone(), &built).unwrap();
+    rt.invoke("a", b"").unwrap();
+    // An explicit reset past the bound fails, and leaves a working runtime.
+    let too_large =
+        |e: &Error| matches!(e, Error::TooLarge { what: "the transcript of one instantiation", limit: 4000, .. });
+    let err = rt.reset().unwrap_err();
+    assert!(too_large(&err), "{err:?}");
+    rt.invoke("a", b"").unwrap();
+    // A restart within a call: within the bound, then past it, which fails the call.
+    assert!(rt.invoke("bb", b"").is_err());
+    rt.invoke("a", b"").unwrap();
+    assert!(rt.invoke("bb", b"").is_err());
+    let err = rt.invoke("a", b"").unwrap_err();
+    assert!(too_large(&err), "{err:?}");
+    assert!(rt.last_call_failed());
+    rt.invoke("a", b"").unwrap();
+    drop(rt);
+    // The reset was cut after call 1: that call replays, and the replay stops there.
+    let err = replay(&module(&wasm), sink.take()).unwrap_err();
+    assert!(matches!(&err, Error::Transcript(m) if m.contains("cut after its call 1 (")), "{err:?}");
+    // A first instantiation past the bound: the runtime is not built.
+    let err = runtime(1, &sink).err().unwrap();
+    assert!(too_large(&err), "{err:?}");
+    let err = replay(&module(&wasm), sink.take()).unwrap_err();
+    assert!(matches!(&err, Error::Transcript(m) if m.contains("before its first whole call")), "{err:?}");
+}
+
+/// A plugin whose `hookr_init` fails when the host function `init` does; a call with
+/// a payload of 1 traps.
+const FAILING_INIT: &str = r#"(module
+  (import "hookr" "__plugin_request" (func $req (param i32 i32)))
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "init")
+  (func (export "hookr_init")
+    (if (i32.eqz (call $hcall (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 0))) (then unreachable)))
+  (func (export "__plugin_call") (param $op i32) (param $len i32) (result i32)
+    (call $req (i32.const 100) (i32.const 200))
+    (if (i32.eq (i32.load8_u (i32.const 200)) (i32.const 1)) (then unreachable))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_call_whose_restart_fails_is_recorded_and_replays_identical() {
+    let wasm = wat::parse_str(FAILING_INIT).unwrap();
+    let sink = SharedBuffer::new();
+    // The initialiser's host call succeeds the first and fourth time.
+    let mut rt = Runtime::builder(0u32)
+        .module(module(&wasm))
+        .host_fn("init", |n: &mut u32, _, _| {
+            *n += 1;
+            if *n == 1 || *n == 4 {
+                Ok(())
+            } else {
+                Err(HostError::new("not now"))
+            }
+        })
+        .record(sink.clone())
+        .build()
+        .unwrap();
+    assert!(matches!(rt.invoke("x", &[1]), Err(Error::Trap(_))));
+    for _ in 0..2 {
+        let err = rt.invoke("x", &[0]).unwrap_err();
+        assert!(matches!(&err, Error::Init { name: "hookr_init", .. }), "{err:?}");
+        assert!(rt.last_call_failed());
+    }
+    rt.invoke("x", &[0]).unwrap();
+    drop(rt);
+    assert_eq!(replay(&module(&wasm), sink.take()).unwrap(), Verdict::Identical { calls: 4 });
 }
 
 #[test]

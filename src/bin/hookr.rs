@@ -116,9 +116,9 @@ enum Command {
         /// calls; one that gives more, or was recorded unmetered, is refused.
         #[arg(long, value_name = "N", default_value_t = hookr::transcript::REPLAY_FUEL, conflicts_with = "any_fuel")]
         max_fuel: u64,
-        /// The most fuel the whole replay may run: the calls' recorded fuel, an
-        /// initialiser's budget per instantiation and one call's budget; a transcript
-        /// that may take more is refused.
+        /// The most fuel the whole replay may run: the calls' recorded fuel, the budget
+        /// of each of the plugin's initialisers at each instantiation and one call's
+        /// budget; a transcript that may take more is refused.
         #[arg(long, value_name = "N", default_value_t = hookr::transcript::REPLAY_TOTAL_FUEL, conflicts_with = "any_fuel")]
         max_total_fuel: u64,
         /// Run whatever fuel the transcript gives, unmetered included: only for
@@ -351,9 +351,9 @@ fn read_input(args: &InvokeArgs) -> Result<Vec<u8>, Failure> {
     // No call takes a longer request than this.
     let limit = Limits::default().max_request;
     let read = if path.as_os_str() == "-" {
-        read_at_most(std::io::stdin().lock(), limit, "the input on stdin")
+        read_at_most(std::io::stdin().lock(), limit, "input on stdin")
     } else {
-        read_within(path, limit, "the input")
+        read_within(path, limit, "input")
     };
     read.map_err(|e| Failure::new(EXIT_USAGE, e))
 }
