@@ -358,15 +358,18 @@ pub struct Header {
 
 /// The most memory the WASI arguments and environment of a transcript's header may
 /// take (2 MiB, about what Linux allows a program's arguments and environment): each
-/// string counts its bytes and the `String` that holds them. A runtime given more is
+/// string counts its bytes and 24 for the `String` that holds them (its size on a
+/// 64-bit host, on every platform). A runtime given more is
 /// refused when it starts recording, and a header that holds more is refused when it
 /// is read, so that a small hostile header cannot make a reader allocate many times its
 /// size (an empty string is one byte on the wire).
 pub const MAX_HEADER_STRINGS: usize = 2 << 20;
 
-/// The memory a header string of `len` bytes counts for against [`MAX_HEADER_STRINGS`].
+/// The memory a header string of `len` bytes counts for against [`MAX_HEADER_STRINGS`]:
+/// its bytes and a `String` as a 64-bit host holds it, on every platform, so that a
+/// header a device records is one a desktop reads.
 const fn header_string(len: usize) -> usize {
-    core::mem::size_of::<String>().saturating_add(len)
+    24usize.saturating_add(len)
 }
 
 impl Header {
