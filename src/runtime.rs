@@ -441,7 +441,9 @@ impl<T: 'static> Runtime<T> {
         let tape = &mut present(&mut self.store).data_mut().tape;
         tape.instantiated()?;
         let Err(e) = restarted else { return Ok(()) };
-        if tape.is_off() {
+        // A replay that diverged in the restart has its answer already.
+        let diverged = |e: &Error| matches!(e, Error::Diverged(_));
+        if tape.is_off() || diverged(&e) || matches!(&e, Error::Init { source, .. } if diverged(source)) {
             return Err(e);
         }
         tape.call(op, payload)?;

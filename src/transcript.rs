@@ -771,6 +771,9 @@ pub(crate) struct Replayer {
     call: u64,
     /// Its operation, for the divergence report.
     op: String,
+    /// The plugin is being started afresh for the call `call`, whose record comes
+    /// after the instantiation's.
+    restarting: bool,
 }
 
 /// The record of `bytes` at `at`, and where the one after it starts.
@@ -808,6 +811,21 @@ macro_rules! next {
 }
 
 impl Replayer {
+    /// The plugin is being instantiated: the transcript must say so next.
+    fn instantiate(&mut self) -> Result<(), Error> {
+        match next!(self, "was instantiated") {
+            Record::Instantiate => Ok(()),
+            other => {
+                let other = describe(&other);
+                Err(self.diverged(
+                    alloc::format!("the plugin was instantiated where the transcript has {other}"),
+                    b"",
+                    b"",
+                ))
+            }
+        }
+    }
+
     /// A divergence in the call under way.
     fn diverged(&self, what: impl Into<Cow<'static, str>>, expected: &[u8], actual: &[u8]) -> Error {
         Error::Diverged(Box::new(Divergence {
@@ -869,7 +887,7 @@ impl Tape {
     }
 
     pub(crate) fn replaying(bytes: Cow<'static, [u8]>, start: usize) -> Self {
-        Tape::Replay(Replayer { bytes, at: start, call: 0, op: String::new() })
+        Tape::Replay(Replayer { bytes, at: start, call: 0, op: String::new(), restarting: false })
     }
 
     /// Whether host functions, clocks and random bytes come from a transcript.
@@ -898,17 +916,16 @@ impl Tape {
                 r.write(&Record::Instantiate);
                 Ok(())
             }
-            Tape::Replay(r) => match next!(r, "was instantiated") {
-                Record::Instantiate => Ok(()),
-                other => {
-                    let other = describe(&other);
-                    Err(r.diverged(
-                        alloc::format!("the plugin was instantiated where the transcript has {other}"),
-                        b"",
-                        b"",
-                    ))
+            Tape::Replay(r) => {
+                // After the first call, an instantiation starts the plugin afresh for the
+                // next one: what differs in it is that call's.
+                if r.call > 0 && !r.restarting {
+                    r.call += 1;
+                    r.op = r.peek_call()?.map(|(op, _)| op).unwrap_or_default();
+                    r.restarting = true;
                 }
-            },
+                r.instantiate()
+            }
         }
     }
 
@@ -931,7 +948,10 @@ impl Tape {
                 Ok(())
             }
             Tape::Replay(r) => {
-                r.call += 1;
+                // A call that started the plugin afresh was counted when it did.
+                if !core::mem::take(&mut r.restarting) {
+                    r.call += 1;
+                }
                 r.op = String::from(op);
                 match next!(r, "was called") {
                     Record::Call { op: want, request: want_request }
@@ -1120,8 +1140,9 @@ impl Tape {
 /// The first difference between a transcript and its replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Divergence {
-    /// The call it happened in: 1 for the first, 0 while the plugin was being
-    /// instantiated.
+    /// The call it happened in: 1 for the first, 0 while the plugin was first being
+    /// instantiated. A divergence while the plugin was started afresh for a call (after
+    /// a failed one) is that call's.
     pub call: u64,
     /// That call's operation (empty while instantiating).
     pub op: String,
@@ -1387,6 +1408,11 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
         calls += 1;
         match rt.invoke_into(&op, &request, &mut out) {
             Err(Error::Diverged(d)) => return Ok(Verdict::Diverged(*d)),
+            // Diverged while the call started the plugin afresh.
+            Err(Error::Init { source, .. }) if matches!(*source, Error::Diverged(_)) => match *source {
+                Error::Diverged(d) => return Ok(Verdict::Diverged(*d)),
+                _ => unreachable!("matched above"),
+            },
             // Refused before it started (a request over the transcript's own limits):
             // the recorded call never ran here.
             Err(e) if rt.replayed_calls() < calls => {

@@ -807,6 +807,29 @@ fn a_call_whose_restart_fails_is_recorded_and_replays_identical() {
 }
 
 #[test]
+fn a_replay_that_diverges_in_a_restart_says_where() {
+    let wasm = wat::parse_str(FAILING_INIT).unwrap();
+    let sink = SharedBuffer::new();
+    let mut rt = Runtime::builder(())
+        .module(module(&wasm))
+        .host_fn("init", |_: &mut (), _, _| Ok(()))
+        .record(sink.clone())
+        .build()
+        .unwrap();
+    assert!(rt.invoke("x", &[1]).is_err());
+    rt.invoke("x", &[0]).unwrap();
+    drop(rt);
+    let mut transcript = sink.take();
+    assert_eq!(replay(&module(&wasm), transcript.clone()).unwrap(), Verdict::Identical { calls: 2 });
+    // The restart's host call named otherwise: the replay diverges in call 2's restart.
+    let at = transcript.windows(4).rposition(|w| w == b"init").unwrap();
+    transcript[at + 3] = b'x';
+    let Verdict::Diverged(d) = replay(&module(&wasm), transcript).unwrap() else { panic!("identical") };
+    assert_eq!(d.call, 2, "{d}");
+    assert!(d.what.contains("host function"), "{d}");
+}
+
+#[test]
 fn hostile_transcripts_are_errors_never_panics() {
     let calls = [("echo", echo("Steve")), ("vowel", b"abc".to_vec())];
     let (transcript, _) = record(SIMPLE, SIMPLE_FNS, Limits::default(), &calls);
