@@ -622,6 +622,11 @@ impl<T: 'static> Runtime<T> {
     /// Puts the plugin back into its state right after initialisation now, as the next
     /// call would after a failed one; the host state is kept. A call that failed leaves
     /// its instance (and its memory) until then.
+    ///
+    /// Fails when an initialiser does, and, on a runtime that records a transcript, with
+    /// [`Error::TooLarge`] when the instantiation records more than
+    /// [`Limits::max_recorded_per_call`](crate::Limits::max_recorded_per_call) (the
+    /// plugin is then started afresh all the same, and the transcript marks the cut).
     pub fn reset(&mut self) -> Result<(), Error> {
         self.reinstantiate(None)?;
         self.needs_reset = false;
