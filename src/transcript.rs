@@ -487,7 +487,7 @@ impl Header {
             let s = d.str()?;
             strings = strings.saturating_add(header_string(s.len()));
             if strings > MAX_HEADER_STRINGS {
-                return Err(DecodeError::TooMuchMemory(MAX_HEADER_STRINGS));
+                return Err(DecodeError::Invalid("WASI arguments and environment over MAX_HEADER_STRINGS (2 MiB)"));
             }
             Ok(String::from(s))
         };
