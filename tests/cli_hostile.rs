@@ -310,3 +310,19 @@ fn endless_files_are_refused_at_their_bound_not_read_until_memory_runs_out() {
     std::fs::write(&input, b"hello").unwrap();
     assert_eq!(hookr(&["invoke", p(&echo), "x", "--input-file", p(&input)]).succeeds().stdout, b"hello");
 }
+
+#[test]
+fn inspect_shows_a_module_s_names_with_their_control_characters_escaped() {
+    let dir = scratch("inspect-names");
+    let spoof = module(
+        &dir,
+        "spoof.wasm",
+        r#"(module (memory (export "memory") 1)
+          (func (export "x: func ()\nabi:      hookr\1b[2J") (param i32 i32) (result i32) (i32.const 1)))"#,
+    );
+    let run = hookr(&["inspect", p(&spoof)]);
+    let report = run.succeeds().stdout_str();
+    assert_eq!(report.lines().filter(|l| l.starts_with("abi:")).count(), 1, "{report}");
+    assert!(!report.contains('\u{1b}'), "{report}");
+    assert!(report.contains(r"x: func ()\nabi:      hookr\u{1b}[2J"), "{report}");
+}

@@ -1,6 +1,7 @@
 //! `hookr inspect`: what a module imports and exports, and whether it is a plugin, of
 //! the hookr or the waPC ABI.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,7 +24,7 @@ pub fn run(path: &Path) -> Result<(), Failure> {
 
 fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "file:     {}", path.display());
+    let _ = writeln!(out, "file:     {}", plain(&path.display().to_string()));
     let _ = writeln!(out, "size:     {} bytes", bytes.len());
     let _ = writeln!(out, "sha256:   {}", hookr::to_hex(&hookr::sha256(bytes)));
     let _ = writeln!(out, "valid:    yes");
@@ -36,7 +37,7 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
         _ => {
             let _ = writeln!(out, "abi:      not hookr or waPC");
             for p in &problems {
-                let _ = writeln!(out, "  - {p}");
+                let _ = writeln!(out, "  - {}", plain(p));
             }
         }
     }
@@ -48,26 +49,26 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
     for import in module.imports() {
         by_module.entry(import.module()).or_default().push((import.name(), describe(import.ty())));
         if let ExternType::Memory(ty) = import.ty() {
-            memories.push((format!("imported `{}::{}`", import.module(), import.name()), *ty, None));
+            memories.push((format!("imported `{}::{}`", plain(import.module()), plain(import.name())), *ty, None));
         }
     }
     let count = module.imports().len();
     let _ = writeln!(out, "imports:  {count}");
     for (name, items) in &by_module {
-        let _ = writeln!(out, "  {name}");
+        let _ = writeln!(out, "  {}", plain(name));
         for (item, ty) in items {
-            let _ = writeln!(out, "    {item}: {ty}");
+            let _ = writeln!(out, "    {}: {ty}", plain(item));
         }
     }
 
     let _ = writeln!(out, "exports:  {}", module.exports().count());
     for export in module.exports() {
-        let _ = writeln!(out, "  {}: {}", export.name(), describe(export.ty()));
+        let _ = writeln!(out, "  {}: {}", plain(export.name()), describe(export.ty()));
         if let ExternType::Memory(ty) = export.ty() {
             // A plugin defines one memory; with several, which one is exported is not
             // worked out here.
             let page = if page_sizes.len() == 1 { page_sizes.first().copied() } else { None };
-            memories.push((format!("exported `{}`", export.name()), *ty, page));
+            memories.push((format!("exported `{}`", plain(export.name())), *ty, page));
         }
     }
 
@@ -78,6 +79,16 @@ fn report(path: &Path, bytes: &[u8], module: &wasmi::Module) -> String {
         let _ = writeln!(out, "memory:   {what}: {}", memory_size(&ty, page));
     }
     out
+}
+
+/// `s` with its control characters escaped (`\n`, `\u{1b}`): a module's names are the
+/// module author's, and must not add lines to the report or reach the terminal as
+/// escape sequences.
+fn plain(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect())
 }
 
 /// The ABI the module uses, and why it does not load as a plugin (empty when it does).

@@ -44,7 +44,12 @@ fn encode(value: &Value, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
                         format!("the integer {text} does not fit a 64-bit integer").into(),
                     ));
                 }
-                e.f64(n.as_f64().unwrap_or(f64::NAN))
+                match n.as_f64() {
+                    Some(f) if f.is_finite() => e.f64(f),
+                    _ => Err(EncodeError::Custom(
+                        format!("the number {text} is out of the range of a 64-bit float").into(),
+                    )),
+                }
             }
         }
         Value::String(s) => e.str(s),
@@ -240,7 +245,12 @@ fn map_key(d: &mut Decoder<'_>, depth: usize, out: &mut Json) -> Result<String, 
         _ => {
             let mut text = Json { text: String::new(), max: room };
             write(d, depth + 1, &mut text)?;
-            Ok(text.text)
+            // A value JSON shows as a string (a NaN or infinite float) keys by that
+            // string's text, not by its quoted form.
+            match serde_json::from_str::<String>(&text.text) {
+                Ok(key) => Ok(key),
+                Err(_) => Ok(text.text),
+            }
         }
     }
 }
@@ -328,6 +338,20 @@ mod tests {
         // {1: NaN, nil: f32 2.5}
         let bytes = b"\x82\x01\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\xc0\xca\x40\x20\x00\x00";
         assert_eq!(msgpack_to_json(bytes).unwrap(), r#"{"1":"NaN","null":2.5}"#);
+        // Floats as keys, NaN and infinities by their text: {NaN: 1, +inf: 2, -inf: 3, 1.5: 4}
+        let bytes = b"\x84\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\x01\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00\x02\
+                      \xcb\xff\xf0\x00\x00\x00\x00\x00\x00\x03\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x04";
+        assert_eq!(msgpack_to_json(bytes).unwrap(), r#"{"NaN":1,"Infinity":2,"-Infinity":3,"1.5":4}"#);
+    }
+
+    #[test]
+    fn numbers_past_a_float_are_refused() {
+        for text in ["1e400", "-1e400", "[1, 2e999]"] {
+            let err = json_to_msgpack(text.as_bytes()).unwrap_err();
+            assert!(err.contains("out of the range of a 64-bit float"), "{text}: {err}");
+        }
+        // A tiny one rounds to zero, as a float does.
+        assert_eq!(json_to_msgpack(b"1e-400").unwrap(), b"\xcb\x00\x00\x00\x00\x00\x00\x00\x00");
     }
 
     #[test]
