@@ -72,8 +72,11 @@ impl<'a, T: 'static> SlicedCall<'a, T> {
     /// ([`Limits::fuel`](crate::Limits::fuel)), with [`Error::Timeout`] or
     /// [`Error::Cancelled`] when its deadline passed or it was cancelled (checked
     /// before each slice), and as an unsliced call ends otherwise. A slice smaller
-    /// than the next step needs (a basic block, or an import that moves many bytes)
-    /// adds up with the next ones until it suffices. While the plugin waits on a clock
+    /// than the next basic block needs adds up with the next ones until it suffices.
+    /// An import that costs more than the slice holds is paid from the rest of the
+    /// call's budget and runs whole within the slice, and the call pauses right after
+    /// it ([`meter`](crate::meter)): one slice can take as long as the costliest import
+    /// the plugin makes (moving a 16 MiB payload, at most). While the plugin waits on a clock
     /// that advances by itself, `resume` answers [`Poll::Pending`] at once (see
     /// [`SlicedCall`]). After the result was returned, `resume` answers
     /// [`Error::Config`].
@@ -363,9 +366,9 @@ enum SliceEnd {
 }
 
 /// Hands the run `fuel` more units (at least 1) from the store's meter, and starts or
-/// resumes it until it finishes or needs more. A slice smaller than the next step
-/// needs (a basic block, or an import that moves many bytes) adds up with the next
-/// ones until it suffices. The engine meters fuel.
+/// resumes it until it finishes or needs more. A slice smaller than the next basic
+/// block needs adds up with the next ones until it suffices; an import costlier than
+/// the slice runs within it, paid from the rest of the budget. The engine meters fuel.
 fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, run: Run<F>, results: &mut [Val]) -> SliceEnd
 where
     F: FnOnce(&mut Store<CtxBox>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
