@@ -273,13 +273,36 @@ pub(crate) fn call_host(
 ) -> Result<bool, wasmi::Error> {
     ctx.host_response.clear();
     ctx.host_error.clear();
+    // A typed host function's decoding is paid for before it runs; a replay pays what
+    // the transcript says the recorded call paid.
+    let mut decoded = false;
     let ok = if ctx.tape.replaying_now() {
-        ctx.tape.replay_host_call(binding, namespace, op, payload, &mut ctx.host_response, &mut ctx.host_error)?
+        let (ok, paid) =
+            ctx.tape.replay_host_call(binding, namespace, op, payload, &mut ctx.host_response, &mut ctx.host_error)?;
+        if paid {
+            ctx.meter.charge(crate::meter::decode_cost(payload.len()))?;
+        }
+        ok
     } else {
         let bounds = DecodeBounds::of(&ctx.limits);
-        match contain("a host function", || {
-            ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response, bounds)
-        })? {
+        let (meter, mut unpaid) = (&mut ctx.meter, false);
+        let mut pay = |bytes: usize| {
+            decoded = true;
+            unpaid = meter.charge(crate::meter::decode_cost(bytes)).is_err();
+            !unpaid
+        };
+        let answer = contain("a host function", || {
+            ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response, bounds, &mut pay)
+        })?;
+        if unpaid {
+            // Recorded as a call that paid nothing and got nothing: a replay runs out of
+            // fuel at the same place.
+            ctx.host_response.clear();
+            let record = Record::HostCall { binding, namespace, op, request: payload, ok: false, reply: b"", decoded };
+            ctx.tape.write(&record);
+            return Err(Error::OutOfFuel.into());
+        }
+        match answer {
             Ok(()) => true,
             Err(e) => {
                 // What a failed host function wrote before it failed is not a reply:
@@ -295,7 +318,7 @@ pub(crate) fn call_host(
         }
     };
     let reply = if ok { &ctx.host_response } else { &ctx.host_error };
-    ctx.tape.write(&Record::HostCall { binding, namespace, op, request: payload, ok, reply });
+    ctx.tape.write(&Record::HostCall { binding, namespace, op, request: payload, ok, reply, decoded });
     let limit = ctx.limits.max_host_response;
     if ctx.host_response.len() > limit {
         let len = ctx.host_response.len();

@@ -225,8 +225,10 @@ pub struct HostFn<T: 'static> {
 
 enum Kind<T> {
     Bytes(BytesFn<T>),
-    // A typed or fixed-buffer function, its signature erased, and the one function
-    // that knows it.
+    // A typed function, its signature erased, and the one function that knows it: it
+    // decodes its request, which the guest pays for first.
+    Typed(fn(), Trampoline<T>),
+    // A fixed-buffer function, the same way.
     Erased(fn(), Trampoline<T>),
 }
 
@@ -252,7 +254,7 @@ impl<T> HostFn<T> {
         // pointer is only ever transmuted back to `TypedFn<T, In, Out>`, in
         // `call_typed::<T, In, Out>`, which is paired with it here.
         let erased = unsafe { core::mem::transmute::<TypedFn<T, In, Out>, fn()>(f) };
-        HostFn { name, binding: "", namespace: "", kind: Kind::Erased(erased, call_typed::<T, In, Out>) }
+        HostFn { name, binding: "", namespace: "", kind: Kind::Typed(erased, call_typed::<T, In, Out>) }
     }
 
     /// A host function that takes raw bytes and writes its reply into a buffer of fixed
@@ -326,9 +328,14 @@ impl<T> HostFn<T> {
         payload: &[u8],
         out: &mut Vec<u8>,
         bounds: DecodeBounds,
+        pay: Pay<'_>,
     ) -> Result<(), HostError> {
         match self.kind {
             Kind::Bytes(f) => f(state, payload, out),
+            Kind::Typed(f, trampoline) => {
+                pay_to_decode(pay, payload)?;
+                trampoline(f, state, payload, out, bounds)
+            }
             Kind::Erased(f, trampoline) => trampoline(f, state, payload, out, bounds),
         }
     }
@@ -342,6 +349,20 @@ impl<T> fmt::Debug for HostFn<T> {
             d.field("binding", &self.binding).field("namespace", &self.namespace);
         }
         d.finish_non_exhaustive()
+    }
+}
+
+/// Asked, before a typed host function decodes its request, to pay for the request's
+/// `n` bytes ([`decode_cost`](crate::meter::decode_cost)): false when the call's fuel
+/// cannot, and the host function is then not run.
+pub(crate) type Pay<'a> = &'a mut dyn FnMut(usize) -> bool;
+
+/// Pays for decoding `payload`, or fails (the caller knows why: its `pay` said no).
+fn pay_to_decode(pay: Pay<'_>, payload: &[u8]) -> Result<(), HostError> {
+    if pay(payload.len()) {
+        Ok(())
+    } else {
+        Err(HostError::new("out of fuel"))
     }
 }
 
@@ -501,6 +522,7 @@ impl<T> HostTable<T> {
     /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
     /// the response into `out`; a typed host function decodes the request within
     /// `bounds`.
+    #[cfg(test)]
     pub(crate) fn call(
         &mut self,
         state: &mut T,
@@ -508,6 +530,19 @@ impl<T> HostTable<T> {
         payload: &[u8],
         out: &mut Vec<u8>,
         bounds: DecodeBounds,
+    ) -> Result<(), HostError> {
+        self.call_paying(state, key, payload, out, bounds, &mut |_| true)
+    }
+
+    /// [`call`](Self::call), paying with `pay` before a typed host function decodes.
+    pub(crate) fn call_paying(
+        &mut self,
+        state: &mut T,
+        key: Key<'_>,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        bounds: DecodeBounds,
+        pay: Pay<'_>,
     ) -> Result<(), HostError> {
         let plain = key[0].is_empty() && key[1].is_empty();
         if self.handler_first && self.handler_takes(plain) {
@@ -525,7 +560,7 @@ impl<T> HostTable<T> {
                     })
                 };
                 if let Some(f) = found {
-                    return f.call(state, payload, out, bounds);
+                    return f.call(state, payload, out, bounds, pay);
                 }
             }
             Entries::Sorted { entries, plain: n } => {
@@ -536,9 +571,12 @@ impl<T> HostTable<T> {
                 };
                 if let Ok(i) = found {
                     return match &mut entries[i] {
-                        Entry::Static(f) => f.call(state, payload, out, bounds),
+                        Entry::Static(f) => f.call(state, payload, out, bounds, pay),
                         Entry::Dyn(_, DynHostFn::Bytes(f)) => f(state, payload, out),
-                        Entry::Dyn(_, DynHostFn::Typed(f)) => f(state, payload, out, bounds),
+                        Entry::Dyn(_, DynHostFn::Typed(f)) => {
+                            pay_to_decode(pay, payload)?;
+                            f(state, payload, out, bounds)
+                        }
                     };
                 }
             }
@@ -622,8 +660,15 @@ fn not_registered(call: HostCall<'_>) -> HostError {
 /// the host imports, do not depend on the host state's type: a module's imports are
 /// resolved once and serve runtimes of any host state.
 pub(crate) trait Host: Any {
-    /// Runs the host function at `key` (see [`HostTable::call`]).
-    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds) -> Result<(), HostError>;
+    /// Runs the host function at `key` (see [`HostTable::call_paying`]).
+    fn call(
+        &mut self,
+        key: Key<'_>,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        bounds: DecodeBounds,
+        pay: Pay<'_>,
+    ) -> Result<(), HostError>;
     /// The host state.
     fn state(&self) -> &dyn Any;
     /// The host state, mutably.
@@ -640,8 +685,15 @@ pub(crate) struct HostSide<T: 'static> {
 
 impl<T: 'static> Host for HostSide<T> {
     #[inline]
-    fn call(&mut self, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>, bounds: DecodeBounds) -> Result<(), HostError> {
-        self.table.call(&mut self.state, key, payload, out, bounds)
+    fn call(
+        &mut self,
+        key: Key<'_>,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        bounds: DecodeBounds,
+        pay: Pay<'_>,
+    ) -> Result<(), HostError> {
+        self.table.call_paying(&mut self.state, key, payload, out, bounds, pay)
     }
     fn state(&self) -> &dyn Any {
         &self.state

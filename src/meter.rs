@@ -18,7 +18,7 @@
 //! |---|---|
 //! | `__plugin_request` (`__guest_request`) | the operation name and payload it copies into guest memory |
 //! | `__plugin_response`, `__plugin_error` (`__guest_response`, `__guest_error`) | the bytes it copies out of guest memory (an error at most [`max_error`](crate::Limits::max_error)) |
-//! | `__host_call` | the operation name (for waPC also the binding and namespace) and payload handed to the host function, then its response or error |
+//! | `__host_call` | the operation name (for waPC also the binding and namespace) and payload handed to the host function, then its response or error; for a typed host function also [`decode_cost`] of the payload, one unit a byte, before it decodes it |
 //! | `__host_response`, `__host_error` | the bytes it copies into guest memory |
 //! | `__log` (`__console_log`) | the line (at most [`max_log`](crate::Limits::max_log)), and [`OUTPUT_FUEL`] when it reaches the logger |
 //! | `fd_write` | [`IOVEC_FUEL`] per iovec in the array it reads, then the bytes it passes to the sink and [`OUTPUT_FUEL`] for passing them |
@@ -74,6 +74,18 @@ pub const OUTPUT_FUEL: u64 = 1000;
 /// ```
 pub const fn import_cost(bytes: usize) -> u64 {
     IMPORT_FUEL + bytes_cost(bytes)
+}
+
+/// The fuel a typed host function's request of `bytes` bytes costs to decode, on top
+/// of moving it: one unit a byte. Every MessagePack value takes at least a byte, and
+/// decoding one (or skipping it, for a field the type does not have) takes about as
+/// long as the interpreter takes for a few instructions.
+///
+/// ```
+/// assert_eq!(hookr::meter::decode_cost(4096), 4096);
+/// ```
+pub const fn decode_cost(bytes: usize) -> u64 {
+    bytes as u64
 }
 
 /// The fuel for moving `bytes` bytes, without the fixed cost of an import.

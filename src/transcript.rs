@@ -105,6 +105,11 @@ pub enum Record<'a> {
         ok: bool,
         /// Its response or error message.
         reply: &'a [u8],
+        /// Whether a typed host function decoded the request, which the call paid
+        /// [`decode_cost`](crate::meter::decode_cost) for (first: a call that could
+        /// not pay ran out of fuel there, and `reply` is empty). Written as an eighth
+        /// field only when true, so that transcripts without it read as before.
+        decoded: bool,
     },
     /// The plugin read a WASI clock: `id` as WASI numbers them, its resolution or
     /// its time.
@@ -227,15 +232,19 @@ impl Record<'_> {
                 e.str(op)?;
                 e.bin(request)
             }
-            Record::HostCall { binding, namespace, op, request, ok, reply } => {
-                e.array_len(7)?;
+            Record::HostCall { binding, namespace, op, request, ok, reply, decoded } => {
+                e.array_len(if *decoded { 8 } else { 7 })?;
                 e.uint(HOST_CALL)?;
                 e.bin(binding)?;
                 e.bin(namespace)?;
                 e.bin(op)?;
                 e.bin(request)?;
                 e.bool(*ok)?;
-                e.bin(reply)
+                e.bin(reply)?;
+                if *decoded {
+                    e.bool(true)?;
+                }
+                Ok(())
             }
             Record::Clock { id, resolution, ns } => {
                 e.array_len(4)?;
@@ -289,6 +298,7 @@ impl Record<'_> {
         let want = match tag {
             INSTANTIATE => 1,
             CALL | OUTPUT | END => 3,
+            HOST_CALL if len == 8 => 8,
             HOST_CALL => 7,
             CLOCK => 4,
             RANDOM | LOG => 2,
@@ -307,6 +317,7 @@ impl Record<'_> {
                 request: d.bin()?,
                 ok: d.bool()?,
                 reply: d.bin()?,
+                decoded: len == 8 && d.bool()?,
             },
             CLOCK => {
                 let at = d.position();
@@ -982,13 +993,13 @@ impl Tape {
         request: &[u8],
         response: &mut Vec<u8>,
         error: &mut Vec<u8>,
-    ) -> Result<bool, Error> {
+    ) -> Result<(bool, bool), Error> {
         let Tape::Replay(r) = self else {
             return Err(Error::host("no transcript is being replayed"));
         };
-        let (b, n, o, q, ok, reply) = match next!(r, "called a host function") {
-            Record::HostCall { binding, namespace, op, request, ok, reply } => {
-                (binding, namespace, op, request, ok, reply)
+        let (b, n, o, q, ok, reply, decoded) = match next!(r, "called a host function") {
+            Record::HostCall { binding, namespace, op, request, ok, reply, decoded } => {
+                (binding, namespace, op, request, ok, reply, decoded)
             }
             other => return Err(r.mismatch("called a host function", &other)),
         };
@@ -1008,7 +1019,7 @@ impl Tape {
         let out = if ok { response } else { error };
         out.clear();
         out.extend_from_slice(reply);
-        Ok(ok)
+        Ok((ok, decoded))
     }
 
     /// Replays a clock read.

@@ -408,6 +408,52 @@ fn a_line_cut_inside_a_character_is_cut_before_it_not_repaired() {
     }
 }
 
+/// Calls the host function `h` with the 60 000 bytes at address 0 (a MessagePack
+/// array of 59 997 zeros) until the call runs out of fuel.
+const TYPED_HOST_LOOP: &str = r#"(module
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "\dc\ea\5d")
+  (data (i32.const 70000) "h")
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (loop $calls
+      (drop (call $hcall (i32.const 70000) (i32.const 1) (i32.const 0) (i32.const 60000)))
+      (br $calls))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_typed_host_function_s_decoding_is_paid_for_before_it_runs() {
+    use hookr::meter::{decode_cost, import_cost};
+    let fuel = 10_000_000;
+    let wasm = wat::parse_str(TYPED_HOST_LOOP).unwrap();
+    let runs = |typed: bool| {
+        let builder = Runtime::builder(0u64).bytes(&wasm).limits(Limits::default().with_fuel(Some(fuel)));
+        let builder = if typed {
+            builder.host_fn_typed("h", |n: &mut u64, zeros: Vec<u32>| {
+                assert_eq!(zeros.len(), 59_997);
+                *n += 1;
+                Ok(())
+            })
+        } else {
+            builder.host_fn("h", |n: &mut u64, _, _| {
+                *n += 1;
+                Ok(())
+            })
+        };
+        let mut rt = builder.build().unwrap();
+        assert!(matches!(rt.invoke("x", b""), Err(Error::OutOfFuel)));
+        *rt.state()
+    };
+    // Each typed call pays for moving its 60 001 bytes and for decoding the 60 000 of
+    // its request, before it decodes: the budget pays for no more decodes than that.
+    let typed = runs(true);
+    let per_call = import_cost(60_001) + decode_cost(60_000);
+    assert!(typed <= fuel / per_call && typed >= fuel / per_call - 1, "{typed} typed calls");
+    // A bytes host function decodes nothing, and pays for moving only.
+    let bytes = runs(false);
+    assert!(bytes >= fuel / (import_cost(60_001) + 100) - 1 && bytes <= fuel / import_cost(60_001), "{bytes}");
+}
+
 #[test]
 fn what_reaches_the_logger_and_sinks_is_what_is_counted() {
     // Enough fuel for 100 000 lines at OUTPUT_FUEL each, and little more.

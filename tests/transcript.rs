@@ -275,8 +275,8 @@ fn the_first_divergence_is_named_with_both_sides() {
     // passes it on, so the response differs from the recorded one.
     let second_host_call = find(&transcript, |r| matches!(r, Record::HostCall { request: b"Ada", .. }));
     let bytes = edited(&transcript, second_host_call, |r| match r {
-        Record::HostCall { binding, namespace, op, request, ok, .. } => {
-            encoded(&Record::HostCall { binding, namespace, op, request, ok, reply: b"Bye, Ada" })
+        Record::HostCall { binding, namespace, op, request, ok, decoded, .. } => {
+            encoded(&Record::HostCall { binding, namespace, op, request, ok, reply: b"Bye, Ada", decoded })
         }
         _ => unreachable!(),
     });
@@ -299,8 +299,8 @@ fn the_first_divergence_is_named_with_both_sides() {
     // The recorded request of a host call differs from what the plugin asks.
     let first_host_call = find(&transcript, |r| matches!(r, Record::HostCall { .. }));
     let bytes = edited(&transcript, first_host_call, |r| match r {
-        Record::HostCall { binding, namespace, op, ok, reply, .. } => {
-            encoded(&Record::HostCall { binding, namespace, op, request: b"Steven", ok, reply })
+        Record::HostCall { binding, namespace, op, ok, reply, decoded, .. } => {
+            encoded(&Record::HostCall { binding, namespace, op, request: b"Steven", ok, reply, decoded })
         }
         _ => unreachable!(),
     });
@@ -827,6 +827,55 @@ fn a_replay_that_diverges_in_a_restart_says_where() {
     let Verdict::Diverged(d) = replay(&module(&wasm), transcript).unwrap() else { panic!("identical") };
     assert_eq!(d.call, 2, "{d}");
     assert!(d.what.contains("host function"), "{d}");
+}
+
+/// Calls the typed host function `h` with the 60 000 bytes at address 0 (a MessagePack
+/// array of 59 997 zeros) until the call runs out of fuel.
+const TYPED_HOST_LOOP: &str = r#"(module
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "\dc\ea\5d")
+  (data (i32.const 70000) "h")
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (loop $calls
+      (drop (call $hcall (i32.const 70000) (i32.const 1) (i32.const 0) (i32.const 60000)))
+      (br $calls))
+    (i32.const 1)))"#;
+
+#[test]
+fn typed_host_calls_replay_with_the_fuel_their_decoding_cost() {
+    let wasm = wat::parse_str(TYPED_HOST_LOOP).unwrap();
+    let mut unpaid = 0;
+    // Budgets that run out at every point of a host call: moving the request, paying
+    // for its decoding, or in between.
+    for extra in (0..70_000).step_by(7_001) {
+        let sink = SharedBuffer::new();
+        let limits = Limits::default().with_fuel(Some(1_000_000 + extra));
+        let mut rt = Runtime::builder(())
+            .module(module(&wasm))
+            .limits(limits)
+            .host_fn_typed("h", |_: &mut (), zeros: Vec<u32>| Ok(zeros.len() as u32))
+            .record(sink.clone())
+            .build()
+            .unwrap();
+        assert!(matches!(rt.invoke("x", b""), Err(Error::OutOfFuel)));
+        drop(rt);
+        let transcript = sink.take();
+        let mut reader = Reader::new(&transcript).unwrap();
+        let mut last = None;
+        while let Some(record) = reader.next_record().unwrap() {
+            if let Record::HostCall { ok, decoded, reply, .. } = record {
+                assert!(decoded);
+                last = Some((ok, reply.is_empty()));
+            }
+        }
+        // A call that could not pay for decoding is recorded with nothing in reply.
+        if last == Some((false, true)) {
+            unpaid += 1;
+        }
+        assert_eq!(replay(&module(&wasm), transcript).unwrap(), Verdict::Identical { calls: 1 }, "{extra}");
+    }
+    assert!(unpaid > 0, "no budget ran out while paying for a decode");
 }
 
 #[test]

@@ -103,7 +103,7 @@ pub fn show(path: &Path) -> Result<(), Failure> {
                 call += 1;
                 format!("call {call} {}  {}", json_text(op), payload(request))
             }
-            Record::HostCall { binding, namespace, op, request, ok, reply } => {
+            Record::HostCall { binding, namespace, op, request, ok, reply, decoded } => {
                 let name = String::from_utf8_lossy(op);
                 let name = match (binding, namespace) {
                     (b"", b"") => json_text(&name),
@@ -114,7 +114,8 @@ pub fn show(path: &Path) -> Result<(), Failure> {
                     )),
                 };
                 let verdict = if ok { "ok" } else { "error" };
-                format!("  host {name}  {}  -> {verdict} {}", payload(request), payload(reply))
+                let typed = if decoded { " (typed)" } else { "" };
+                format!("  host {name}{typed}  {}  -> {verdict} {}", payload(request), payload(reply))
             }
             Record::Clock { id, resolution, ns } => {
                 format!("  clock {id} {} {ns} ns", if resolution { "resolution" } else { "time" })
