@@ -521,20 +521,7 @@ impl<T> HostTable<T> {
 
     /// Runs the host function at `key`, raw guest bytes, or else the handler. Writes
     /// the response into `out`; a typed host function decodes the request within
-    /// `bounds`.
-    #[cfg(test)]
-    pub(crate) fn call(
-        &mut self,
-        state: &mut T,
-        key: Key<'_>,
-        payload: &[u8],
-        out: &mut Vec<u8>,
-        bounds: DecodeBounds,
-    ) -> Result<(), HostError> {
-        self.call_paying(state, key, payload, out, bounds, &mut |_| true)
-    }
-
-    /// [`call`](Self::call), paying with `pay` before a typed host function decodes.
+    /// `bounds`, once `pay` has paid for it.
     pub(crate) fn call_paying(
         &mut self,
         state: &mut T,
@@ -730,7 +717,15 @@ mod tests {
         let mut out = Vec::new();
         for name in table.iter().map(HostFn::name) {
             out.clear();
-            host.call(&mut 0, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out, DecodeBounds::default()).unwrap();
+            host.call_paying(
+                &mut 0,
+                [b"", b"", name.as_bytes()],
+                name.as_bytes(),
+                &mut out,
+                DecodeBounds::default(),
+                &mut |_| true,
+            )
+            .unwrap();
             assert_eq!(out, name.as_bytes());
         }
     }
@@ -745,7 +740,15 @@ mod tests {
             let mut out = Vec::new();
             for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
                 assert!(
-                    host.call(&mut 0, [b"", b"", missing.as_bytes()], b"", &mut out, DecodeBounds::default()).is_err(),
+                    host.call_paying(
+                        &mut 0,
+                        [b"", b"", missing.as_bytes()],
+                        b"",
+                        &mut out,
+                        DecodeBounds::default(),
+                        &mut |_| true
+                    )
+                    .is_err(),
                     "{missing}"
                 );
             }
@@ -758,8 +761,15 @@ mod tests {
         assert!(matches!(host.entries, Entries::Small(_)));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
-            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"", &mut out, DecodeBounds::default())
-                .map(|()| out)
+            host.call_paying(
+                &mut 0,
+                [b.as_bytes(), n.as_bytes(), op.as_bytes()],
+                b"",
+                &mut out,
+                DecodeBounds::default(),
+                &mut |_| true,
+            )
+            .map(|()| out)
         };
         for (b, n, op) in
             [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
@@ -816,8 +826,15 @@ mod tests {
         assert!(matches!(host.entries, Entries::Sorted { plain, .. } if plain == TABLE.len()));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
-            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"plain", &mut out, DecodeBounds::default())
-                .map(|()| out)
+            host.call_paying(
+                &mut 0,
+                [b.as_bytes(), n.as_bytes(), op.as_bytes()],
+                b"plain",
+                &mut out,
+                DecodeBounds::default(),
+                &mut |_| true,
+            )
+            .map(|()| out)
         };
         for (b, n, op) in
             [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
@@ -862,9 +879,11 @@ mod tests {
         });
         let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Plain(plain)), false).unwrap();
         let mut out = Vec::new();
-        host.call(&mut 0, [b"", b"", b"op"], b"", &mut out, DecodeBounds::default()).unwrap();
+        host.call_paying(&mut 0, [b"", b"", b"op"], b"", &mut out, DecodeBounds::default(), &mut |_| true).unwrap();
         assert_eq!(out, b"op");
-        let err = host.call(&mut 0, [b"b", b"n", b"op"], b"", &mut out, DecodeBounds::default()).unwrap_err();
+        let err = host
+            .call_paying(&mut 0, [b"b", b"n", b"op"], b"", &mut out, DecodeBounds::default(), &mut |_| true)
+            .unwrap_err();
         assert_eq!(err.message(), "no handler registered for operation 'op' (binding 'b', namespace 'n')");
 
         let addressed: HostCallHandler<u32> = Box::new(|_, call, _, out| {
@@ -874,10 +893,20 @@ mod tests {
         let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Addressed(addressed)), false).unwrap();
         for (b, n, want) in [("", "", "//op"), ("b", "n", "b/n/op")] {
             out.clear();
-            host.call(&mut 0, [b.as_bytes(), n.as_bytes(), b"op"], b"", &mut out, DecodeBounds::default()).unwrap();
+            host.call_paying(
+                &mut 0,
+                [b.as_bytes(), n.as_bytes(), b"op"],
+                b"",
+                &mut out,
+                DecodeBounds::default(),
+                &mut |_| true,
+            )
+            .unwrap();
             assert_eq!(out, want.as_bytes());
         }
-        let err = host.call(&mut 0, [b"\xff", b"", b"op"], b"", &mut out, DecodeBounds::default()).unwrap_err();
+        let err = host
+            .call_paying(&mut 0, [b"\xff", b"", b"op"], b"", &mut out, DecodeBounds::default(), &mut |_| true)
+            .unwrap_err();
         assert_eq!(err.message(), "operation name, binding or namespace is not UTF-8");
     }
 }

@@ -408,24 +408,11 @@ fn a_line_cut_inside_a_character_is_cut_before_it_not_repaired() {
     }
 }
 
-/// Calls the host function `h` with the 60 000 bytes at address 0 (a MessagePack
-/// array of 59 997 zeros) until the call runs out of fuel.
-const TYPED_HOST_LOOP: &str = r#"(module
-  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2)
-  (data (i32.const 0) "\dc\ea\5d")
-  (data (i32.const 70000) "h")
-  (func (export "__plugin_call") (param i32 i32) (result i32)
-    (loop $calls
-      (drop (call $hcall (i32.const 70000) (i32.const 1) (i32.const 0) (i32.const 60000)))
-      (br $calls))
-    (i32.const 1)))"#;
-
 #[test]
 fn a_typed_host_function_s_decoding_is_paid_for_before_it_runs() {
     use hookr::meter::{decode_cost, import_cost};
     let fuel = 10_000_000;
-    let wasm = wat::parse_str(TYPED_HOST_LOOP).unwrap();
+    let wasm = wat::parse_str(common::TYPED_HOST_LOOP).unwrap();
     let runs = |typed: bool| {
         let builder = Runtime::builder(0u64).bytes(&wasm).limits(Limits::default().with_fuel(Some(fuel)));
         let builder = if typed {

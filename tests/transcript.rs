@@ -829,22 +829,9 @@ fn a_replay_that_diverges_in_a_restart_says_where() {
     assert!(d.what.contains("host function"), "{d}");
 }
 
-/// Calls the typed host function `h` with the 60 000 bytes at address 0 (a MessagePack
-/// array of 59 997 zeros) until the call runs out of fuel.
-const TYPED_HOST_LOOP: &str = r#"(module
-  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2)
-  (data (i32.const 0) "\dc\ea\5d")
-  (data (i32.const 70000) "h")
-  (func (export "__plugin_call") (param i32 i32) (result i32)
-    (loop $calls
-      (drop (call $hcall (i32.const 70000) (i32.const 1) (i32.const 0) (i32.const 60000)))
-      (br $calls))
-    (i32.const 1)))"#;
-
 #[test]
 fn typed_host_calls_replay_with_the_fuel_their_decoding_cost() {
-    let wasm = wat::parse_str(TYPED_HOST_LOOP).unwrap();
+    let wasm = wat::parse_str(common::TYPED_HOST_LOOP).unwrap();
     let mut unpaid = 0;
     // Budgets that run out at every point of a host call: moving the request, paying
     // for its decoding, or in between.

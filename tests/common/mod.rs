@@ -108,6 +108,19 @@ pub const KITCHEN: &str = r#"(module
       (return (i32.const 1))))
     (i32.const 0)))"#;
 
+/// Calls the host function `h` with the 60 000 bytes at address 0 (a MessagePack
+/// array of 59 997 zeros) until the call runs out of fuel.
+pub const TYPED_HOST_LOOP: &str = r#"(module
+  (import "hookr" "__host_call" (func $hcall (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "\dc\ea\5d")
+  (data (i32.const 70000) "h")
+  (func (export "__plugin_call") (param i32 i32) (result i32)
+    (loop $calls
+      (drop (call $hcall (i32.const 70000) (i32.const 1) (i32.const 0) (i32.const 60000)))
+      (br $calls))
+    (i32.const 1)))"#;
+
 pub fn wasm(wat: &str) -> Vec<u8> {
     wat::parse_str(wat).expect("test WAT compiles")
 }
