@@ -295,9 +295,8 @@ pub(crate) fn call_host(
             ctx.host.call([binding, namespace, op], payload, &mut ctx.host_response, bounds, &mut pay)
         })?;
         if unpaid {
-            // Recorded as a call that paid nothing and got nothing: a replay runs out of
-            // fuel at the same place.
-            ctx.host_response.clear();
+            // Recorded as a call that paid nothing and got nothing (the host function did
+            // not run): a replay runs out of fuel at the same place.
             let record = Record::HostCall { binding, namespace, op, request: payload, ok: false, reply: b"", decoded };
             ctx.tape.write(&record);
             return Err(Error::OutOfFuel.into());

@@ -697,6 +697,11 @@ impl<T: 'static> Host for HostSide<T> {
 mod tests {
     use super::*;
 
+    /// Runs the host function at `key`, as a runtime would with fuel to pay for it.
+    fn call(host: &mut HostTable<u32>, key: Key<'_>, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+        host.call_paying(&mut 0, key, payload, out, DecodeBounds::default(), &mut |_| true)
+    }
+
     fn answer(_: &mut u32, payload: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
         out.extend_from_slice(payload);
         Ok(())
@@ -717,15 +722,7 @@ mod tests {
         let mut out = Vec::new();
         for name in table.iter().map(HostFn::name) {
             out.clear();
-            host.call_paying(
-                &mut 0,
-                [b"", b"", name.as_bytes()],
-                name.as_bytes(),
-                &mut out,
-                DecodeBounds::default(),
-                &mut |_| true,
-            )
-            .unwrap();
+            call(host, [b"", b"", name.as_bytes()], name.as_bytes(), &mut out).unwrap();
             assert_eq!(out, name.as_bytes());
         }
     }
@@ -739,18 +736,7 @@ mod tests {
             answers_each_by_name(&mut host, TABLE);
             let mut out = Vec::new();
             for missing in ["", "c", "aa", "abd", "hellp", "helloBytes", "only_addressed"] {
-                assert!(
-                    host.call_paying(
-                        &mut 0,
-                        [b"", b"", missing.as_bytes()],
-                        b"",
-                        &mut out,
-                        DecodeBounds::default(),
-                        &mut |_| true
-                    )
-                    .is_err(),
-                    "{missing}"
-                );
+                assert!(call(&mut host, [b"", b"", missing.as_bytes()], b"", &mut out).is_err(), "{missing}");
             }
         }
     }
@@ -761,15 +747,7 @@ mod tests {
         assert!(matches!(host.entries, Entries::Small(_)));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
-            host.call_paying(
-                &mut 0,
-                [b.as_bytes(), n.as_bytes(), op.as_bytes()],
-                b"",
-                &mut out,
-                DecodeBounds::default(),
-                &mut |_| true,
-            )
-            .map(|()| out)
+            call(&mut host, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"", &mut out).map(|()| out)
         };
         for (b, n, op) in
             [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
@@ -826,15 +804,7 @@ mod tests {
         assert!(matches!(host.entries, Entries::Sorted { plain, .. } if plain == TABLE.len()));
         let mut call = |b: &str, n: &str, op: &str| {
             let mut out = Vec::new();
-            host.call_paying(
-                &mut 0,
-                [b.as_bytes(), n.as_bytes(), op.as_bytes()],
-                b"plain",
-                &mut out,
-                DecodeBounds::default(),
-                &mut |_| true,
-            )
-            .map(|()| out)
+            call(&mut host, [b.as_bytes(), n.as_bytes(), op.as_bytes()], b"plain", &mut out).map(|()| out)
         };
         for (b, n, op) in
             [("x", "", "a"), ("", "x", "a"), ("x", "y", "a"), ("bb", "", "only_addressed"), ("x", "y", "b")]
@@ -879,11 +849,9 @@ mod tests {
         });
         let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Plain(plain)), false).unwrap();
         let mut out = Vec::new();
-        host.call_paying(&mut 0, [b"", b"", b"op"], b"", &mut out, DecodeBounds::default(), &mut |_| true).unwrap();
+        call(&mut host, [b"", b"", b"op"], b"", &mut out).unwrap();
         assert_eq!(out, b"op");
-        let err = host
-            .call_paying(&mut 0, [b"b", b"n", b"op"], b"", &mut out, DecodeBounds::default(), &mut |_| true)
-            .unwrap_err();
+        let err = call(&mut host, [b"b", b"n", b"op"], b"", &mut out).unwrap_err();
         assert_eq!(err.message(), "no handler registered for operation 'op' (binding 'b', namespace 'n')");
 
         let addressed: HostCallHandler<u32> = Box::new(|_, call, _, out| {
@@ -893,20 +861,10 @@ mod tests {
         let mut host = HostTable::new(&[], Vec::new(), Some(Handler::Addressed(addressed)), false).unwrap();
         for (b, n, want) in [("", "", "//op"), ("b", "n", "b/n/op")] {
             out.clear();
-            host.call_paying(
-                &mut 0,
-                [b.as_bytes(), n.as_bytes(), b"op"],
-                b"",
-                &mut out,
-                DecodeBounds::default(),
-                &mut |_| true,
-            )
-            .unwrap();
+            call(&mut host, [b.as_bytes(), n.as_bytes(), b"op"], b"", &mut out).unwrap();
             assert_eq!(out, want.as_bytes());
         }
-        let err = host
-            .call_paying(&mut 0, [b"\xff", b"", b"op"], b"", &mut out, DecodeBounds::default(), &mut |_| true)
-            .unwrap_err();
+        let err = call(&mut host, [b"\xff", b"", b"op"], b"", &mut out).unwrap_err();
         assert_eq!(err.message(), "operation name, binding or namespace is not UTF-8");
     }
 }

@@ -442,8 +442,11 @@ impl<T: 'static> Runtime<T> {
         tape.instantiated()?;
         let Err(e) = restarted else { return Ok(()) };
         // A replay that diverged in the restart has its answer already.
-        let diverged = |e: &Error| matches!(e, Error::Diverged(_));
-        if tape.is_off() || diverged(&e) || matches!(&e, Error::Init { source, .. } if diverged(source)) {
+        let e = match crate::transcript::divergence(e) {
+            Ok(d) => return Err(Error::Diverged(d)),
+            Err(e) => e,
+        };
+        if tape.is_off() {
             return Err(e);
         }
         tape.call(op, payload)?;

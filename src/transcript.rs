@@ -646,6 +646,11 @@ pub(crate) struct Recorder {
 /// The pending records that make the recorder write to its sink.
 const FLUSH_AT: usize = 64 << 10;
 
+/// The error of a call (or a build) whose transcript's sink refused a write.
+fn sink_failed(e: SinkError) -> Error {
+    Error::Host(alloc::format!("cannot write the transcript: {e}").into())
+}
+
 /// Why a recording failed.
 #[derive(Debug)]
 pub(crate) enum RecordingFailure {
@@ -670,9 +675,7 @@ impl Recorder {
         header.encode(&mut rec.buf).map_err(Error::Encode)?;
         rec.flush();
         match rec.take_failure() {
-            Some(RecordingFailure::Sink(e)) => {
-                Err(Error::Host(alloc::format!("cannot write the transcript: {e}").into()))
-            }
+            Some(RecordingFailure::Sink(e)) => Err(sink_failed(e)),
             _ => Ok(rec),
         }
     }
@@ -706,7 +709,7 @@ impl Recorder {
     }
 
     /// Gives the sink what is pending.
-    pub(crate) fn flush(&mut self) {
+    fn flush(&mut self) {
         if self.buf.is_empty() {
             return;
         }
@@ -732,16 +735,14 @@ impl Recorder {
     pub(crate) fn take_failure(&mut self) -> Option<RecordingFailure> {
         self.failed.take()
     }
-}
 
-impl Recorder {
     /// Ends what is under way (a call, or an instantiation outside one) after a
     /// failure: a call past its bound gets a [`RECORDING_CUT`] end instead of its own,
     /// so that a replay knows the transcript stops being whole there. Flushes, and says
     /// why recording failed, about `what` was being recorded.
     fn end_failed(&mut self, failure: RecordingFailure, what: &'static str, fuel: Option<u64>) -> Error {
         let error = match failure {
-            RecordingFailure::Sink(e) => return Error::Host(alloc::format!("cannot write the transcript: {e}").into()),
+            RecordingFailure::Sink(e) => return sink_failed(e),
             RecordingFailure::TooLarge(len) => Error::TooLarge { what, len, limit: self.max_per_call },
         };
         let message = alloc::format!("{error}");
@@ -751,7 +752,7 @@ impl Recorder {
             self.flush();
         }
         match self.take_failure() {
-            Some(RecordingFailure::Sink(e)) => Error::Host(alloc::format!("cannot write the transcript: {e}").into()),
+            Some(RecordingFailure::Sink(e)) => sink_failed(e),
             _ => error,
         }
     }
@@ -1304,6 +1305,16 @@ fn fuel_to_replay(bytes: &[u8], mut at: usize, limits: &Limits, initialisers: u3
     Ok(total)
 }
 
+/// The divergence `e` is, itself or as what stopped an initialiser: a replay's verdict
+/// rather than an error. Any other error comes back as it is.
+pub(crate) fn divergence(e: Error) -> Result<Box<Divergence>, Error> {
+    match e {
+        Error::Diverged(d) => Ok(d),
+        Error::Init { source, .. } if matches!(*source, Error::Diverged(_)) => divergence(*source),
+        e => Err(e),
+    }
+}
+
 /// Where the recording of `bytes` was cut, if it was ([`RECORDING_CUT`]): how many
 /// calls came whole before the cut, and what the cut's end record says.
 fn recording_cut(bytes: &[u8], mut at: usize) -> Result<Option<(u64, String)>, Error> {
@@ -1400,12 +1411,7 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
         .build();
     let mut rt = match built {
         Ok(rt) => rt,
-        Err(Error::Diverged(d)) => return Ok(Verdict::Diverged(*d)),
-        Err(Error::Init { source, .. }) if matches!(*source, Error::Diverged(_)) => match *source {
-            Error::Diverged(d) => return Ok(Verdict::Diverged(*d)),
-            _ => unreachable!("matched above"),
-        },
-        Err(e) => return Err(e),
+        Err(e) => return divergence(e).map(|d| Verdict::Diverged(*d)),
     };
     let mut out = Vec::new();
     let mut calls = 0;
@@ -1419,11 +1425,6 @@ fn run_replay(module: &Module, bytes: Cow<'static, [u8]>, bound: Option<(u64, u6
         calls += 1;
         match rt.invoke_into(&op, &request, &mut out) {
             Err(Error::Diverged(d)) => return Ok(Verdict::Diverged(*d)),
-            // Diverged while the call started the plugin afresh.
-            Err(Error::Init { source, .. }) if matches!(*source, Error::Diverged(_)) => match *source {
-                Error::Diverged(d) => return Ok(Verdict::Diverged(*d)),
-                _ => unreachable!("matched above"),
-            },
             // Refused before it started (a request over the transcript's own limits):
             // the recorded call never ran here.
             Err(e) if rt.replayed_calls() < calls => {
