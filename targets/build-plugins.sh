@@ -65,6 +65,13 @@ rustup target add "$target"
 
 # binaryen's optimiser, at the one version whose output is committed.
 WASM_OPT_VERSION=108
+# binaryen inlines every function that has one caller, however large, by default. That
+# undoes what rustc kept out of line on purpose (the kit's request decoding and response
+# encoding, a plugin's `#[inline(never)]`), and wasmi keeps its translation buffers as
+# large as the largest function it has translated, for as long as the engine lives:
+# on a microcontroller that is RAM. Functions of one caller are inlined only up to
+# this size (binaryen's measure), which keeps the small ones inlined.
+WASM_OPT_INLINING=(--one-caller-inline-max-function-size 300)
 # The features rustc enables for wasm32-unknown-unknown, which wasmi runs; wasm-opt
 # keeps to them.
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-sign-ext --enable-mutable-globals
@@ -150,7 +157,7 @@ for manifest in "$targets_dir"/plugins/*/Cargo.toml; do
         echo "build-plugins.sh: $built is missing: is the package named '$name' with crate-type cdylib?" >&2
         exit 1
     fi
-    wasm-opt -O3 "${WASM_OPT_FEATURES[@]}" "$built" -o "$built.opt"
+    wasm-opt -O3 "${WASM_OPT_INLINING[@]}" "${WASM_OPT_FEATURES[@]}" "$built" -o "$built.opt"
     built="$built.opt"
     if [ -n "$heap" ]; then
         "$pages" "$built" "$built.pages" --heap "$heap" ${max:+--max "$max"}
