@@ -15,6 +15,7 @@ static SIMPLE_TRANSCRIPT: &[u8] = include_bytes!("../transcripts/simple.hrt");
 static SENSOR_TRANSCRIPT: &[u8] = include_bytes!("../transcripts/sensor.hrt");
 
 /// Replays each transcript the host recorded against the same plugin here.
+#[inline(never)]
 pub fn replay_host_transcripts() -> Result<(), Failure> {
     let runs: [(&str, &[u8], Pinned, &'static [u8]); 2] = [
         ("simple", simple::WASM, pins::SIMPLE, SIMPLE_TRANSCRIPT),
@@ -96,6 +97,7 @@ impl Drop for HostFile {
 
 /// Records calls of `simple` and `sensor` made here to `target/transcripts/` on the
 /// host (QEMU's working directory is the firmware crate), for `run.sh` to replay.
+#[inline(never)]
 pub fn record_for_host() -> Result<(), Failure> {
     let mut simple = Runtime::builder(simple::SimpleHost::default())
         .bytes(simple::WASM)

@@ -58,6 +58,7 @@ pub fn runtime_recording(sink: impl Sink + Send + 'static) -> Result<Runtime<Sen
 /// plugins holds. Both are compiled on one engine, which they share (its translator's
 /// buffers, its function types) instead of holding one each. Each check after this one
 /// has only its own runtime alive.
+#[inline(never)]
 pub fn beside_simple() -> Result<(), Failure> {
     HEAP.reset_peak();
     let engine = Engine::new(ENGINE).context("engine for simple and sensor")?;
@@ -89,6 +90,7 @@ pub fn beside_simple() -> Result<(), Failure> {
 /// first compile and the first translation grow the buffers, the second ones reuse
 /// them, so each difference is buffers alone. Leaves nothing allocated.
 #[cfg(not(feature = "netduinoplus2"))]
+#[inline(never)]
 pub fn engine_buffers() -> Result<(), Failure> {
     let start = HEAP.in_use();
     let engine = Engine::new(ENGINE).context("engine for the buffers")?;
@@ -122,6 +124,7 @@ pub fn engine_buffers() -> Result<(), Failure> {
 
 /// Loads `sensor` alone, validates a good and a bad reading, changes a limit,
 /// validates both again in one batch, and drops it.
+#[inline(never)]
 pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
     let in_use_before = HEAP.in_use();
@@ -206,6 +209,7 @@ fn bad_reading() -> Reading {
 }
 
 /// The heap of each stage of loading `sensor` (`breakdown.rs`).
+#[inline(never)]
 pub fn breakdown() -> Result<(), Failure> {
     crate::breakdown::report("sensor", WASM, pins::SENSOR, |m| host().module(m).build())
 }

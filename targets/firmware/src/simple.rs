@@ -109,6 +109,7 @@ pub fn big_text() -> Vec<u8> {
 }
 
 /// Loads `simple` with the engine settings `engine`, reporting what that took.
+#[inline(never)]
 pub fn load(engine: EngineConfig) -> Result<Runtime<SimpleHost>, Failure> {
     HEAP.reset_peak();
     meter::repaint_stack();
@@ -125,6 +126,7 @@ pub fn load(engine: EngineConfig) -> Result<Runtime<SimpleHost>, Failure> {
 }
 
 /// Calls every function of `simple` and checks the answers and the host state.
+#[inline(never)]
 pub fn calls(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     meter::repaint_stack();
     let echo: Echo = simple.call("echo", &Echo { data: String::from("Steve") }).context("echo")?;
@@ -160,6 +162,7 @@ pub fn calls(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
 }
 
 /// A runtime with little fuel runs out of it on a long call, and answers the next.
+#[inline(never)]
 pub fn out_of_fuel() -> Result<(), Failure> {
     let mut starved = runtime(SMALL_FUEL, ENGINE).context("load simple, small fuel")?;
     match starved.invoke("vowel", &big_text()) {
@@ -187,6 +190,7 @@ fn vowel_calls(rt: &mut Runtime<SimpleHost>, n: u32) -> Result<usize, Failure> {
 
 /// The stack stays flat over many calls, calls leave nothing on the heap, and with
 /// fixed buffers they allocate nothing at all.
+#[inline(never)]
 pub fn steady(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     let short = vowel_calls(simple, 10)?;
     let in_use_after_short = HEAP.in_use();
@@ -225,8 +229,6 @@ fn counted(what: &'static str, n: u32, mut call: impl FnMut() -> Result<bool, Er
 /// replies from fixed buffers, typed values of `heapless` strings, and error texts
 /// kept in the runtime. 1 000 calls of each function allocate nothing; a response
 /// larger than its buffer is an error that leaves the buffer empty.
-// Not inlined: its runtime and buffers would stay on the stack frame of `run` for the
-// whole program.
 #[inline(never)]
 pub fn without_allocation() -> Result<(), Failure> {
     let limits = Limits::default().with_fuel(Some(FUEL)).with_max_memory_pages(MAX_PAGES).with_max_error(128);
@@ -276,6 +278,7 @@ pub fn without_allocation() -> Result<(), Failure> {
 }
 
 /// The heap of each stage of loading `simple` (`breakdown.rs`).
+#[inline(never)]
 pub fn breakdown() -> Result<(), Failure> {
     crate::breakdown::report("simple", WASM, pins::SIMPLE, |m| host(FUEL, ENGINE).module(m).build())
 }

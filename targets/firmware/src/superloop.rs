@@ -33,6 +33,7 @@ fn main_loop(rt: &mut Runtime<SimpleHost>, text: &[u8]) -> Result<(Vec<u8>, u32,
 
 /// `vowel` on 16 KiB in slices gives the answer and the fuel of the same call run
 /// whole, over many ticks.
+#[inline(never)]
 pub fn check(simple: &mut Runtime<SimpleHost>) -> Result<(), Failure> {
     let text = big_text();
     // The first call with a payload this big grows the guest's request buffer; the

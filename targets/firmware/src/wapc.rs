@@ -52,6 +52,7 @@ fn host() -> Builder<'static, WapcHost> {
 }
 
 /// The heap of each stage of loading `wapc-demo` (`breakdown.rs`).
+#[inline(never)]
 pub fn breakdown() -> Result<(), Failure> {
     crate::breakdown::report("wapc-demo", WASM, pins::WAPC_DEMO, |m| host().module(m).build())
 }
@@ -70,6 +71,7 @@ fn fails_with(rt: &mut Runtime<WapcHost>, op: &'static str, want: &'static str) 
 
 /// Loads `wapc-demo` alone, calls every function, recovers from a trap, and
 /// drops it.
+#[inline(never)]
 pub fn check() -> Result<(), Failure> {
     meter::repaint_stack();
     let in_use_before = HEAP.in_use();
