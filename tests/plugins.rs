@@ -246,3 +246,65 @@ fn sensor_limits_can_be_configured_and_bad_input_is_an_error() {
     let err = bare.invoke("validate", b"\x80").unwrap_err();
     assert!(matches!(err, Error::Plugin(_)), "{err:?}");
 }
+
+/// `map` (a MessagePack fixmap) with one more field, `"meta"`, whose value is an array
+/// nested `depth` levels deep around the integer 1: a field the plugin does not know,
+/// which its decoder must skip whole.
+fn with_nested_unknown_field(map: &[u8], depth: usize) -> Vec<u8> {
+    assert!(map[0] & 0xf0 == 0x80 && map[0] & 0x0f < 15, "a fixmap with room for a field");
+    let mut out = vec![map[0] + 1];
+    out.extend_from_slice(&map[1..]);
+    out.extend_from_slice(b"\xa4meta");
+    out.extend(std::iter::repeat_n(0x91, depth));
+    out.push(0x01);
+    out
+}
+
+#[test]
+fn typed_requests_skip_unknown_nested_fields_on_the_plugins_small_stacks() {
+    // The plugins' stacks are 1 KiB (their Cargo.toml): skipping a nested value
+    // must fit in them at every depth the codec allows, in a request and in a typed
+    // host reply, and a deeper one is an error, not a trap.
+    let mut rt = simple();
+    for depth in [1, 2, 16, 63] {
+        let request = with_nested_unknown_field(b"\x81\xa4data\xa3Bob", depth);
+        assert_eq!(rt.invoke("echo", &request).unwrap(), b"\x81\xa4data\xabHello, Bob!", "depth {depth}");
+    }
+    let err = rt.invoke("echo", &with_nested_unknown_field(b"\x81\xa4data\xa3Bob", 200)).unwrap_err();
+    assert!(matches!(&err, Error::Plugin(text) if text.contains("nest deeper")), "{err:?}");
+    assert_eq!(rt.invoke("echo", b"\x81\xa4data\xa3Bob").unwrap(), b"\x81\xa4data\xabHello, Bob!");
+
+    fn hello_nested(_: &mut Host, req: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
+        let req: Hello = codec::from_slice(req).map_err(|_| HostError::new("not a Hello"))?;
+        let reply = codec::to_vec(&Hello { msg: format!("Hi, {}", req.msg) }).unwrap();
+        out.extend_from_slice(&with_nested_unknown_field(&reply, 63));
+        Ok(())
+    }
+    static NESTED_REPLY: &[HostFn<Host>] = &[HostFn::bytes("hello", hello_nested)];
+    let mut rt = Runtime::builder(Host::default()).bytes(SIMPLE).host_fns(NESTED_REPLY).build().unwrap();
+    let reply: Echo = rt.call("echo", &Echo { data: "Ann".into() }).unwrap();
+    assert_eq!(reply.data, "Hi, Ann");
+
+    let (mut rt, _) = sensor();
+    #[derive(Serialize)]
+    struct Set {
+        max_celsius: f64,
+    }
+    let set = codec::to_vec(&Serde(Set { max_celsius: 30.0 })).unwrap();
+    rt.invoke("configure", &with_nested_unknown_field(&set, 63)).unwrap();
+    let hot = codec::to_vec(&Serde(Reading { sensor: "t", celsius: 31.0, humidity: 50.0, timestamp_ms: NOW })).unwrap();
+    for depth in [1, 63] {
+        let reply = rt.invoke("validate", &with_nested_unknown_field(&hot, depth)).unwrap();
+        let report: Serde<Report> = codec::from_slice(&reply).unwrap();
+        // The limit set above still holds: no call trapped and reset the plugin.
+        assert_eq!(report.0.alerts.len(), 1, "depth {depth}: {report:?}", report = report.0);
+        assert_eq!(report.0.alerts[0].kind, "celsius_high");
+    }
+    // Inside a batch the skip runs under the batch's and the reading's decoding.
+    let mut batch = b"\x81\xa8readings\x92".to_vec();
+    batch.extend_from_slice(&hot);
+    batch.extend_from_slice(&with_nested_unknown_field(&hot, 61));
+    let reply = rt.invoke("validate_batch", &batch).unwrap();
+    let report: Serde<Report> = codec::from_slice(&reply).unwrap();
+    assert_eq!((report.0.checked, report.0.alerts.len()), (2, 2), "{:?}", report.0);
+}

@@ -1224,7 +1224,7 @@ impl<'a> Decoder<'a> {
 
     /// Skips the next value's marker and data, and returns how many values it holds
     /// (an array's elements, a map's keys and values), which follow it.
-    fn skip_one(&mut self) -> Result<u64, DecodeError> {
+    fn skip_one(&mut self) -> Result<usize, DecodeError> {
         let (m, at) = self.byte()?;
         let (data, children) = match m {
             0x00..=0x7f | 0xe0..=0xff => (0, 0),
@@ -1253,34 +1253,38 @@ impl<'a> Decoder<'a> {
         if children > self.remaining() as u64 {
             return Err(DecodeError::UnexpectedEof(self.input.len()));
         }
-        Ok(children)
+        // At most `remaining()`, so it fits a `usize`.
+        Ok(children as usize)
     }
 
     /// Skips the `children` values of an array or map just entered, and theirs.
     #[inline(never)]
-    fn skip_nested(&mut self, children: u64) -> Result<(), DecodeError> {
-        // Values still to skip, counted per nesting level, iteratively. `depth` stays
-        // within 1..=MAX_DEPTH; the masks make that plain to the compiler, so that no
-        // index panic (and its formatting code) comes into a plugin.
-        const LEVELS: usize = (MAX_DEPTH + 1).next_power_of_two();
-        let mut pending = [0u64; LEVELS];
+    fn skip_nested(&mut self, children: usize) -> Result<(), DecodeError> {
+        // Values still to skip, counted per nesting level, iteratively: level `depth`
+        // (1..=MAX_DEPTH) at `pending[depth - 1]`. The mask makes the bound plain to
+        // the compiler, so that no index panic (and its formatting code) comes into a
+        // plugin. `usize` counts keep the array at 256 B on wasm32: it lives on a
+        // plugin's stack, which may be as small as 1 KiB.
+        const LEVELS: usize = MAX_DEPTH;
+        const _: () = assert!(LEVELS.is_power_of_two());
+        let mut pending = [0usize; LEVELS];
         let mut depth = 1usize;
-        pending[1] = children;
+        pending[0] = children;
         loop {
-            while pending[depth % LEVELS] == 0 {
+            while pending[(depth - 1) % LEVELS] == 0 {
                 if depth == 1 {
                     return Ok(());
                 }
                 depth -= 1;
             }
-            pending[depth % LEVELS] -= 1;
+            pending[(depth - 1) % LEVELS] -= 1;
             let children = self.skip_one()?;
             if children > 0 {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(DecodeError::TooDeep);
                 }
-                pending[depth % LEVELS] = children;
+                pending[(depth - 1) % LEVELS] = children;
             }
         }
     }
