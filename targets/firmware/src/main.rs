@@ -91,9 +91,10 @@ fn main() -> ! {
 }
 
 /// Every check, in order, and the memory figures of the whole run.
-/// Runs every check in turn. Each is `#[inline(never)]`: inlined here, their locals would
-/// share one 4 KB frame of `run` that stays on the stack for the whole program, under
-/// every call a check makes.
+///
+/// Each check is `#[inline(never)]`: inlined here, their locals would share one 4 KB
+/// frame of `run` that stays on the stack for the whole program, under every call a
+/// check makes.
 fn run() -> Result<(), Failure> {
     defmt::info!(
         "{=str}: stack region {=usize} B, .data and .bss {=usize} B, heap {=usize} B; stack used before loading: {=usize} B",
