@@ -1260,31 +1260,31 @@ impl<'a> Decoder<'a> {
     /// Skips the `children` values of an array or map just entered, and theirs.
     #[inline(never)]
     fn skip_nested(&mut self, children: usize) -> Result<(), DecodeError> {
-        // Values still to skip, counted per nesting level, iteratively: level `depth`
-        // (1..=MAX_DEPTH) at `pending[depth - 1]`. The mask makes the bound plain to
-        // the compiler, so that no index panic (and its formatting code) comes into a
-        // plugin. `usize` counts keep the array at 256 B on wasm32: it lives on a
-        // plugin's stack, which may be as small as 1 KiB.
+        // Values still to skip, counted per nesting level, iteratively: `level` counts
+        // from 0, the array or map just entered, to MAX_DEPTH - 1. The mask makes the
+        // bound plain to the compiler, so that no index panic (and its formatting
+        // code) comes into a plugin. `usize` counts keep the array at 256 B on wasm32:
+        // it lives on a plugin's stack, which may be as small as 1 KiB.
         const LEVELS: usize = MAX_DEPTH;
         const _: () = assert!(LEVELS.is_power_of_two());
         let mut pending = [0usize; LEVELS];
-        let mut depth = 1usize;
+        let mut level = 0usize;
         pending[0] = children;
         loop {
-            while pending[(depth - 1) % LEVELS] == 0 {
-                if depth == 1 {
+            while pending[level % LEVELS] == 0 {
+                if level == 0 {
                     return Ok(());
                 }
-                depth -= 1;
+                level -= 1;
             }
-            pending[(depth - 1) % LEVELS] -= 1;
+            pending[level % LEVELS] -= 1;
             let children = self.skip_one()?;
             if children > 0 {
-                depth += 1;
-                if depth > MAX_DEPTH {
+                level += 1;
+                if level >= MAX_DEPTH {
                     return Err(DecodeError::TooDeep);
                 }
-                pending[(depth - 1) % LEVELS] = children;
+                pending[level % LEVELS] = children;
             }
         }
     }
