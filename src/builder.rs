@@ -308,7 +308,8 @@ impl<'a, T: 'static> Builder<'a, T> {
     }
 
     /// Fuel for each initialiser and the start function (default
-    /// [`Limits::DEFAULT_INIT_FUEL`]), when metered.
+    /// [`Limits::DEFAULT_INIT_FUEL`]), when metered; the start function gets at most
+    /// 65 536 units of it ([`Limits::init_fuel`]).
     pub fn init_fuel(mut self, fuel: u64) -> Self {
         self.limits.init_fuel = fuel;
         self
@@ -316,7 +317,8 @@ impl<'a, T: 'static> Builder<'a, T> {
 
     /// Turns fuel metering off, for trusted plugins: calls run about 10 % faster in
     /// tight loops, but nothing bounds their work (no fuel, no timeout, no
-    /// cancellation, no sliced calls).
+    /// cancellation, no sliced calls), nor, without `portable-dispatch`, the native
+    /// stack a plugin looping on `memory.grow` takes (README, Safety).
     pub fn unmetered(mut self) -> Self {
         self.limits.fuel = None;
         self

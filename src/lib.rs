@@ -102,7 +102,9 @@
 //! - `defmt`: `defmt::Format` for [`Error`] and [`Abi`] (interned, with no
 //!   `core::fmt`); without `std`, guest log lines and stdout/stderr go to defmt.
 //! - `portable-dispatch`: the interpreter dispatches by loop, not tail calls; the
-//!   native stack stays flat whatever the optimisation settings.
+//!   native stack stays flat whatever the optimisation settings, metered or not. (With
+//!   tail calls, a metered runtime bounds the stack by running guest code in chunks of
+//!   fuel: README, Safety.)
 //! - `cli`: the `hookr` command-line tool (hash, inspect, invoke, replay, show
 //!   transcripts, start a plugin crate), not the library's.
 #![no_std]
@@ -117,6 +119,7 @@ mod abi;
 mod abort;
 mod builder;
 mod bytes;
+mod chunk;
 mod engine;
 mod error;
 mod error_text;

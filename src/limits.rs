@@ -26,7 +26,9 @@ pub struct Limits {
     /// [`meter`](crate::meter)).
     pub fuel: Option<u64>,
     /// Fuel for each initialiser and the module's start function, when metered
-    /// (default [`Limits::DEFAULT_INIT_FUEL`]).
+    /// (default [`Limits::DEFAULT_INIT_FUEL`]). A start function, which wasmi runs
+    /// inside instantiation without a way to pause it, gets at most 65 536 units of it,
+    /// which bounds the host's native stack (README, Safety).
     pub init_fuel: u64,
     /// The fuel a call runs on between two checks of its deadline and cancellation
     /// (default 1 000 000, about a millisecond on a desktop core): a
@@ -46,8 +48,9 @@ pub struct Limits {
     /// a page").
     pub max_memory_bytes: usize,
     /// The most table elements (default 10 000). Under fuel metering, tables cannot
-    /// grow during calls (initialisers may grow them): `table.grow` answers -1, as the
-    /// Wasm spec allows. (wasmi resumes a sliced call at the wrong place after a
+    /// grow after instantiation, in calls and exported initialisers (a start section
+    /// may grow them): `table.grow` answers -1, as the Wasm spec allows. (Those run in
+    /// chunks or slices of fuel, and wasmi resumes one at the wrong place after a
     /// `table.grow` ran out of fuel.)
     pub max_table_elements: usize,
     /// The deepest guest call stack in frames (default 1024); deeper recursion traps

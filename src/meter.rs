@@ -12,7 +12,9 @@
 //! Moving bytes (a `memcpy`) runs at 10–15 GB/s, making random ones (the operating
 //! system's generator) at about 0.4 GB/s: hence the two rates. The engine is set to
 //! charge `memory.copy`, `memory.fill` and `memory.init` at [`BYTES_PER_FUEL`] too,
-//! so a guest pays the same for a copy whether it makes it or asks the host to.
+//! so a guest pays the same for a copy whether it makes it or asks the host to, and
+//! `memory.grow` and `table.grow` 255 units each, refused or not, which bounds the
+//! native stack they can take (README, Safety); a growth also pays for the bytes it adds.
 //!
 //! | import (waPC's name) | the bytes it is charged for |
 //! |---|---|
@@ -118,8 +120,8 @@ pub(crate) struct Meter {
     metered: bool,
     /// The running call's whole budget.
     budget: u64,
-    /// The part of the budget not yet handed to the store: a sliced call hands it
-    /// out slice by slice. An import that costs more than the store holds takes the
+    /// The part of the budget not yet handed to the store, which gets it a chunk or a
+    /// slice at a time. An import that costs more than the store holds takes the
     /// difference from here.
     unissued: u64,
     /// The store's fuel while an import runs, read before and written back after.
@@ -146,19 +148,14 @@ impl Meter {
     }
 
     /// Starts a call or initialiser with `budget` fuel and `output` bytes of output.
-    /// A whole call puts its budget in the store at once (the returned fuel); a
-    /// sliced call keeps it here and hands it out by [`issue`](Self::issue).
-    pub(crate) fn start(&mut self, budget: u64, output: usize, sliced: bool) -> u64 {
+    /// The budget stays here, and [`issue`](Self::issue) hands it to the store a chunk
+    /// or a slice at a time (`crate::chunk`), whether the run is sliced or not.
+    pub(crate) fn start(&mut self, budget: u64, output: usize, sliced: bool) {
         self.budget = budget;
-        self.unissued = if sliced { budget } else { 0 };
+        self.unissued = budget;
         self.sliced = sliced;
         self.output_left = output;
         self.usage = Usage::default();
-        if sliced {
-            0
-        } else {
-            budget
-        }
     }
 
     /// Takes up to `fuel` of the unissued budget for the store.
@@ -282,7 +279,7 @@ mod tests {
     #[test]
     fn imports_pay_from_the_store_then_from_the_unissued_budget() {
         let mut m = Meter::new(true);
-        assert_eq!(m.start(1000, 0, true), 0);
+        m.start(1000, 0, true);
         assert_eq!(m.issue(100), 100);
         m.enter(100);
         m.charge(60).unwrap();
@@ -298,9 +295,14 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_call_has_nothing_unissued() {
+    fn the_budget_is_issued_in_parts_and_never_beyond_it() {
         let mut m = Meter::new(true);
-        assert_eq!(m.start(500, 0, false), 500);
+        m.start(500, 0, false);
+        assert_eq!(m.issue(200), 200);
+        assert!(!m.exhausted());
+        assert_eq!(m.issue(u64::MAX), 300);
+        assert!(m.exhausted());
+        assert_eq!(m.issue(1), 0);
         m.enter(10);
         assert!(m.charge(11).is_err());
         m.charge(10).unwrap();

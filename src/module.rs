@@ -334,6 +334,10 @@ impl EngineConfig {
                 fuel_per_bytes_translated: 0,
                 fuel_per_bytes_validated: 0,
             });
+        if self.fuel {
+            // `memory.grow` and `table.grow` cost the most fuel wasmi allows (`crate::chunk`).
+            config.operator_cost(crate::chunk::operator_cost());
+        }
         #[cfg(feature = "validate")]
         config.wasm_custom_page_sizes(self.custom_page_sizes);
         Ok(wasmi::Engine::new(&config))

@@ -14,6 +14,7 @@ use wasmi::{Memory, Store, TypedFunc};
 
 use core::task::Poll;
 
+use crate::chunk;
 use crate::error::Error;
 use crate::error_text;
 use crate::host_fn::{Host, HostSide};
@@ -366,13 +367,13 @@ impl<T: 'static> Runtime<T> {
         present_ref(&self.store)
     }
 
-    /// Starts an initialiser (or the start function): a whole budget of init fuel
-    /// and a fresh output bound.
+    /// Starts an initialiser (or the start function): a whole budget of init fuel,
+    /// none of it in the store yet, and a fresh output bound.
     fn start_init(store: &mut Store<CtxBox>) -> Result<(), Error> {
         let ctx = store.data_mut();
-        let fuel = ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, false);
+        ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, false);
         if ctx.meter.metered() {
-            store.set_fuel(fuel).map_err(Error::from_wasmi)?;
+            store.set_fuel(0).map_err(Error::from_wasmi)?;
         }
         Ok(())
     }
@@ -387,8 +388,10 @@ impl<T: 'static> Runtime<T> {
         store.data_mut().limiter.fix_tables(false);
         store.data_mut().tape.instantiate()?;
         let watched = watching.filter(|_| store.data().meter.metered());
-        // A start section runs whole, inside instantiation, within the init fuel.
+        // A start section runs whole, inside instantiation, where wasmi cannot pause
+        // it: on at most a chunk of the init fuel (`crate::chunk`).
         Self::start_init(store)?;
+        chunk::top_up(store, chunk::CHUNK_FUEL);
         // `Builder::build` has checked every import by name and type already.
         let start_section = self.module.inner.start_section;
         let instance = self
@@ -397,6 +400,10 @@ impl<T: 'static> Runtime<T> {
             .imports
             .instantiate(store, &self.module.inner.module)
             .map_err(|e| start_failure(start_section, Error::from_wasmi(e)))?;
+        // Metered, the initialisers run in chunks or slices, which wasmi would resume at
+        // the wrong place after a `table.grow` that ran out of fuel: from here on,
+        // tables do not grow.
+        store.data_mut().limiter.fix_tables(true);
         let memory = instance.get_memory(&*store, names::MEMORY).ok_or(Error::MissingExport(names::MEMORY))?;
         let abi = self.module.inner.abi;
         let plugin_call = instance
@@ -414,7 +421,7 @@ impl<T: 'static> Runtime<T> {
                 Some(watching) => sliced::run_init(store, func, watching, &self.watch),
                 None => {
                     Self::start_init(store)?;
-                    typed.call(&mut *store, ()).map_err(InitStop::Wasm)
+                    chunk::init_whole(store, &typed).map_err(InitStop::Wasm)
                 }
             };
             let failure = match result {
@@ -426,9 +433,7 @@ impl<T: 'static> Runtime<T> {
             };
             return Err(Error::Init { name, source: alloc::boxed::Box::new(failure) });
         }
-        let ctx = store.data_mut();
-        ctx.clear_call_state();
-        ctx.limiter.fix_tables(true);
+        store.data_mut().clear_call_state();
         Ok(Live { memory, plugin_call })
     }
 
@@ -516,7 +521,7 @@ impl<T: 'static> Runtime<T> {
         let store = present(&mut self.store);
         let ctx = store.data_mut();
         ctx.tape.call(op, payload)?;
-        let fuel = ctx.meter.start(limits.fuel.unwrap_or(0), limits.max_output_per_call, sliced);
+        ctx.meter.start(limits.fuel.unwrap_or(0), limits.max_output_per_call, sliced);
         // The guest's response goes straight into the caller's buffer.
         ctx.frame = Frame {
             op: op.as_ptr(),
@@ -528,8 +533,9 @@ impl<T: 'static> Runtime<T> {
         };
         self.needs_reset = true;
         if ctx.meter.metered() {
-            // Cannot fail: the engine meters fuel.
-            let _ = store.set_fuel(fuel);
+            // The budget is handed out a chunk or a slice at a time. Cannot fail: the
+            // engine meters fuel.
+            let _ = store.set_fuel(0);
         }
         Ok((plugin_call, (op_len, payload_len)))
     }
@@ -682,8 +688,8 @@ impl<T: 'static> Runtime<T> {
             }
         }
         let (plugin_call, args) = self.begin(op, payload, out, false, None)?;
-        let result = plugin_call.call(self.store(), args).map_err(Error::from_wasmi);
-        self.end(op, result)
+        let result = chunk::call_whole(self.store(), &plugin_call, args);
+        self.end(op, result.map_err(Error::from_wasmi))
     }
 
     /// Starts a call of `op` with `payload` that runs in slices of fuel: nothing runs

@@ -14,6 +14,7 @@ use core::task::Poll;
 
 use wasmi::{ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store, Val};
 
+use crate::chunk::{top_up, CHUNK_FUEL};
 use crate::error::Error;
 use crate::io::Clock;
 use crate::output::Output;
@@ -368,34 +369,44 @@ enum SliceEnd {
 /// Hands the run `fuel` more units (at least 1) from the store's meter, and starts or
 /// resumes it until it finishes or needs more. A slice smaller than the next basic
 /// block needs adds up with the next ones until it suffices; an import costlier than
-/// the slice runs within it, paid from the rest of the budget. The engine meters fuel.
-fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, run: Run<F>, results: &mut [Val]) -> SliceEnd
+/// the slice runs within it, paid from the rest of the budget. A slice larger than a
+/// chunk runs as several, so that the native stack unwinds between them
+/// (`crate::chunk`). The engine meters fuel.
+fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, mut run: Run<F>, results: &mut [Val]) -> SliceEnd
 where
     F: FnOnce(&mut Store<CtxBox>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
 {
-    let issued = store.data_mut().meter.issue(fuel.max(1));
-    let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
-    let _ = store.set_fuel(in_store);
-    let outcome = match run {
-        Run::Start(start) => start(store, results),
-        Run::Resume(Pending::OutOfFuel(paused)) if in_store < paused.required_fuel() => {
-            return paused_or_out(store, paused)
-        }
-        Run::Resume(Pending::OutOfFuel(paused)) => paused.resume(&mut *store, results),
-        // The import's answer, which it worked out before the wait.
-        Run::Resume(Pending::Wait(trap, wait)) => trap.resume(&mut *store, &[Val::I32(wait.answer)], results),
-    };
-    match outcome {
-        Ok(ResumableCall::Finished) => SliceEnd::Finished,
-        Ok(ResumableCall::OutOfFuel(paused)) => paused_or_out(store, paused),
-        Ok(ResumableCall::HostTrap(trap)) => match trap.host_error().downcast_ref::<Waiting>() {
-            Some(&Waiting { ns, answer }) => {
-                let seen_ns = store.data_mut().io.clock.monotonic_ns();
-                SliceEnd::Paused(Pending::Wait(trap, Wait { left_ns: ns, seen_ns, answer }))
+    let mut left = fuel.max(1);
+    loop {
+        let this_chunk = left.min(CHUNK_FUEL);
+        left -= this_chunk;
+        let in_store = top_up(store, this_chunk);
+        let outcome = match run {
+            Run::Start(start) => start(store, results),
+            Run::Resume(Pending::OutOfFuel(paused)) if in_store < paused.required_fuel() => {
+                Ok(ResumableCall::OutOfFuel(paused))
             }
-            None => SliceEnd::Failed(trap.into_host_error()),
-        },
-        Err(e) => SliceEnd::Failed(e),
+            Run::Resume(Pending::OutOfFuel(paused)) => paused.resume(&mut *store, results),
+            // The import's answer, which it worked out before the wait.
+            Run::Resume(Pending::Wait(trap, wait)) => trap.resume(&mut *store, &[Val::I32(wait.answer)], results),
+        };
+        return match outcome {
+            Ok(ResumableCall::Finished) => SliceEnd::Finished,
+            // The slice is not used up: its next chunk.
+            Ok(ResumableCall::OutOfFuel(paused)) if left > 0 && !store.data().meter.exhausted() => {
+                run = Run::Resume(Pending::OutOfFuel(paused));
+                continue;
+            }
+            Ok(ResumableCall::OutOfFuel(paused)) => paused_or_out(store, paused),
+            Ok(ResumableCall::HostTrap(trap)) => match trap.host_error().downcast_ref::<Waiting>() {
+                Some(&Waiting { ns, answer }) => {
+                    let seen_ns = store.data_mut().io.clock.monotonic_ns();
+                    SliceEnd::Paused(Pending::Wait(trap, Wait { left_ns: ns, seen_ns, answer }))
+                }
+                None => SliceEnd::Failed(trap.into_host_error()),
+            },
+            Err(e) => SliceEnd::Failed(e),
+        };
     }
 }
 
