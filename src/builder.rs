@@ -309,7 +309,7 @@ impl<'a, T: 'static> Builder<'a, T> {
 
     /// Fuel for each initialiser and the start function (default
     /// [`Limits::DEFAULT_INIT_FUEL`]), when metered; the start function gets at most
-    /// 65 536 units of it ([`Limits::init_fuel`]).
+    /// 32 768 units of it ([`Limits::init_fuel`]).
     pub fn init_fuel(mut self, fuel: u64) -> Self {
         self.limits.init_fuel = fuel;
         self

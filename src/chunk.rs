@@ -8,14 +8,19 @@
 //! returns to hookr. A plugin looping on `memory.grow` would overflow the stack and
 //! abort the process.
 //!
-//! So the interpreter returns to hookr at least every [`CHUNK_FUEL`] units of fuel, in
-//! every metered run: a call run whole is handed its budget a chunk at a time, and a
-//! slice of a [`SlicedCall`](crate::SlicedCall) larger than a chunk is run as several.
-//! Both instructions cost [`GROW_FUEL`] units, so one chunk executes at most 257 of them
-//! (about 51 KB of stack). Handing out fuel in chunks changes nothing a plugin can see:
-//! a call uses the same fuel, and ends out of fuel at the same instruction, as with its
-//! whole budget in the store. The one run hookr cannot pause is a start section, which
-//! wasmi runs inside instantiation: it gets at most `CHUNK_FUEL` units of the init fuel.
+//! So every metered run is handed its fuel [`CHUNK_FUEL`] units at a time, or what its
+//! next step needs if that is more, and the interpreter returns to hookr between two
+//! chunks: a call run whole gets its budget chunk by chunk, and a slice of a
+//! [`SlicedCall`](crate::SlicedCall) larger than a chunk is run as several. Both
+//! instructions cost [`GROW_FUEL`] units, so a chunk pays for at most 128 of them. A
+//! step that needs more than a chunk is a stretch of code without branches (wasmi
+//! charges its fuel at its start) or a bulk memory instruction; a function may hold at
+//! most [`MAX_GROWS_PER_FUNCTION`] grows (checked at load), so such a stretch adds at
+//! most 128 more: 256 between two returns, about 51 KB of stack. Handing out fuel in
+//! chunks changes nothing a plugin can see: a call uses the same fuel, and ends out of
+//! fuel at the same instruction, as with its whole budget in the store. The one run
+//! hookr cannot pause is a start section, which wasmi runs inside instantiation: its
+//! budget is at most `CHUNK_FUEL` units of the init fuel, imports included.
 //!
 //! An unmetered runtime has no fuel to hand out: its calls run whole, and nothing bounds
 //! their stack (trusted plugins only, or `portable-dispatch`, whose stack stays flat).
@@ -24,20 +29,28 @@
 //! 0.7 KB of native stack on a Cortex-M4). The fuel is the same either way, and so are
 //! the costs of the two instructions, so a transcript replays alike in both builds.
 
-use wasmi::{Func, ResumableCall, Store, TrapCode, TypedFunc, Val};
+use wasmi::{Func, Store, TrapCode, TypedFunc, Val};
 
 use crate::runtime::{CtxBox, PluginCall};
+use crate::sliced::{self, SliceEnd};
 
 /// Whether a metered run given its whole budget goes in chunks: with tail-call dispatch.
 const WHOLE_RUNS_IN_CHUNKS: bool = !cfg!(feature = "portable-dispatch");
 
-/// The most fuel the interpreter runs on before it returns to hookr: about 65 µs of
-/// interpretation on a desktop core, so the return costs nothing that shows.
-pub(crate) const CHUNK_FUEL: u64 = 1 << 16;
+/// The fuel the interpreter is given at a time, unless the next step needs more: about
+/// 33 µs of interpretation on a desktop core, so returning to hookr costs nothing that
+/// shows.
+pub(crate) const CHUNK_FUEL: u64 = 1 << 15;
 
 /// The fuel of one `memory.grow` or `table.grow`, the largest cost wasmi allows: with
 /// [`CHUNK_FUEL`], it bounds how far the native stack grows between two returns.
 pub(crate) const GROW_FUEL: u8 = u8::MAX;
+
+/// The most `memory.grow` and `table.grow` instructions a function may have in a
+/// metered runtime: as many as a chunk pays for. wasmi charges the fuel of a stretch of
+/// code without branches at its start, so such a stretch runs whole once paid for,
+/// however much it needs; this bounds the grows it can hold.
+pub(crate) const MAX_GROWS_PER_FUNCTION: u64 = CHUNK_FUEL / GROW_FUEL as u64;
 
 /// wasmi's cost of each operator, with [`GROW_FUEL`] for the two that deepen the stack.
 pub(crate) fn operator_cost() -> wasmi::OperatorCost {
@@ -84,27 +97,16 @@ pub(crate) fn init_whole(store: &mut Store<CtxBox>, init: &TypedFunc<(), ()>) ->
     run_whole(store, init.func(), &[], &mut [])
 }
 
-/// Runs `func` to its end on the meter's budget, a chunk at a time, as a call run
-/// whole: an import's error, a trap or the end of the budget ends it with the error
-/// a call given the whole budget at once would have ended with.
+/// Runs `func` to its end on the meter's budget, a chunk at a time: as one slice of all
+/// the fuel there is, which an import's error, a trap or the end of the budget ends
+/// with the error a call given the whole budget at once would have ended with.
 fn run_whole(store: &mut Store<CtxBox>, func: &Func, params: &[Val], results: &mut [Val]) -> Result<(), wasmi::Error> {
-    top_up(store, CHUNK_FUEL);
-    let mut call = func.call_resumable(&mut *store, params, results)?;
-    loop {
-        match call {
-            ResumableCall::Finished => return Ok(()),
-            // In a run that is not sliced no import pauses: this is a failure.
-            ResumableCall::HostTrap(trap) => return Err(trap.into_host_error()),
-            ResumableCall::OutOfFuel(paused) => {
-                // The next step may need more than a chunk (an import paid from the
-                // unissued budget, a long `memory.copy`): hand out what it needs.
-                let in_store = store.get_fuel().unwrap_or(0);
-                let short = paused.required_fuel().saturating_sub(in_store);
-                if top_up(store, short.max(CHUNK_FUEL)) < paused.required_fuel() {
-                    return Err(TrapCode::OutOfFuel.into());
-                }
-                call = paused.resume(&mut *store, results)?;
-            }
-        }
+    let start = |store: &mut Store<CtxBox>, results: &mut [Val]| func.call_resumable(store, params, results);
+    match sliced::run_slice(store, u64::MAX, sliced::Run::Start(start), results) {
+        SliceEnd::Finished => Ok(()),
+        SliceEnd::Failed(e) => Err(e),
+        SliceEnd::OutOfFuel => Err(TrapCode::OutOfFuel.into()),
+        // No import pauses a run that is not sliced, and no slice outlasts this one.
+        SliceEnd::Paused(_) => Err(wasmi::Error::new("a call run whole was paused")),
     }
 }

@@ -27,7 +27,7 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// Fuel for each initialiser and the module's start function, when metered
     /// (default [`Limits::DEFAULT_INIT_FUEL`]). A start function, which wasmi runs
-    /// inside instantiation without a way to pause it, gets at most 65 536 units of it,
+    /// inside instantiation without a way to pause it, gets at most 32 768 units of it,
     /// which bounds the host's native stack (README, Safety).
     pub init_fuel: u64,
     /// The fuel a call runs on between two checks of its deadline and cancellation
@@ -344,9 +344,9 @@ pub(crate) struct Limiter {
     max_memory_bytes: usize,
     max_table_elements: usize,
     metered: bool,
-    /// Refuse table growth: set for calls, when metered. wasmi resumes a sliced call
-    /// that ran out of fuel in `table.grow` from before the instruction, which runs
-    /// guest code twice; refused for whole calls too, so that both agree.
+    /// Refuse table growth: set from the end of `Instance::new` (after a start section),
+    /// when metered. Calls and exported initialisers run in chunks or slices of fuel,
+    /// and wasmi resumes one that ran out of fuel in `table.grow` at the wrong place.
     fixed_tables: bool,
 }
 
@@ -360,8 +360,8 @@ impl Limiter {
         }
     }
 
-    /// Tables are fixed from the end of instantiation (initialisers included) on, when
-    /// metered.
+    /// Tables are fixed from the end of `Instance::new` (its start section included) on,
+    /// when metered.
     pub(crate) fn fix_tables(&mut self, fixed: bool) {
         self.fixed_tables = fixed && self.metered;
     }

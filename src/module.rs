@@ -473,7 +473,7 @@ impl Module {
         // What the bytes alone show is checked before wasmi compiles them: an engine
         // keeps what it compiled until it goes, refused modules included (`Engine`).
         let page_size = check_page_sizes(bytes, &config)?;
-        check_locals(bytes, &config)?;
+        check_code(bytes, &config)?;
         let start_section = crate::sections::has_start(bytes)
             .ok_or_else(|| Error::InvalidModule("its sections do not decode".into()))?;
         let module = compile_wasm(&engine, bytes).map_err(|e| Error::InvalidModule(crate::error::wasmi_text(&e)))?;
@@ -598,11 +598,15 @@ fn check_page_sizes(bytes: &[u8], config: &EngineConfig) -> Result<u32, Error> {
     Ok(sizes.first().map_or(Limits::PAGE_SIZE as u32, |&size| size as u32))
 }
 
-/// Refuses a module with a function of more locals than `config` allows.
-fn check_locals(bytes: &[u8], config: &EngineConfig) -> Result<(), Error> {
-    match crate::sections::most_locals(bytes) {
-        None => Err(Error::InvalidModule("its code section does not decode".into())),
-        Some(Some((index, locals))) if locals > u64::from(config.max_function_locals) => Err(Error::InvalidModule(
+/// Refuses a module with a function of more locals than `config` allows, or, metered,
+/// with more `memory.grow` and `table.grow` instructions than a chunk of fuel pays for.
+fn check_code(bytes: &[u8], config: &EngineConfig) -> Result<(), Error> {
+    let max_grows = if config.fuel { crate::chunk::MAX_GROWS_PER_FUNCTION } else { u64::MAX };
+    let Some(facts) = crate::sections::code_facts(bytes, max_grows) else {
+        return Err(Error::InvalidModule("its code section does not decode".into()));
+    };
+    if let Some((index, locals)) = facts.most_locals.filter(|&(_, n)| n > u64::from(config.max_function_locals)) {
+        return Err(Error::InvalidModule(
             alloc::format!(
                 "function {index} of its code section declares {locals} locals, more than \
                  `EngineConfig::max_function_locals` ({}): \
@@ -610,9 +614,19 @@ fn check_locals(bytes: &[u8], config: &EngineConfig) -> Result<(), Error> {
                 config.max_function_locals
             )
             .into(),
-        )),
-        Some(_) => Ok(()),
+        ));
     }
+    if let Some((index, grows)) = facts.too_many_grows {
+        return Err(Error::InvalidModule(
+            alloc::format!(
+                "function {index} of its code section has {grows} `memory.grow` and `table.grow` \
+                 instructions, more than the {max_grows} a metered runtime allows: the interpreter \
+                 pays for a run of them at once, and each keeps native stack until it returns"
+            )
+            .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// What [`Error::MissingExport`] names for a module that exports neither ABI's entry.

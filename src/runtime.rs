@@ -367,11 +367,11 @@ impl<T: 'static> Runtime<T> {
         present_ref(&self.store)
     }
 
-    /// Starts an initialiser (or the start function): a whole budget of init fuel,
-    /// none of it in the store yet, and a fresh output bound.
-    fn start_init(store: &mut Store<CtxBox>) -> Result<(), Error> {
+    /// Starts an initialiser (or the start function): a budget of init fuel, at most
+    /// `most`, none of it in the store yet, and a fresh output bound.
+    fn start_init(store: &mut Store<CtxBox>, most: u64) -> Result<(), Error> {
         let ctx = store.data_mut();
-        ctx.meter.start(ctx.limits.init_fuel, ctx.limits.max_output_per_call, false);
+        ctx.meter.start(ctx.limits.init_fuel.min(most), ctx.limits.max_output_per_call, false);
         if ctx.meter.metered() {
             store.set_fuel(0).map_err(Error::from_wasmi)?;
         }
@@ -389,8 +389,8 @@ impl<T: 'static> Runtime<T> {
         store.data_mut().tape.instantiate()?;
         let watched = watching.filter(|_| store.data().meter.metered());
         // A start section runs whole, inside instantiation, where wasmi cannot pause
-        // it: on at most a chunk of the init fuel (`crate::chunk`).
-        Self::start_init(store)?;
+        // it: on at most a chunk of the init fuel (`crate::chunk`), imports included.
+        Self::start_init(store, chunk::CHUNK_FUEL)?;
         chunk::top_up(store, chunk::CHUNK_FUEL);
         // `Builder::build` has checked every import by name and type already.
         let start_section = self.module.inner.start_section;
@@ -420,7 +420,7 @@ impl<T: 'static> Runtime<T> {
             let result = match watched {
                 Some(watching) => sliced::run_init(store, func, watching, &self.watch),
                 None => {
-                    Self::start_init(store)?;
+                    Self::start_init(store, u64::MAX)?;
                     chunk::init_whole(store, &typed).map_err(InitStop::Wasm)
                 }
             };
@@ -474,8 +474,9 @@ impl<T: 'static> Runtime<T> {
 
     /// Prepares a call of `op` with `payload`: checks the request, makes sure a clean
     /// instance is there, lends `op` and `payload` to the frame and `out` to the
-    /// response, and starts the meter (a whole budget in the store, or none yet for a
-    /// `sliced` call). Returns the export to call and its arguments.
+    /// response, and starts the meter (with none of the budget in the store yet: it is
+    /// handed out a chunk or a slice at a time). Returns the export to call and its
+    /// arguments.
     ///
     /// Whoever calls this keeps `op` and `payload` borrowed, and calls
     /// [`end`](Self::end) with the same `out`, before they go.
@@ -547,6 +548,10 @@ impl<T: 'static> Runtime<T> {
     pub(crate) fn end(&mut self, op: &str, result: Result<i32, Error>) -> Result<(), Error> {
         let store = present(&mut self.store);
         let fuel_left = store.get_fuel().ok();
+        // What the call left of its budget goes back to the store, for `fuel_left`.
+        if let Some(left) = store.data_mut().meter.finish(fuel_left) {
+            let _ = store.set_fuel(left);
+        }
         let ctx = store.data_mut();
         let mut frame = core::mem::replace(&mut ctx.frame, Frame::EMPTY);
         let overflow = frame.overflow;
@@ -556,7 +561,6 @@ impl<T: 'static> Runtime<T> {
         {
             ctx.deadline = None;
         }
-        ctx.meter.finish(fuel_left);
         self.last_call = ctx.meter.usage;
         self.last_failed = !matches!(result, Ok(names::SUCCESS)) || ctx.plugin_error_len.is_some();
         // Stopped by a trap, a limit or a host-side error, rather than returned.
@@ -825,9 +829,9 @@ impl<T: 'static> Runtime<T> {
         &self.module
     }
 
-    /// Fuel left in the store after the last call, when fuel metering is on: of a
-    /// sliced call, what its last slice left. [`last_call`](Self::last_call) has the
-    /// fuel the call itself used.
+    /// The fuel the last call left of its budget ([`Limits::fuel`] less what it used),
+    /// run whole or in slices, when fuel metering is on. [`last_call`](Self::last_call)
+    /// has the fuel the call itself used.
     pub fn fuel_left(&self) -> Option<u64> {
         self.store_ref().get_fuel().ok()
     }

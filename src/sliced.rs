@@ -341,7 +341,7 @@ fn run_init_slices(
 }
 
 /// A resumable run: not started yet (and how to start it), or paused.
-enum Run<F> {
+pub(crate) enum Run<F> {
     Start(F),
     Resume(Pending),
 }
@@ -355,7 +355,7 @@ pub(crate) enum Pending {
 }
 
 /// What one slice of a resumable run came to.
-enum SliceEnd {
+pub(crate) enum SliceEnd {
     Finished,
     /// It needs more fuel than the slice gave, or waits.
     Paused(Pending),
@@ -372,7 +372,7 @@ enum SliceEnd {
 /// the slice runs within it, paid from the rest of the budget. A slice larger than a
 /// chunk runs as several, so that the native stack unwinds between them
 /// (`crate::chunk`). The engine meters fuel.
-fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, mut run: Run<F>, results: &mut [Val]) -> SliceEnd
+pub(crate) fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, mut run: Run<F>, results: &mut [Val]) -> SliceEnd
 where
     F: FnOnce(&mut Store<CtxBox>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
 {

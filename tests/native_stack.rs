@@ -160,7 +160,7 @@ fn a_start_section_runs_on_at_most_one_chunk_of_the_init_fuel() {
     // A short start section runs as before.
     let mut rt = Runtime::builder(()).bytes(&wasm).build().unwrap();
     assert_eq!(rt.invoke("n", b"").unwrap(), 100u32.to_le_bytes());
-    // One that runs past a chunk (65 536 units) fails, even with far more init fuel.
+    // One that runs past a chunk (32 768 units) fails, even with far more init fuel.
     let long = common::wasm(
         r#"(module (memory (export "memory") 1)
             (func $start (local $n i32) (loop $again
@@ -204,4 +204,76 @@ fn growth_costs_255_fuel_refused_or_not() {
     assert_eq!(refused - plain, 1000 * 254);
     // Growing also pays for the bytes it adds: 8 each time, at 8 a unit.
     assert_eq!(grown - plain, 1000 * 254 + 1000);
+}
+
+#[test]
+fn a_function_of_more_grows_than_a_chunk_pays_for_is_refused_when_metered() {
+    // wasmi charges a stretch of code without branches at its start, so it runs whole:
+    // 129 grows in a row would be one step of 129 × 255 units.
+    let straight = |n: usize| {
+        let grows = "(drop (memory.grow (i32.const 70000)))".repeat(n);
+        common::wasm(&format!(
+            r#"(module (memory (export "memory") 1 2)
+                (func $grows {grows})
+                (func (export "__plugin_call") (param $op i32) (param i32) (result i32)
+                  (if (i32.eq (local.get $op) (i32.const 3))
+                    (then (loop $again (call $grows) (br $again))))
+                  (i32.const 1)))"#
+        ))
+    };
+    let err = Runtime::builder(()).bytes(&straight(129)).build().unwrap_err();
+    assert!(matches!(&err, Error::InvalidModule(why) if why.contains("function 0") && why.contains("129")), "{err}");
+    // Unmetered (trusted), it loads.
+    Runtime::builder(()).bytes(&straight(129)).unmetered().build().unwrap();
+    // 128 load, and a call that runs them over and over ends out of fuel on a small
+    // stack, however much fuel it has.
+    on_small_stack(move || {
+        let mut rt = runtime(&straight(128));
+        assert!(matches!(rt.invoke("bad", b""), Err(Error::OutOfFuel)));
+        let mut out = Vec::new();
+        let mut call = rt.start_sliced("bad", b"", &mut out).unwrap();
+        assert!(matches!(call.resume(u64::MAX), Poll::Ready(Err(Error::OutOfFuel))));
+        drop(call);
+        assert_eq!(rt.invoke("ok", b"").unwrap(), b"");
+    });
+}
+
+#[test]
+fn a_start_section_pays_for_its_imports_out_of_its_one_chunk() {
+    // A start section that logs a line of `len` bytes: 32 units and one per 8 bytes.
+    let logging = |len: u32| {
+        common::wasm(&format!(
+            r#"(module
+                (import "hookr" "__log" (func $log (param i32 i32)))
+                (memory (export "memory") 8)
+                (func $start (call $log (i32.const 0) (i32.const {len})))
+                (start $start)
+                (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#
+        ))
+    };
+    let limits = Limits::default().with_max_log(1 << 20);
+    Runtime::builder(()).bytes(&logging(100_000)).limits(limits).logger(|_| {}).build().unwrap();
+    let err = Runtime::builder(()).bytes(&logging(300_000)).limits(limits).logger(|_| {}).build().unwrap_err();
+    assert!(
+        matches!(&err, Error::Init { name: "the start section", source } if matches!(**source, Error::OutOfFuel)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn fuel_left_is_what_the_call_left_of_its_budget_whole_or_sliced() {
+    let (_, wasm) = grow_loops().swap_remove(2);
+    let mut rt = runtime(&wasm);
+    rt.invoke("ok", b"").unwrap();
+    let used = rt.last_call().fuel.unwrap();
+    assert_eq!(rt.fuel_left(), Some(FUEL - used));
+    for slice in [1, 1000, u64::MAX] {
+        let mut out = Vec::new();
+        let mut call = rt.start_sliced("ok", b"", &mut out).unwrap();
+        while call.resume(slice).is_pending() {}
+        drop(call);
+        assert_eq!(rt.fuel_left(), Some(FUEL - used), "slices of {slice}");
+    }
+    assert!(matches!(rt.invoke("bad", b""), Err(Error::OutOfFuel)));
+    assert_eq!(rt.fuel_left(), Some(FUEL - rt.last_call().fuel.unwrap()));
 }
