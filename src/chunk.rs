@@ -8,15 +8,18 @@
 //! returns to hookr. A plugin looping on `memory.grow` would overflow the stack and
 //! abort the process.
 //!
-//! So every metered run is handed its fuel [`CHUNK_FUEL`] units at a time, or what its
-//! next step needs if that is more, and the interpreter returns to hookr between two
-//! chunks: a call run whole gets its budget chunk by chunk, and a slice of a
-//! [`SlicedCall`](crate::SlicedCall) larger than a chunk is run as several. Both
+//! So every metered run is handed its fuel a chunk at a time, and the interpreter
+//! returns to hookr between two chunks: a call run whole gets its budget chunk by
+//! chunk, and a slice of a [`SlicedCall`](crate::SlicedCall) larger than a chunk is run
+//! as several. The store never holds more than [`CHUNK_FUEL`] units, or what the next
+//! step needs when that is more (chunks are added up until it has it). Both
 //! instructions cost [`GROW_FUEL`] units, so a chunk pays for at most 128 of them. A
 //! step that needs more than a chunk is a stretch of code without branches (wasmi
-//! charges its fuel at its start) or a bulk memory instruction; a function may hold at
-//! most [`MAX_GROWS_PER_FUNCTION`] grows (checked at load), so such a stretch adds at
-//! most 128 more: 256 between two returns, about 51 KB of stack. Handing out fuel in
+//! charges its fuel at its start), or one instruction that pays for bytes or elements
+//! (a bulk memory or table instruction, the bytes a `memory.grow` adds); a function
+//! may hold at most [`MAX_GROWS_PER_FUNCTION`] grows (checked at load), so such a step
+//! runs at most 128 of them, and what it leaves in the store is less than a chunk: at
+//! most 256 between two returns, about 51 KB of stack. Handing out fuel in
 //! chunks changes nothing a plugin can see: a call uses the same fuel, and ends out of
 //! fuel at the same instruction, as with its whole budget in the store. The one run
 //! hookr cannot pause is a start section, which wasmi runs inside instantiation: its
@@ -57,17 +60,17 @@ pub(crate) fn operator_cost() -> wasmi::OperatorCost {
     wasmi::OperatorCost { memory_grow: GROW_FUEL, table_grow: GROW_FUEL, ..Default::default() }
 }
 
-/// Hands the store up to `fuel` more units from the meter's unissued budget; returns
-/// the store's fuel after it. Unmetered, it does nothing.
-pub(crate) fn top_up(store: &mut Store<CtxBox>, fuel: u64) -> u64 {
+/// Hands the store up to `fuel` more units from the meter's unissued budget, but none
+/// past `cap` in the store; returns how many it handed out. Unmetered, it does nothing.
+pub(crate) fn top_up(store: &mut Store<CtxBox>, fuel: u64, cap: u64) -> u64 {
     if !store.data().meter.metered() {
         return 0;
     }
-    let issued = store.data_mut().meter.issue(fuel);
-    let in_store = store.get_fuel().unwrap_or(0).saturating_add(issued);
+    let in_store = store.get_fuel().unwrap_or(0);
+    let issued = store.data_mut().meter.issue(fuel.min(cap.saturating_sub(in_store)));
     // Cannot fail: the engine meters fuel.
-    let _ = store.set_fuel(in_store);
-    in_store
+    let _ = store.set_fuel(in_store + issued);
+    issued
 }
 
 /// Calls the plugin's entry point with the meter's whole budget; returns its status.
@@ -77,7 +80,7 @@ pub(crate) fn call_whole(
     (op_len, payload_len): (i32, i32),
 ) -> Result<i32, wasmi::Error> {
     if !store.data().meter.metered() || !WHOLE_RUNS_IN_CHUNKS {
-        top_up(store, u64::MAX);
+        top_up(store, u64::MAX, u64::MAX);
         return plugin_call.call(store, (op_len, payload_len));
     }
     let mut status = [Val::I32(0)];
@@ -91,7 +94,7 @@ pub(crate) fn call_whole(
 /// Runs an initialiser with the meter's whole budget.
 pub(crate) fn init_whole(store: &mut Store<CtxBox>, init: &TypedFunc<(), ()>) -> Result<(), wasmi::Error> {
     if !store.data().meter.metered() || !WHOLE_RUNS_IN_CHUNKS {
-        top_up(store, u64::MAX);
+        top_up(store, u64::MAX, u64::MAX);
         return init.call(store, ());
     }
     run_whole(store, init.func(), &[], &mut [])

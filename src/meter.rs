@@ -170,16 +170,13 @@ impl Meter {
         self.unissued == 0
     }
 
-    /// Ends the call: records the fuel it used, given what is left in the store, and
-    /// returns what is left of its budget (`None` unmetered).
-    pub(crate) fn finish(&mut self, store_fuel: Option<u64>) -> Option<u64> {
-        let left = match (self.metered, store_fuel) {
-            (true, Some(in_store)) => Some(in_store.saturating_add(self.unissued)),
+    /// Ends the call: records the fuel it used, given what is left in the store.
+    pub(crate) fn finish(&mut self, store_fuel: Option<u64>) {
+        self.usage.fuel = match (self.metered, store_fuel) {
+            (true, Some(left)) => Some(self.budget.saturating_sub(left.saturating_add(self.unissued))),
             _ => None,
         };
-        self.usage.fuel = left.map(|left| self.budget.saturating_sub(left));
         self.unissued = 0;
-        left
     }
 
     /// Before an import runs: the store's fuel, to charge against.

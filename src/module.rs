@@ -584,6 +584,12 @@ fn check_memory_export(module: &wasmi::Module) -> Result<(), Error> {
 fn check_page_sizes(bytes: &[u8], config: &EngineConfig) -> Result<u32, Error> {
     let sizes = crate::sections::memory_page_sizes(bytes)
         .ok_or_else(|| Error::InvalidModule("its memory section does not decode".into()))?;
+    // One memory, as the ABI has it (and `sections::code_facts` counts grows of memory 0).
+    if sizes.len() > 1 {
+        return Err(Error::InvalidModule(
+            alloc::format!("it defines {} memories: a plugin has one", sizes.len()).into(),
+        ));
+    }
     if let Some(&size) = sizes.iter().find(|&&size| size != Limits::PAGE_SIZE as u64) {
         if !config.custom_page_sizes || size != 1 {
             return Err(Error::InvalidModule(

@@ -391,7 +391,7 @@ impl<T: 'static> Runtime<T> {
         // A start section runs whole, inside instantiation, where wasmi cannot pause
         // it: on at most a chunk of the init fuel (`crate::chunk`), imports included.
         Self::start_init(store, chunk::CHUNK_FUEL)?;
-        chunk::top_up(store, chunk::CHUNK_FUEL);
+        chunk::top_up(store, chunk::CHUNK_FUEL, chunk::CHUNK_FUEL);
         // `Builder::build` has checked every import by name and type already.
         let start_section = self.module.inner.start_section;
         let instance = self
@@ -548,11 +548,8 @@ impl<T: 'static> Runtime<T> {
     pub(crate) fn end(&mut self, op: &str, result: Result<i32, Error>) -> Result<(), Error> {
         let store = present(&mut self.store);
         let fuel_left = store.get_fuel().ok();
-        // What the call left of its budget goes back to the store, for `fuel_left`.
-        if let Some(left) = store.data_mut().meter.finish(fuel_left) {
-            let _ = store.set_fuel(left);
-        }
         let ctx = store.data_mut();
+        ctx.meter.finish(fuel_left);
         let mut frame = core::mem::replace(&mut ctx.frame, Frame::EMPTY);
         let overflow = frame.overflow;
         let mut nowhere = Vec::new();
@@ -829,11 +826,13 @@ impl<T: 'static> Runtime<T> {
         &self.module
     }
 
-    /// The fuel the last call left of its budget ([`Limits::fuel`] less what it used),
-    /// run whole or in slices, when fuel metering is on. [`last_call`](Self::last_call)
-    /// has the fuel the call itself used.
+    /// The fuel the last call left of its budget ([`Limits::fuel`] less what it used,
+    /// run whole or in slices; the whole budget before any call and after a call refused
+    /// before it ran), when fuel metering is on. [`last_call`](Self::last_call) has the
+    /// fuel the call itself used.
     pub fn fuel_left(&self) -> Option<u64> {
-        self.store_ref().get_fuel().ok()
+        let budget = self.limits().fuel?;
+        Some(budget.saturating_sub(self.last_call.fuel.unwrap_or(0)))
     }
 
     /// Whether the last call ran and failed: the plugin reported an error, or a trap,

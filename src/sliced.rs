@@ -366,21 +366,30 @@ pub(crate) enum SliceEnd {
     Failed(wasmi::Error),
 }
 
-/// Hands the run `fuel` more units (at least 1) from the store's meter, and starts or
-/// resumes it until it finishes or needs more. A slice smaller than the next basic
-/// block needs adds up with the next ones until it suffices; an import costlier than
-/// the slice runs within it, paid from the rest of the budget. A slice larger than a
-/// chunk runs as several, so that the native stack unwinds between them
-/// (`crate::chunk`). The engine meters fuel.
+/// Hands the run up to `fuel` more units (at least 1) from the store's meter, and
+/// starts or resumes it until it finishes or needs more. A slice smaller than the next
+/// basic block needs adds up with the next ones until it suffices; an import costlier
+/// than the slice runs within it, paid from the rest of the budget. A slice larger than
+/// a chunk runs as several, so that the native stack unwinds between them, and the
+/// store never holds more than a chunk or what the next step needs (`crate::chunk`).
+/// The engine meters fuel.
 pub(crate) fn run_slice<F>(store: &mut Store<CtxBox>, fuel: u64, mut run: Run<F>, results: &mut [Val]) -> SliceEnd
 where
     F: FnOnce(&mut Store<CtxBox>, &mut [Val]) -> Result<ResumableCall, wasmi::Error>,
 {
     let mut left = fuel.max(1);
     loop {
-        let this_chunk = left.min(CHUNK_FUEL);
-        left -= this_chunk;
-        let in_store = top_up(store, this_chunk);
+        // What the paused step needs, when it ran out of fuel: the store may hold that
+        // much, however much more than a chunk it is, and no more than a chunk else.
+        let needs = match &run {
+            Run::Resume(Pending::OutOfFuel(paused)) => paused.required_fuel(),
+            _ => 0,
+        };
+        let issued = top_up(store, left.min(CHUNK_FUEL), needs.max(CHUNK_FUEL));
+        // A top-up that hands out nothing (the store is full) still counts, so that
+        // the loop ends.
+        left -= issued.clamp(1, left);
+        let in_store = store.get_fuel().unwrap_or(0);
         let outcome = match run {
             Run::Start(start) => start(store, results),
             Run::Resume(Pending::OutOfFuel(paused)) if in_store < paused.required_fuel() => {

@@ -264,6 +264,7 @@ fn a_start_section_pays_for_its_imports_out_of_its_one_chunk() {
 fn fuel_left_is_what_the_call_left_of_its_budget_whole_or_sliced() {
     let (_, wasm) = grow_loops().swap_remove(2);
     let mut rt = runtime(&wasm);
+    assert_eq!(rt.fuel_left(), Some(FUEL), "before any call");
     rt.invoke("ok", b"").unwrap();
     let used = rt.last_call().fuel.unwrap();
     assert_eq!(rt.fuel_left(), Some(FUEL - used));
@@ -276,4 +277,52 @@ fn fuel_left_is_what_the_call_left_of_its_budget_whole_or_sliced() {
     }
     assert!(matches!(rt.invoke("bad", b""), Err(Error::OutOfFuel)));
     assert_eq!(rt.fuel_left(), Some(FUEL - rt.last_call().fuel.unwrap()));
+    // A call refused before it ran used nothing.
+    let limits = Limits::default().with_fuel(Some(FUEL)).with_max_request(4);
+    let mut rt = Runtime::builder(()).bytes(&wasm).limits(limits).build().unwrap();
+    rt.invoke("ok", b"").unwrap();
+    assert!(matches!(rt.invoke("ok", b"12345"), Err(Error::TooLarge { .. })));
+    assert_eq!(rt.fuel_left(), Some(FUEL));
+    // Unmetered, there is no budget.
+    let mut rt = Runtime::builder(()).bytes(&wasm).unmetered().build().unwrap();
+    rt.invoke("ok", b"").unwrap();
+    assert_eq!(rt.fuel_left(), None);
+}
+
+#[test]
+fn fuel_does_not_pile_up_in_the_store_across_clock_waits() {
+    // 64 waits of 1 ns on the monotonic clock, then `memory.grow` forever. Each wait
+    // pauses a sliced or timed call, whose resumption tops the store up again: that
+    // must not add a chunk to what is left each time.
+    let wasm = common::wasm(
+        r#"(module
+            (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+            (memory (export "memory") 1 2)
+            (data (i32.const 16) "\01")
+            (func (export "__plugin_call") (param i32 i32) (result i32) (local $n i32)
+              (i64.store (i32.const 24) (i64.const 1))
+              (loop $wait
+                (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br_if $wait (i32.lt_u (local.get $n) (i32.const 64))))
+              (loop $again (drop (memory.grow (i32.const 70000))) (br $again))
+              (i32.const 1)))"#,
+    );
+    on_small_stack(move || {
+        let timed = Runtime::builder(())
+            .bytes(&wasm)
+            .limits(Limits::default().with_fuel(Some(FUEL)))
+            .timeout(std::time::Duration::from_secs(600));
+        let err = timed.build().unwrap().invoke("bad", b"").unwrap_err();
+        assert!(matches!(err, Error::OutOfFuel), "{err:?}");
+        let mut rt = runtime(&wasm);
+        let mut out = Vec::new();
+        let mut call = rt.start_sliced("bad", b"", &mut out).unwrap();
+        let result = loop {
+            if let Poll::Ready(result) = call.resume(u64::MAX) {
+                break result;
+            }
+        };
+        assert!(matches!(result, Err(Error::OutOfFuel)), "{result:?}");
+    });
 }
