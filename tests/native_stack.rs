@@ -225,6 +225,15 @@ fn a_function_of_more_grows_than_a_chunk_pays_for_is_refused_when_metered() {
     assert!(matches!(&err, Error::InvalidModule(why) if why.contains("function 0") && why.contains("129")), "{err}");
     // Unmetered (trusted), it loads.
     Runtime::builder(()).bytes(&straight(129)).unmetered().build().unwrap();
+    // The count is of memory 0's grows: a second memory is refused as such.
+    let grows = "(drop (memory.grow $second (i32.const 1)))".repeat(129);
+    let two = common::wasm(&format!(
+        r#"(module (memory (export "memory") 1) (memory $second 1)
+            (func {grows})
+            (func (export "__plugin_call") (param i32 i32) (result i32) (i32.const 1)))"#
+    ));
+    let err = Runtime::builder(()).bytes(&two).build().unwrap_err();
+    assert!(matches!(&err, Error::InvalidModule(why) if why.contains("2 memories")), "{err}");
     // 128 load, and a call that runs them over and over ends out of fuel on a small
     // stack, however much fuel it has.
     on_small_stack(move || {
